@@ -1,0 +1,156 @@
+import Foundation
+import PaxsyncModel
+import SwiftProtobuf
+
+// Conversion between the model's change sets and the generated wire messages.
+// Generated types stay inside this target.
+
+extension ChangeSet {
+    /// Serializes to the protobuf body bytes that are signed and stored.
+    public func serializedBody() -> [UInt8] {
+        var wire = Paxsync_V1_ChangeSet()
+        wire.formatVersion = formatVersion
+        wire.origin = origin
+        wire.seq = seq
+        wire.hlc = hlc.rawValue
+        wire.prevHash = Data(prevHash)
+        wire.schemaVersion = schemaVersion
+        wire.deps = deps.sorted { $0.key < $1.key }.map { origin, seq in
+            var d = Paxsync_V1_Dependency()
+            d.origin = origin
+            d.seq = seq
+            return d
+        }
+        wire.changes = changes.map { $0.toWire() }
+        wire.note = note
+        // Deterministic so the same change set always gives the same bytes.
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
+        return Array(try! wire.serializedBytes(options: options) as [UInt8])
+    }
+
+    /// Decodes body bytes. Throws `malformedEntry` naming what is wrong.
+    public init(body: [UInt8]) throws(PaxsyncError) {
+        let wire: Paxsync_V1_ChangeSet
+        do { wire = try Paxsync_V1_ChangeSet(serializedBytes: body) } catch {
+            throw PaxsyncError(.malformedEntry, "the entry body is not a valid ChangeSet message", cause: "\(error)")
+        }
+        let id = "\(wire.origin):\(wire.seq)"
+        guard Identifier.isValidMember(wire.origin) else {
+            throw PaxsyncError(.malformedEntry, "origin \"\(wire.origin)\" is not a member id", subject: id)
+        }
+        var deps: [String: UInt64] = [:]
+        for d in wire.deps {
+            guard Identifier.isValidMember(d.origin), deps.updateValue(d.seq, forKey: d.origin) == nil else {
+                throw PaxsyncError(.malformedEntry, "dependency \"\(d.origin)\" is malformed or repeated", subject: id)
+            }
+        }
+        var changes: [RowChange] = []
+        changes.reserveCapacity(wire.changes.count)
+        for c in wire.changes {
+            do { changes.append(try RowChange(wire: c)) } catch { throw error.within(id) }
+        }
+        self.init(origin: wire.origin, seq: wire.seq, hlc: HLC(rawValue: wire.hlc), prevHash: Array(wire.prevHash),
+                  deps: deps, changes: changes, note: wire.note,
+                  formatVersion: wire.formatVersion, schemaVersion: wire.schemaVersion)
+    }
+}
+
+extension RowChange {
+    func toWire() -> Paxsync_V1_RowChange {
+        var w = Paxsync_V1_RowChange()
+        w.table = table
+        w.key = key
+        w.op = switch op {
+        case .create: .create
+        case .update: .update
+        case .delete: .delete
+        case .adjust: .adjust
+        }
+        w.fields = fields.map { f in
+            var wf = Paxsync_V1_FieldChange()
+            wf.name = f.name
+            wf.value = f.value.toWire()
+            if let r = f.replaced { wf.replaced = r.toWire() }
+            return wf
+        }
+        if let replaced { w.replaced = replaced.toWire() }
+        return w
+    }
+
+    init(wire w: Paxsync_V1_RowChange) throws(PaxsyncError) {
+        let record = "\(w.table) \(w.key)"
+        let op: ChangeOp
+        switch w.op {
+        case .create: op = .create
+        case .update: op = .update
+        case .delete: op = .delete
+        case .adjust: op = .adjust
+        default: throw PaxsyncError(.malformedEntry, "unknown row operation \(w.op.rawValue)", subject: record)
+        }
+        var fields: [FieldChange] = []
+        for f in w.fields {
+            guard f.hasValue, let value = FieldValue(wire: f.value) else {
+                throw PaxsyncError(.malformedEntry, "field \(f.name) has no value", subject: record)
+            }
+            let replaced = try f.hasReplaced ? Stamp(wire: f.replaced, subject: record) : nil
+            fields.append(FieldChange(name: f.name, value: value, replaced: replaced))
+        }
+        let replaced = try w.hasReplaced ? Stamp(wire: w.replaced, subject: record) : nil
+        self.init(table: w.table, key: w.key, op: op, fields: fields, replaced: replaced)
+    }
+
+    /// The row change alone, serialized (stored per record for the merge).
+    public func serialized() -> [UInt8] {
+        var options = BinaryEncodingOptions()
+        options.useDeterministicOrdering = true
+        return Array(try! toWire().serializedBytes(options: options) as [UInt8])
+    }
+
+    public init(serialized bytes: [UInt8]) throws(PaxsyncError) {
+        let wire: Paxsync_V1_RowChange
+        do { wire = try Paxsync_V1_RowChange(serializedBytes: bytes) } catch {
+            throw PaxsyncError(.storage, "a stored row change does not decode", cause: "\(error)")
+        }
+        try self.init(wire: wire)
+    }
+}
+
+extension Stamp {
+    func toWire() -> Paxsync_V1_Stamp {
+        var s = Paxsync_V1_Stamp()
+        s.hlc = hlc.rawValue
+        s.origin = origin
+        return s
+    }
+
+    init(wire: Paxsync_V1_Stamp, subject: String) throws(PaxsyncError) {
+        guard Identifier.isValidMember(wire.origin) else {
+            throw PaxsyncError(.malformedEntry, "a replaced stamp names origin \"\(wire.origin)\"", subject: subject)
+        }
+        self.init(hlc: HLC(rawValue: wire.hlc), origin: wire.origin)
+    }
+}
+
+extension FieldValue {
+    func toWire() -> Paxsync_V1_Value {
+        var v = Paxsync_V1_Value()
+        switch self {
+        case .null: v.null = true
+        case .integer(let i): v.integer = i
+        case .real(let d): v.real = d
+        case .text(let s): v.text = s
+        }
+        return v
+    }
+
+    init?(wire: Paxsync_V1_Value) {
+        switch wire.kind {
+        case .null: self = .null
+        case .integer(let i): self = .integer(i)
+        case .real(let d): self = .real(d)
+        case .text(let s): self = .text(s)
+        case nil: return nil
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Crypto
+import Foundation
+import PaxsyncModel
+
+/// One coalition member as listed in the roster.
+public struct RosterMember: Codable, Sendable, Hashable {
+    public var id: String
+    /// ISO 3166-1 alpha-2 country of the member.
+    public var country: String
+    /// Display name ("Australia").
+    public var name: String
+    /// Base64 of the member's raw 32-byte Ed25519 public key.
+    public var signingKey: String
+    /// `host:port` where the member's node listens for peers.
+    public var address: String
+
+    public init(id: String, country: String, name: String, signingKey: String, address: String) {
+        self.id = id
+        self.country = country
+        self.name = name
+        self.signingKey = signingKey
+        self.address = address
+    }
+
+    /// The raw public key bytes (validated when the roster is loaded).
+    public var publicKeyBytes: [UInt8] { Array(Data(base64Encoded: signingKey) ?? Data()) }
+}
+
+/// The coalition's member list: who may write, with which key.
+///
+/// Stored as `roster.json` in a node's data directory. Every entry's origin
+/// must be a member and its signature must verify against that member's key.
+public struct Roster: Codable, Sendable, Hashable {
+    public static let currentFormat = 1
+
+    public var format: Int
+    public var coalition: String
+    public var members: [RosterMember]
+
+    public init(coalition: String, members: [RosterMember]) {
+        self.format = Self.currentFormat
+        self.coalition = coalition
+        self.members = members
+    }
+
+    public var memberIDs: Set<String> { Set(members.map(\.id)) }
+
+    public func member(_ id: String) -> RosterMember? { members.first { $0.id == id } }
+
+    /// Decodes and validates roster JSON. Errors name the file and the member.
+    public static func decode(_ data: Data, source: String) throws(PaxsyncError) -> Roster {
+        let roster: Roster
+        do { roster = try JSONDecoder().decode(Roster.self, from: data) } catch {
+            throw PaxsyncError(.badInput, "not a valid roster file", subject: source, cause: "\(error)")
+        }
+        try roster.validate(source: source)
+        return roster
+    }
+
+    public func validate(source: String) throws(PaxsyncError) {
+        guard format == Self.currentFormat else {
+            throw PaxsyncError(.badInput, "roster format \(format) is not supported (expected \(Self.currentFormat))", subject: source)
+        }
+        guard !members.isEmpty else { throw PaxsyncError(.badInput, "the roster lists no members", subject: source) }
+        var seen = Set<String>()
+        for m in members {
+            let subject = "\(source): member \(m.id)"
+            guard Identifier.isValidMember(m.id) else {
+                throw PaxsyncError(.badInput, "member id must be 2–16 uppercase letters or digits", subject: subject)
+            }
+            guard seen.insert(m.id).inserted else { throw PaxsyncError(.badInput, "member listed twice", subject: subject) }
+            guard CodeLists.countries.contains(m.country) else {
+                throw PaxsyncError(.badInput, "country \"\(m.country)\" is not an ISO 3166-1 alpha-2 code", subject: subject)
+            }
+            guard !m.name.isEmpty else { throw PaxsyncError(.badInput, "name is empty", subject: subject) }
+            guard let key = Data(base64Encoded: m.signingKey), key.count == 32,
+                  (try? Curve25519.Signing.PublicKey(rawRepresentation: key)) != nil else {
+                throw PaxsyncError(.badInput, "signingKey must be base64 of a 32-byte Ed25519 public key", subject: subject)
+            }
+        }
+    }
+
+    public func encoded() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try! encoder.encode(self) + Data("\n".utf8)
+    }
+}
+
+/// A node's Ed25519 signing key, stored as `ed25519:BASE64` (raw 32 bytes).
+public struct NodeSigningKey: Sendable {
+    public let key: Curve25519.Signing.PrivateKey
+
+    public init(key: Curve25519.Signing.PrivateKey = .init()) { self.key = key }
+
+    public var publicKeyBase64: String { key.publicKey.rawRepresentation.base64EncodedString() }
+
+    public var fileContents: String { "ed25519:\(key.rawRepresentation.base64EncodedString())\n" }
+
+    public init(fileContents text: String, source: String) throws(PaxsyncError) {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.hasPrefix("ed25519:"), let raw = Data(base64Encoded: String(trimmed.dropFirst(8))), raw.count == 32,
+              let key = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw) else {
+            throw PaxsyncError(.badInput, "not a paxsync signing key (expected one line ed25519:BASE64 of 32 bytes)", subject: source)
+        }
+        self.key = key
+    }
+}

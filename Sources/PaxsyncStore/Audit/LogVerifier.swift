@@ -1,0 +1,56 @@
+import PaxsyncLog
+import PaxsyncModel
+
+/// Checks a sequence of log entries: every body decodes, every signature
+/// verifies against the roster, and every origin's chain runs from seq 1 with
+/// no gap and each previous-hash matching. Used by `paxsync log verify` on a
+/// data directory and on a bundle.
+public struct LogVerifier {
+    public struct Report: Codable, Sendable {
+        public var entries = 0
+        public var origins: [String: UInt64] = [:]
+        /// The first problem found, naming the entry; nil when the log is sound.
+        public var firstError: String?
+        public var ok: Bool { firstError == nil }
+    }
+
+    private let keys: [String: [UInt8]]
+    private var heads: [String: (seq: UInt64, hash: [UInt8])] = [:]
+    public private(set) var report = Report()
+
+    public init(roster: Roster) {
+        keys = Dictionary(uniqueKeysWithValues: roster.members.map { ($0.id, $0.publicKeyBytes) })
+    }
+
+    /// Checks the next entry. `position` names it when it cannot be decoded
+    /// (`log position 17`, `bundle entry 17`).
+    public mutating func check(body: [UInt8], signature: [UInt8], position: String) throws(PaxsyncError) {
+        let entry: SignedEntry
+        do { entry = try SignedEntry(body: body, signature: signature) } catch {
+            let after = heads.isEmpty ? "" : " (the body does not decode)"
+            throw PaxsyncError(.malformedEntry, "\(position): \(error.message)\(after)", subject: position)
+        }
+        let cs = entry.changeSet
+        let name = "\(cs.id) (\(position))"
+        guard let key = keys[cs.origin] else {
+            throw PaxsyncError(.unknownOrigin, "origin \(cs.origin) is not in the roster", subject: name)
+        }
+        guard entry.verify(publicKey: key) else {
+            throw PaxsyncError(.badSignature, "signature does not verify against \(cs.origin)'s key: the entry was altered or forged", subject: name)
+        }
+        let head = heads[cs.origin] ?? (0, [])
+        guard cs.seq == head.seq + 1 else {
+            throw PaxsyncError(.chainMismatch, cs.seq <= head.seq ? "repeats or reorders \(cs.origin)'s sequence (after \(cs.origin):\(head.seq))"
+                                                                    : "gap: \(cs.origin):\(head.seq + 1) is missing", subject: name)
+        }
+        guard cs.prevHash == head.hash else {
+            throw PaxsyncError(.chainMismatch, "previous hash does not match the hash of \(cs.origin):\(head.seq)", subject: name)
+        }
+        heads[cs.origin] = (cs.seq, entry.hash)
+        report.entries += 1
+        report.origins[cs.origin] = cs.seq
+    }
+
+    /// Records the first failure in the report.
+    public mutating func fail(_ error: PaxsyncError) { report.firstError = report.firstError ?? error.description }
+}

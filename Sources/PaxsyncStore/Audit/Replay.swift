@@ -1,0 +1,138 @@
+import Foundation
+import PaxsyncLog
+import PaxsyncModel
+
+/// Where a replay or verification reads entries from.
+public enum LogSource {
+    case replica(Replica)
+    case bundle(path: String)
+}
+
+/// Where a replay stops.
+public enum ReplayLimit: Sendable {
+    case none
+    /// Entries stamped at or before this time (milliseconds since the epoch).
+    /// Causally closed: an entry's dependencies are always stamped earlier.
+    case time(UInt64)
+    /// Entries up to and including this one, in the source's log order.
+    case entry(EntryID)
+}
+
+/// Rebuilds shared state from a log alone, through the ordinary apply path.
+public enum Replay {
+    public struct Result: Codable, Sendable {
+        public var applied = 0
+        public var skipped = 0
+        public var digest = ""
+        public var rows = 0
+    }
+
+    /// Streams the source's entries in log order to `body`, with the roster and
+    /// node id the source declares. Returns the total count when known.
+    public static func entries(of source: LogSource,
+                               _ body: (_ body: [UInt8], _ signature: [UInt8], _ position: String) throws -> Bool) throws {
+        switch source {
+        case .replica(let replica):
+            try replica.forEachLoggedEntry { entry, position in
+                try body(entry.body, entry.signature, "log position \(position)")
+            }
+        case .bundle(let path):
+            let reader = try BundleReader(path: path)
+            while let (b, s) = try reader.nextRaw() {
+                if try !body(b, s, "bundle entry \(reader.entriesRead)") { break }
+            }
+        }
+    }
+
+    public static func roster(of source: LogSource) throws -> (roster: Roster, nodeID: String, total: Int?) {
+        switch source {
+        case .replica(let replica): return (replica.roster, replica.nodeID, try replica.logCount())
+        case .bundle(let path):
+            let header = try BundleReader(path: path).header
+            let node = header.roster.member(header.exportedBy) != nil ? header.exportedBy : header.roster.members[0].id
+            return (header.roster, node, Int(header.entryCount))
+        }
+    }
+
+    /// Replays `source` into a new replica file at `path`.
+    public static func run(from source: LogSource, into path: String, until limit: ReplayLimit = .none,
+                           progress: ((Int, Int?) -> Void)? = nil) throws -> Result {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw PaxsyncError(.usage, "the target file exists; replay builds a new replica", subject: path)
+        }
+        let (roster, nodeID, total) = try roster(of: source)
+        // Replay judges entries as of any time: nothing is held for clock skew.
+        let replica = try Replica(path: path, nodeID: nodeID, roster: roster, clock: ManualClock(milliseconds: 1 << 46))
+        var result = Result()
+        var batch: [SignedEntry] = []
+        var seen = 0
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            let outcomes = try replica.apply(batch)
+            for (entry, outcome) in zip(batch, outcomes) where outcome != .applied {
+                throw PaxsyncError(.invalidState, "replay could not apply the entry: \(outcome)", subject: entry.id.description)
+            }
+            result.applied += batch.count
+            batch.removeAll(keepingCapacity: true)
+            progress?(seen, total)
+        }
+        try entries(of: source) { body, signature, position in
+            let entry: SignedEntry
+            do { entry = try SignedEntry(body: body, signature: signature) } catch let error as PaxsyncError { throw error.within(position) }
+            seen += 1
+            switch limit {
+            case .time(let t) where entry.changeSet.hlc.physicalMilliseconds > t:
+                result.skipped += 1
+                return true
+            default: break
+            }
+            batch.append(entry)
+            if batch.count >= 500 { try flush() }
+            if case .entry(let id) = limit, entry.id == id { return false }
+            return true
+        }
+        try flush()
+        if case .entry(let id) = limit, try replica.logEntry(id) == nil {
+            throw PaxsyncError(.notFound, "entry \(id) is not in the source log", subject: "\(id)")
+        }
+        (result.digest, result.rows) = try replica.digest()
+        return result
+    }
+
+    /// Verifies every entry of a source.
+    public static func verify(_ source: LogSource, progress: ((Int, Int?) -> Void)? = nil) throws -> LogVerifier.Report {
+        let (roster, _, total) = try roster(of: source)
+        var verifier = LogVerifier(roster: roster)
+        var count = 0
+        do {
+            try entries(of: source) { body, signature, position in
+                try verifier.check(body: body, signature: signature, position: position)
+                count += 1
+                if count % 1000 == 0 { progress?(count, total) }
+                return true
+            }
+        } catch let error as PaxsyncError {
+            verifier.fail(error)
+        }
+        progress?(count, total)
+        return verifier.report
+    }
+
+    /// Writes the replica's whole log and the roster's public keys to a bundle.
+    public static func exportBundle(_ replica: Replica, to path: String, now: UInt64,
+                                    progress: ((Int, Int?) -> Void)? = nil) throws -> Int {
+        let total = try replica.logCount()
+        let writer = try BundleWriter(path: path, header: .init(exportedBy: replica.nodeID, exportedAtMilliseconds: now,
+                                                                roster: replica.roster, entryCount: UInt64(total)))
+        var count = 0
+        try replica.forEachLoggedEntry { entry, _ in
+            try writer.append(entry)
+            count += 1
+            if count % 1000 == 0 { progress?(count, total) }
+            return true
+        }
+        try writer.close()
+        progress?(count, total)
+        return count
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import PaxsyncModel
+
+/// RFC 4180 CSV: comma-separated, fields optionally in double quotes with `""`
+/// for a quote, LF or CRLF line ends, first row a header.
+public enum CSV {
+    /// One parsed row and the line it starts on (1-based).
+    public struct Row: Sendable {
+        public let line: Int
+        public let fields: [String]
+    }
+
+    /// Parses a whole file. Errors name `source:line`.
+    public static func parse(_ data: Data, source: String) throws -> [Row] {
+        var rows: [Row] = []
+        var fields: [String] = []
+        var field: [UInt8] = []
+        var line = 1
+        var rowLine = 1
+        var inQuotes = false
+        var quotedField = false
+        var i = data.startIndex
+        let bytes = data
+        func endField() {
+            fields.append(String(decoding: field, as: UTF8.self))
+            field.removeAll(keepingCapacity: true)
+            quotedField = false
+        }
+        func endRow() {
+            endField()
+            if !(fields.count == 1 && fields[0].isEmpty) { rows.append(Row(line: rowLine, fields: fields)) }
+            fields.removeAll(keepingCapacity: true)
+        }
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i += 3 }
+        while i < bytes.endIndex {
+            let c = bytes[i]
+            if inQuotes {
+                if c == UInt8(ascii: "\"") {
+                    if i + 1 < bytes.endIndex, bytes[i + 1] == UInt8(ascii: "\"") {
+                        field.append(c)
+                        i += 1
+                    } else {
+                        inQuotes = false
+                    }
+                } else {
+                    if c == UInt8(ascii: "\n") { line += 1 }
+                    field.append(c)
+                }
+            } else {
+                switch c {
+                case UInt8(ascii: ","):
+                    endField()
+                case UInt8(ascii: "\n"):
+                    endRow()
+                    line += 1
+                    rowLine = line
+                case UInt8(ascii: "\r"):
+                    break
+                case UInt8(ascii: "\""):
+                    guard field.isEmpty, !quotedField else {
+                        throw PaxsyncError(.badInput, "a quote inside an unquoted field; quote the whole field", subject: "\(source):\(line)")
+                    }
+                    inQuotes = true
+                    quotedField = true
+                default:
+                    if quotedField {
+                        throw PaxsyncError(.badInput, "text after a closing quote", subject: "\(source):\(line)")
+                    }
+                    field.append(c)
+                }
+            }
+            i += 1
+        }
+        if inQuotes { throw PaxsyncError(.badInput, "a quoted field is not closed", subject: "\(source):\(rowLine)") }
+        if !field.isEmpty || !fields.isEmpty { endRow() }
+        return rows
+    }
+
+    /// Quotes a field when it holds a comma, quote or line break.
+    public static func escape(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    public static func line(_ fields: [String]) -> String { fields.map(escape).joined(separator: ",") + "\n" }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import PaxsyncModel
+
+/// Turns a CSV file into write intents for one table, checking every cell
+/// before anything is written. Errors name `file:line` and the column.
+public enum CSVImport {
+    /// - Parameters:
+    ///   - nodeID: The importing node: every row must be a record it owns.
+    public static func intents(table: TableSpec, data: Data, source: String, nodeID: String) throws -> [WriteIntent] {
+        let rows = try CSV.parse(data, source: source)
+        guard let header = rows.first else { throw PaxsyncError(.badInput, "the file is empty; expected a header row", subject: source) }
+        let columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+        var index: [String: Int] = [:]
+        let known = table.columns
+        for (i, name) in columns.enumerated() {
+            guard known.contains(name) else {
+                throw PaxsyncError(.badInput, "unknown column \"\(name)\"; \(table.name) has \(known.joined(separator: ", "))",
+                                   subject: "\(source):\(header.line)")
+            }
+            guard index.updateValue(i, forKey: name) == nil else {
+                throw PaxsyncError(.badInput, "column \"\(name)\" appears twice", subject: "\(source):\(header.line)")
+            }
+        }
+        let ownerColumn = table.isCounter ? "member" : table.derivedColumn
+        let required = table.key.map(\.name).filter { $0 != ownerColumn || !table.isCounter }
+            + table.fields.filter { !$0.nullable && !($0.name == "status") }.map(\.name)
+        let missing = required.filter { index[$0] == nil }
+        guard missing.isEmpty else {
+            throw PaxsyncError(.badInput, "missing column(s) \(missing.joined(separator: ", "))", subject: "\(source):\(header.line)")
+        }
+
+        var intents: [WriteIntent] = []
+        intents.reserveCapacity(rows.count - 1)
+        var seen: [String: Int] = [:]
+        for row in rows.dropFirst() {
+            let at = "\(source):\(row.line)"
+            guard row.fields.count == columns.count else {
+                throw PaxsyncError(.badInput, "has \(row.fields.count) fields; the header has \(columns.count)", subject: at)
+            }
+            func cell(_ name: String) -> String? { index[name].map { row.fields[$0].trimmingCharacters(in: .whitespaces) } }
+
+            var parts: [String] = []
+            for column in table.key {
+                var value = cell(column.name) ?? ""
+                if table.isCounter, column.name == "member", value.isEmpty { value = nodeID }
+                do { try column.type.validate(.text(value), field: column.name) } catch {
+                    throw PaxsyncError(.invalidField, error.message, subject: "\(at): column \(column.name)")
+                }
+                parts.append(value)
+            }
+            let owner = table.owner(ofKeyParts: parts)
+            guard owner == nodeID else {
+                throw PaxsyncError(.unauthorized, "\(table.name) \(table.makeKey(parts)) belongs to \(owner); this node is \(nodeID) and writes only its own records",
+                                   subject: at)
+            }
+            if let derived = table.derivedColumn, let given = cell(derived), !given.isEmpty, given != owner {
+                throw PaxsyncError(.invalidField, "\(derived) is \(given) but the id is namespaced by \(owner)", subject: "\(at): column \(derived)")
+            }
+            let key = table.makeKey(parts)
+            if let first = seen.updateValue(row.line, forKey: key) {
+                throw PaxsyncError(.badInput, "\(table.name) \(key) appears again (first on line \(first))", subject: at)
+            }
+            var values: [String: FieldValue] = [:]
+            for field in table.fields {
+                guard let text = cell(field.name) else { continue }
+                if text.isEmpty {
+                    guard field.nullable else {
+                        if field.name == "status" { continue }
+                        throw PaxsyncError(.invalidField, "is empty; \(field.summary)", subject: "\(at): column \(field.name)")
+                    }
+                    values[field.name] = .null
+                    continue
+                }
+                let value = field.type.parse(text)
+                do { try field.type.validate(value, field: field.name) } catch {
+                    throw PaxsyncError(.invalidField, error.message, subject: "\(at): column \(field.name)")
+                }
+                values[field.name] = value
+            }
+            if table.isCounter, let share = values["share_kg"]?.integer, share < 0 {
+                throw PaxsyncError(.invalidField, "a pledged share may not be negative", subject: "\(at): column share_kg")
+            }
+            intents.append(WriteIntent(table: table, keyParts: parts, kind: table.isCounter ? .setCounter : .upsert,
+                                       values: values, source: at))
+        }
+        return intents
+    }
+
+    /// Writes a table as CSV, header first, rows in key order.
+    public static func export(table: TableSpec, replica: Replica, to handle: FileHandle) throws {
+        var buffer = CSV.line(table.columns)
+        try replica.read { db in
+            let order = table.key.map(\.name).joined(separator: ", ")
+            let rows = try GRDBRows.cursor(db, sql: "SELECT \(table.columns.joined(separator: ", ")) FROM \(table.name) ORDER BY \(order)")
+            while let values = try rows.next() {
+                buffer += CSV.line(values.map(\.description))
+                if buffer.utf8.count > 1 << 16 {
+                    handle.write(Data(buffer.utf8))
+                    buffer = ""
+                }
+            }
+        }
+        handle.write(Data(buffer.utf8))
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import PaxsyncLog
+import PaxsyncModel
+
+/// A node's data directory: configuration, signing key, roster and replica.
+public struct NodeDirectory: Sendable {
+    public static let configFile = "paxsync.conf"
+
+    public let path: String
+    public let configuration: NodeConfiguration
+
+    public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+    public var replicaPath: String { file(configuration.replicaFile) }
+    public var rosterPath: String { file(configuration.rosterFile) }
+    public var keyPath: String { file(configuration.keyFile) }
+
+    /// Creates a data directory with a new signing key (mode 0600), a commented
+    /// configuration, a roster and an empty replica.
+    ///
+    /// - Parameter roster: The coalition roster, which must list this node with
+    ///   the new key's public half; when nil, a roster of this node alone is
+    ///   written, to be replaced with the coalition's (`paxsync roster set`).
+    public static func initialize(path: String, nodeID: String, country: String, name: String, address: String,
+                                  roster: Roster?, key: NodeSigningKey = NodeSigningKey()) throws -> NodeDirectory {
+        guard Identifier.isValidMember(nodeID) else {
+            throw PaxsyncError(.usage, "--node-id must be 2–16 uppercase letters or digits, like AU", subject: nodeID)
+        }
+        let fm = FileManager.default
+        if fm.fileExists(atPath: (path as NSString).appendingPathComponent(configFile)) {
+            throw PaxsyncError(.usage, "a node is already initialised here; refusing to overwrite its key", subject: path)
+        }
+        try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var config = NodeConfiguration(nodeID: nodeID)
+        config.listen = address
+        let dir = NodeDirectory(path: path, configuration: config)
+
+        let self_ = RosterMember(id: nodeID, country: country, name: name, signingKey: key.publicKeyBase64, address: address)
+        let roster = roster ?? Roster(coalition: "paxsync coalition", members: [self_])
+        try roster.validate(source: dir.rosterPath)
+        guard roster.member(nodeID)?.signingKey == key.publicKeyBase64 else {
+            throw PaxsyncError(.badInput, "the roster does not list \(nodeID) with this node's new key", subject: dir.rosterPath)
+        }
+
+        try writeFile(dir.keyPath, key.fileContents, mode: 0o600)
+        try writeFile(dir.file(configFile), config.fileContents, mode: 0o644)
+        try writeFile(dir.rosterPath, String(decoding: roster.encoded(), as: UTF8.self), mode: 0o644)
+        _ = try Replica(path: dir.replicaPath, nodeID: nodeID, roster: roster, signingKey: key)
+        return dir
+    }
+
+    /// Opens an initialised data directory.
+    public static func open(_ path: String) throws -> NodeDirectory {
+        let configPath = (path as NSString).appendingPathComponent(configFile)
+        guard let data = FileManager.default.contents(atPath: configPath) else {
+            throw PaxsyncError(.notFound, "no paxsync node here (missing \(configFile)); create one with `paxsync node init`", subject: path)
+        }
+        let config = try NodeConfiguration.parse(String(decoding: data, as: UTF8.self), source: configPath)
+        return NodeDirectory(path: path, configuration: config)
+    }
+
+    public func loadRoster() throws -> Roster {
+        guard let data = FileManager.default.contents(atPath: rosterPath) else {
+            throw PaxsyncError(.notFound, "the roster file is missing; a node does not run without one", subject: rosterPath)
+        }
+        let roster = try Roster.decode(data, source: rosterPath)
+        guard roster.member(configuration.nodeID) != nil else {
+            throw PaxsyncError(.badInput, "the roster does not list this node \(configuration.nodeID)", subject: rosterPath)
+        }
+        return roster
+    }
+
+    public func loadKey() throws -> NodeSigningKey {
+        guard let data = FileManager.default.contents(atPath: keyPath) else {
+            throw PaxsyncError(.notFound, "the signing key is missing", subject: keyPath)
+        }
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: keyPath),
+           let mode = attributes[.posixPermissions] as? Int, mode & 0o077 != 0 {
+            throw PaxsyncError(.badInput, "the signing key is readable by others (mode \(String(mode, radix: 8))); run chmod 600", subject: keyPath)
+        }
+        return try NodeSigningKey(fileContents: String(decoding: data, as: UTF8.self), source: keyPath)
+    }
+
+    /// Opens the replica. With `writable`, loads the signing key for local writes.
+    public func openReplica(writable: Bool = true, clock: any PhysicalClock = SystemClock()) throws -> Replica {
+        let roster = try loadRoster()
+        guard FileManager.default.fileExists(atPath: replicaPath) else {
+            throw PaxsyncError(.notFound, "the replica file is missing", subject: replicaPath)
+        }
+        return try Replica(path: replicaPath, nodeID: configuration.nodeID, roster: roster,
+                           signingKey: writable ? try loadKey() : nil, clock: clock,
+                           configuration: ReplicaConfiguration(maxClockSkewMilliseconds: configuration.maxClockSkewSeconds * 1000))
+    }
+
+    /// Replaces the roster after validating it lists this node with its key.
+    public func installRoster(_ roster: Roster, source: String) throws {
+        try roster.validate(source: source)
+        let key = try loadKey()
+        guard roster.member(configuration.nodeID)?.signingKey == key.publicKeyBase64 else {
+            throw PaxsyncError(.badInput, "the roster must list \(configuration.nodeID) with this node's public key \(key.publicKeyBase64)", subject: source)
+        }
+        try Self.writeFile(rosterPath, String(decoding: roster.encoded(), as: UTF8.self), mode: 0o644)
+    }
+
+    static func writeFile(_ path: String, _ contents: String, mode: Int) throws {
+        guard FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: mode]) else {
+            throw PaxsyncError(.storage, "cannot write file", subject: path)
+        }
+        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+    }
+}

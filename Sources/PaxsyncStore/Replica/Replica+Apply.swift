@@ -1,0 +1,351 @@
+import Foundation
+import GRDB
+import PaxsyncLog
+import PaxsyncModel
+
+/// What became of an entry handed to `Replica.apply`.
+public enum ApplyOutcome: Sendable, Equatable, CustomStringConvertible {
+    /// Accepted: merged into the records and appended to the log.
+    case applied
+    /// Already in the log (or already held, or already quarantined): nothing to do.
+    case duplicate
+    /// Cannot be judged yet; kept and retried when what it waits for arrives.
+    case held(code: String, reason: String)
+    /// Rejected whole and kept in quarantine with the reason.
+    case quarantined(PaxsyncError)
+    /// A second, different, validly signed entry for an origin and sequence.
+    case equivocation(String)
+
+    public var description: String {
+        switch self {
+        case .applied: "applied"
+        case .duplicate: "duplicate"
+        case .held(let code, let reason): "held (\(code)): \(reason)"
+        case .quarantined(let error): "quarantined (\(error.code)): \(error)"
+        case .equivocation(let why): "equivocation: \(why)"
+        }
+    }
+}
+
+/// Why an entry is held; `wait` names what releases it.
+struct Hold: Error {
+    let code: String
+    let reason: String
+    var waitOrigin: String?
+    var waitSeq: UInt64?
+    var waitUntil: UInt64?
+}
+
+extension Replica {
+    /// Applies entries in order, each through the one apply path, all in one
+    /// transaction. Entries released from the held set by these are applied too.
+    @discardableResult
+    public func apply(_ entries: [SignedEntry]) throws -> [ApplyOutcome] {
+        guard !configuration.readOnly else { throw PaxsyncError(.usage, "the replica is open read-only", subject: path) }
+        let now = clock.nowMilliseconds()
+        return try writer.write { db in
+            var outcomes: [ApplyOutcome] = []
+            outcomes.reserveCapacity(entries.count)
+            for entry in entries {
+                outcomes.append(try applyOne(db, entry: entry, now: now, releaseHeld: true))
+            }
+            return outcomes
+        }
+    }
+
+    /// Applies raw bytes as received (a body and signature). Bytes that do not
+    /// decode are quarantined with the reason, never thrown away.
+    public func applyReceived(body: [UInt8], signature: [UInt8]) throws -> ApplyOutcome {
+        do {
+            let entry = try SignedEntry(body: body, signature: signature)
+            return try apply([entry])[0]
+        } catch let error as PaxsyncError where error.code == .malformedEntry {
+            let now = clock.nowMilliseconds()
+            try writer.write { db in
+                try quarantine(db, origin: nil, seq: nil, body: body, signature: signature, error: error, blocks: false, now: now)
+            }
+            logger.warning("quarantined undecodable entry", metadata: ["reason": "\(error)"])
+            return .quarantined(error)
+        }
+    }
+
+    /// Retries held entries whose clock time is now within the skew bound or
+    /// whose version this node may now understand.
+    @discardableResult
+    public func retryHeld() throws -> Int {
+        let now = clock.nowMilliseconds()
+        return try writer.write { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT origin, seq, hash, body, signature FROM paxsync_held
+                WHERE (wait_until IS NOT NULL AND wait_until <= ?) OR reason_code = 'version'
+                ORDER BY hlc
+                """, arguments: [Int64(now)])
+            var applied = 0
+            for row in rows {
+                try db.execute(sql: "DELETE FROM paxsync_held WHERE origin = ? AND seq = ? AND hash = ?",
+                               arguments: [row["origin"], row["seq"], row["hash"]])
+                let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
+                if try applyOne(db, entry: entry, now: now, releaseHeld: true) == .applied { applied += 1 }
+            }
+            return applied
+        }
+    }
+
+    /// The apply path (PROTOCOL.md, "Verdicts"), inside a write transaction.
+    ///
+    /// A `local` entry (written on this node) that breaks a rule is refused with
+    /// the error instead of being quarantined; the caller's transaction rolls back.
+    func applyOne(_ db: Database, entry: SignedEntry, now: UInt64, releaseHeld: Bool, local: Bool = false) throws -> ApplyOutcome {
+        let outcome = try judgeAndMerge(db, entry: entry, now: now, local: local)
+        if outcome == .applied, releaseHeld {
+            try releaseWaiting(db, on: entry.id, now: now)
+        }
+        return outcome
+    }
+
+    private func judgeAndMerge(_ db: Database, entry: SignedEntry, now: UInt64, local: Bool = false) throws -> ApplyOutcome {
+        let cs = entry.changeSet
+        let hash = entry.hash
+
+        // 1. Known origin and a valid signature; otherwise evidence, not blocking.
+        guard let key = publicKeys[cs.origin] else {
+            let error = PaxsyncError(.unknownOrigin, "origin \(cs.origin) is not in the roster", subject: cs.id.description)
+            return try quarantine(db, entry: entry, error: error, blocks: false, now: now)
+        }
+        guard entry.verify(publicKey: key) else {
+            let error = PaxsyncError(.badSignature, "the signature does not verify against \(cs.origin)'s roster key", subject: cs.id.description)
+            return try quarantine(db, entry: entry, error: error, blocks: false, now: now)
+        }
+
+        // 2. Duplicates and equivocation.
+        if let logged = try Row.fetchOne(db, sql: "SELECT hash, body, signature FROM paxsync_log WHERE origin = ? AND seq = ?",
+                                         arguments: [cs.origin, Int64(cs.seq)]) {
+            let loggedHash = [UInt8](logged["hash"] as Data)
+            if loggedHash == hash { return .duplicate }
+            return try equivocation(db, entry: entry, otherHash: loggedHash, otherBody: logged["body"], otherSignature: logged["signature"], now: now)
+        }
+        for held in try Row.fetchAll(db, sql: "SELECT hash, body, signature FROM paxsync_held WHERE origin = ? AND seq = ?",
+                                     arguments: [cs.origin, Int64(cs.seq)]) {
+            let heldHash = [UInt8](held["hash"] as Data)
+            if heldHash == hash { return .duplicate }
+            return try equivocation(db, entry: entry, otherHash: heldHash, otherBody: held["body"], otherSignature: held["signature"], now: now)
+        }
+        if try Bool.fetchOne(db, sql: "SELECT 1 FROM paxsync_quarantine WHERE hash = ? AND signature = ?",
+                             arguments: [Data(hash), Data(entry.signature)]) ?? false {
+            return .duplicate
+        }
+
+        do {
+            // 3. Things that may become true later: hold, don't judge.
+            if let why = EntryRules.unsupportedVersion(cs) { throw Hold(code: "version", reason: why) }
+            let head = try Row.fetchOne(db, sql: "SELECT last_seq, last_hash, status, status_reason FROM paxsync_origins WHERE origin = ?",
+                                        arguments: [cs.origin])
+            if let head, (head["status"] as String) != "ok" {
+                throw Hold(code: head["status"], reason: "origin \(cs.origin) is blocked: \(head["status_reason"] as String? ?? "")")
+            }
+            let lastSeq = UInt64(head?["last_seq"] as Int64? ?? 0)
+            if cs.seq > lastSeq + 1 {
+                throw Hold(code: "gap", reason: "waiting for \(cs.origin):\(lastSeq + 1) (the chain has no gaps)",
+                           waitOrigin: cs.origin, waitSeq: cs.seq - 1)
+            }
+            for (origin, seq) in cs.deps.sorted(by: { $0.key < $1.key }) {
+                let have = UInt64(try Int64.fetchOne(db, sql: "SELECT last_seq FROM paxsync_origins WHERE origin = ?", arguments: [origin]) ?? 0)
+                if have < seq {
+                    throw Hold(code: "dependency", reason: "waiting for \(origin):\(seq), which \(cs.origin) had applied",
+                               waitOrigin: origin, waitSeq: seq)
+                }
+            }
+            if cs.hlc.physicalMilliseconds > now + configuration.maxClockSkewMilliseconds {
+                throw Hold(code: "clock-skew",
+                           reason: "stamped \(cs.hlc.iso8601), more than \(configuration.maxClockSkewMilliseconds / 1000) s ahead of this node's clock",
+                           waitUntil: cs.hlc.physicalMilliseconds - configuration.maxClockSkewMilliseconds)
+            }
+
+            // 4. The verdict: chain, schema, authorization, state in the causal past.
+            let expectedPrev = head.map { [UInt8]($0["last_hash"] as Data) } ?? []
+            guard cs.prevHash == expectedPrev else {
+                let error = PaxsyncError(.chainMismatch,
+                    "previous hash \(cs.prevHash.hex.prefix(16))… does not match \(cs.origin):\(lastSeq) (\(expectedPrev.hex.prefix(16))…)",
+                    subject: cs.id.description)
+                return try quarantine(db, entry: entry, error: error, blocks: true, now: now)
+            }
+            var history: [String: [RecordEvent]] = [:]
+            do {
+                try EntryRules.checkStructure(cs, members: roster.memberIDs)
+                for change in cs.changes {
+                    history[change.recordName] = try loadEvents(db, table: change.table, key: change.key)
+                }
+                try EntryRules.checkAuthorizationAndState(cs) { (table, key) throws(PaxsyncError) in
+                    let past = (history["\(table.name) \(key)"] ?? []).filter { cs.hasInCausalPast($0.entry) }
+                    return Merge.resolve(table: table, key: key, events: past)
+                }
+            } catch let error as PaxsyncError {
+                if local { throw error }
+                return try quarantine(db, entry: entry, error: error, blocks: true, now: now)
+            }
+
+            // 5. Accepted: append and merge in this transaction.
+            try db.execute(sql: """
+                INSERT INTO paxsync_log(origin, seq, hlc, hash, prev_hash, body, signature, change_count, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue), Data(hash), Data(cs.prevHash),
+                                 Data(entry.body), Data(entry.signature), cs.changes.count, Int64(now)])
+            try db.execute(sql: """
+                INSERT INTO paxsync_origins(origin, last_seq, last_hash, last_hlc) VALUES (?, ?, ?, ?)
+                ON CONFLICT(origin) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_hlc = excluded.last_hlc
+                """, arguments: [cs.origin, Int64(cs.seq), Data(hash), Int64(bitPattern: cs.hlc.rawValue)])
+            for change in cs.changes {
+                let prior = history[change.recordName] ?? []
+                let event = RecordEvent(entry: cs.id, stamp: cs.stamp, change: change)
+                try db.execute(sql: "INSERT INTO paxsync_record_changes(tbl, key, origin, seq, hlc, op, change) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                               arguments: [change.table, change.key, cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue),
+                                           change.op.rawValue, Data(change.serialized())])
+                let table = Schema.table(named: change.table)!
+                let resolved = Merge.resolve(table: table, key: change.key, events: prior + [event])
+                try materialize(db, resolved, hadHistory: !prior.isEmpty)
+            }
+            try observeClock(db, cs.hlc)
+            return .applied
+        } catch let hold as Hold {
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO paxsync_held(origin, seq, hash, hlc, body, signature, reason_code, reason,
+                    wait_origin, wait_seq, wait_until, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [cs.origin, Int64(cs.seq), Data(hash), Int64(bitPattern: cs.hlc.rawValue), Data(entry.body),
+                                 Data(entry.signature), hold.code, hold.reason, hold.waitOrigin, hold.waitSeq.map(Int64.init),
+                                 hold.waitUntil.map(Int64.init), Int64(now)])
+            return .held(code: hold.code, reason: hold.reason)
+        }
+    }
+
+    /// Re-runs held entries that were waiting for `applied` (gaps and dependencies).
+    private func releaseWaiting(_ db: Database, on applied: EntryID, now: UInt64) throws {
+        var queue = [applied]
+        while let next = queue.popLast() {
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT origin, seq, hash, body, signature FROM paxsync_held
+                WHERE wait_origin = ? AND wait_seq <= ? ORDER BY hlc
+                """, arguments: [next.origin, Int64(next.seq)])
+            for row in rows {
+                try db.execute(sql: "DELETE FROM paxsync_held WHERE origin = ? AND seq = ? AND hash = ?",
+                               arguments: [row["origin"], row["seq"], row["hash"]])
+                let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
+                if try judgeAndMerge(db, entry: entry, now: now) == .applied {
+                    queue.append(entry.id)
+                }
+            }
+        }
+    }
+
+    @discardableResult
+    func quarantine(_ db: Database, entry: SignedEntry, error: PaxsyncError, blocks: Bool, now: UInt64) throws -> ApplyOutcome {
+        try quarantine(db, origin: entry.changeSet.origin, seq: entry.changeSet.seq, body: entry.body,
+                       signature: entry.signature, error: error, blocks: blocks, now: now)
+        logger.warning("quarantined entry", metadata: ["entry": "\(entry.id)", "code": "\(error.code)", "reason": "\(error)"])
+        return .quarantined(error)
+    }
+
+    func quarantine(_ db: Database, origin: String?, seq: UInt64?, body: [UInt8], signature: [UInt8],
+                    error: PaxsyncError, blocks: Bool, now: UInt64) throws {
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO paxsync_quarantine(origin, seq, hash, body, signature, code, reason, blocks_origin, received_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [origin, seq.map(Int64.init), Data(SignedEntry.hash(body: body)), Data(body), Data(signature),
+                             error.code.rawValue, error.description, blocks, Int64(now)])
+        if blocks, let origin, let seq {
+            try setOriginStatus(db, origin: origin, status: "quarantined",
+                                reason: "\(origin):\(seq) was quarantined (\(error.code)); later entries wait behind it",
+                                entry: "\(origin):\(seq)")
+        }
+    }
+
+    private func equivocation(_ db: Database, entry: SignedEntry, otherHash: [UInt8], otherBody: Data, otherSignature: Data,
+                              now: UInt64) throws -> ApplyOutcome {
+        let cs = entry.changeSet
+        try db.execute(sql: """
+            INSERT OR IGNORE INTO paxsync_equivocations(origin, seq, hash_a, body_a, signature_a, hash_b, body_b, signature_b, detected_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [cs.origin, Int64(cs.seq), Data(otherHash), otherBody, otherSignature,
+                             Data(entry.hash), Data(entry.body), Data(entry.signature), Int64(now)])
+        let why = "\(cs.origin) signed two different entries at \(cs.id): \(otherHash.hex.prefix(16))… and \(entry.hash.hex.prefix(16))…"
+        try setOriginStatus(db, origin: cs.origin, status: "equivocating",
+                            reason: "\(why); no entries of \(cs.origin) beyond seq \(cs.seq - 1) are accepted", entry: cs.id.description)
+        logger.critical("equivocation: origin forked its log", metadata: ["entry": "\(cs.id)", "origin": "\(cs.origin)"])
+        return .equivocation(why)
+    }
+
+    private func setOriginStatus(_ db: Database, origin: String, status: String, reason: String, entry: String) throws {
+        try db.execute(sql: """
+            INSERT INTO paxsync_origins(origin, last_seq, last_hash, last_hlc, status, status_reason, status_entry)
+            VALUES (?, 0, x'', 0, ?, ?, ?)
+            ON CONFLICT(origin) DO UPDATE SET status = excluded.status, status_reason = excluded.status_reason,
+                status_entry = excluded.status_entry
+            WHERE paxsync_origins.status != 'equivocating'
+            """, arguments: [origin, status, reason, entry])
+    }
+
+    /// All applied row changes of one record.
+    func loadEvents(_ db: Database, table: String, key: String) throws -> [RecordEvent] {
+        let statement = try db.cachedStatement(sql: "SELECT origin, seq, hlc, change FROM paxsync_record_changes WHERE tbl = ? AND key = ?")
+        var events: [RecordEvent] = []
+        let rows = try Row.fetchCursor(statement, arguments: [table, key])
+        while let row = try rows.next() {
+            let origin: String = row["origin"]
+            let entry = EntryID(origin: origin, seq: UInt64(row["seq"] as Int64))
+            let stamp = Stamp(hlc: HLC(rawValue: UInt64(bitPattern: row["hlc"])), origin: origin)
+            events.append(RecordEvent(entry: entry, stamp: stamp, change: try RowChange(serialized: [UInt8](row["change"] as Data))))
+        }
+        return events
+    }
+
+    /// Writes a record's merged state into its shared-record table and its conflicts.
+    func materialize(_ db: Database, _ record: ResolvedRecord, hadHistory: Bool) throws {
+        let table = record.table
+        let parts = try table.parseKey(record.key)
+        if record.state == .live {
+            var values: [DatabaseValue] = parts.map { $0.databaseValue }
+            if let derived = table.derivedValue(ofKeyParts: parts) { values.append(derived.databaseValue) }
+            for field in table.fields { values.append((record.fields[field.name]?.value ?? .null).databaseValue) }
+            let columns = table.columns
+            let statement = try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO \(table.name)(\(columns.joined(separator: ", ")))
+                VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))
+                """)
+            try statement.execute(arguments: StatementArguments(values))
+        } else if hadHistory {
+            let condition = table.key.map { "\($0.name) = ?" }.joined(separator: " AND ")
+            try db.cachedStatement(sql: "DELETE FROM \(table.name) WHERE \(condition)")
+                .execute(arguments: StatementArguments(parts))
+        }
+        if hadHistory {
+            try db.cachedStatement(sql: "DELETE FROM paxsync_conflicts WHERE tbl = ? AND key = ?")
+                .execute(arguments: [table.name, record.key])
+        }
+        for c in record.conflicts {
+            try db.cachedStatement(sql: """
+                INSERT OR REPLACE INTO paxsync_conflicts(tbl, key, field, decision, winner_value, winner_deleted, winner_origin,
+                    winner_hlc, winner_entry, loser_value, loser_origin, loser_hlc, loser_entry)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [c.table, c.key, c.field, c.decision, c.winner.value, c.winner.deleted, c.winner.origin,
+                                         Int64(bitPattern: c.winner.hlc), c.winner.entry, c.loser.value, c.loser.origin,
+                                         Int64(bitPattern: c.loser.hlc), c.loser.entry])
+        }
+    }
+
+    /// Folds a time into the node's hybrid logical clock.
+    func observeClock(_ db: Database, _ time: HLC) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO paxsync_node(name, value) VALUES ('hlc', ?)
+            ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)
+            """).execute(arguments: [Int64(bitPattern: time.rawValue)])
+    }
+
+    /// Ticks the node's hybrid logical clock for a local write.
+    func tickClock(_ db: Database, now: UInt64) throws -> HLC {
+        let last = try Int64.fetchOne(db, sql: "SELECT value FROM paxsync_node WHERE name = 'hlc'") ?? 0
+        var hlc = HybridLogicalClock(last: HLC(rawValue: UInt64(bitPattern: last)))
+        let time = hlc.tick(now: now)
+        try observeClock(db, time)
+        return time
+    }
+}

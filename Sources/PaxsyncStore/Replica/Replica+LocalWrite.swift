@@ -1,0 +1,202 @@
+import Foundation
+import GRDB
+import PaxsyncLog
+import PaxsyncModel
+
+/// A change a local user asks for, before it becomes a signed row change.
+public struct WriteIntent: Sendable {
+    public enum Kind: Sendable {
+        /// Create the record with every field.
+        case create
+        /// Set some fields.
+        case update
+        /// Create if absent, else update the fields that differ (imports, `stock set`).
+        case upsert
+        case delete
+        /// Add a delta to a counter field.
+        case adjust
+        /// Set a counter field to a value by adjusting it by the difference (imports).
+        case setCounter
+    }
+
+    public var table: TableSpec
+    public var keyParts: [String]
+    public var kind: Kind
+    public var values: [String: FieldValue]
+    /// Where the intent came from (`stocks.csv:12`), named in errors.
+    public var source: String?
+
+    public init(table: TableSpec, keyParts: [String], kind: Kind, values: [String: FieldValue] = [:], source: String? = nil) {
+        self.table = table
+        self.keyParts = keyParts
+        self.kind = kind
+        self.values = values
+        self.source = source
+    }
+
+    public var key: String { table.makeKey(keyParts) }
+    public var recordName: String { "\(table.name) \(key)" }
+}
+
+extension Replica {
+    /// Commits local changes as one signed change set. Nothing is written if any
+    /// intent is refused. Returns nil when the intents change nothing.
+    @discardableResult
+    public func commit(_ intents: [WriteIntent], note: String = "") throws -> SignedEntry? {
+        try commitBatches(intents, batchSize: max(intents.count, 1), note: note).first
+    }
+
+    /// Commits local changes as change sets of at most `batchSize` row changes,
+    /// all in one SQLite transaction: all or nothing. `progress` is called with
+    /// the number of intents done.
+    @discardableResult
+    public func commitBatches(_ intents: [WriteIntent], batchSize: Int, note: String = "",
+                              progress: ((Int) -> Void)? = nil) throws -> [SignedEntry] {
+        guard !configuration.readOnly else { throw PaxsyncError(.usage, "the replica is open read-only", subject: path) }
+        guard let signingKey else { throw PaxsyncError(.usage, "local writes need the node's signing key", subject: nodeID) }
+        let now = clock.nowMilliseconds()
+        return try writer.write { db in
+            var written: [SignedEntry] = []
+            var start = 0
+            while start < intents.count {
+                let slice = intents[start..<min(start + batchSize, intents.count)]
+                var changes: [RowChange] = []
+                for intent in slice {
+                    do {
+                        if let change = try prepare(db, intent) { changes.append(change) }
+                    } catch let error as PaxsyncError {
+                        throw intent.source.map { error.within($0) } ?? error
+                    }
+                }
+                start += slice.count
+                if !changes.isEmpty {
+                    written.append(try signAndApply(db, changes: changes, note: note, key: signingKey, now: now))
+                }
+                progress?(start)
+            }
+            return written
+        }
+    }
+
+    private func signAndApply(_ db: Database, changes: [RowChange], note: String,
+                              key: NodeSigningKey, now: UInt64) throws -> SignedEntry {
+        let head = try Row.fetchOne(db, sql: "SELECT last_seq, last_hash, status FROM paxsync_origins WHERE origin = ?", arguments: [nodeID])
+        if let head, (head["status"] as String) != "ok" {
+            throw PaxsyncError(.invalidState, "this node's own chain is blocked (\(head["status"] as String)); see `paxsync quarantine`", subject: nodeID)
+        }
+        let seq = UInt64(head?["last_seq"] as Int64? ?? 0) + 1
+        let prev = head.map { [UInt8]($0["last_hash"] as Data) } ?? []
+        var deps = try Self.versionVector(db)
+        deps[nodeID] = nil
+        let hlc = try tickClock(db, now: now)
+        let cs = ChangeSet(origin: nodeID, seq: seq, hlc: hlc, prevHash: prev, deps: deps.filter { $0.value > 0 },
+                           changes: changes, note: note)
+        let entry = SignedEntry(signing: cs, with: key.key)
+        // The same checks every peer will run; a refusal throws and rolls back.
+        let outcome = try applyOne(db, entry: entry, now: now, releaseHeld: false, local: true)
+        guard outcome == .applied else {
+            throw PaxsyncError(.invalidState, "the local change set was not applied: \(outcome)", subject: entry.id.description)
+        }
+        return entry
+    }
+
+    /// Turns an intent into a row change against the current local state, with
+    /// the checks that only the writing node can make (references to records of
+    /// other members, friendly messages). Returns nil for a no-op upsert.
+    func prepare(_ db: Database, _ intent: WriteIntent) throws -> RowChange? {
+        let table = intent.table
+        let subject = intent.recordName
+        func fail(_ code: PaxsyncError.Code, _ message: String) -> PaxsyncError { PaxsyncError(code, message, subject: subject) }
+        _ = try table.parseKey(intent.key)
+        let owner = table.owner(ofKeyParts: intent.keyParts)
+        let current = Merge.resolve(table: table, key: intent.key, events: try loadEvents(db, table: table.name, key: intent.key))
+
+        var kind = intent.kind
+        if kind == .upsert { kind = current.state == .live ? .update : .create }
+        for name in intent.values.keys where table.field(name) == nil {
+            throw fail(.invalidField, "unknown field \(name); \(table.name) has \(table.fields.map(\.name).joined(separator: ", "))")
+        }
+        func fieldChanges(_ names: [String]) -> [FieldChange] {
+            names.map { FieldChange(name: $0, value: intent.values[$0] ?? .null, replaced: current.fields[$0]?.version) }
+        }
+
+        switch kind {
+        case .create:
+            guard current.state != .live else { throw fail(.invalidState, "already exists; update it instead") }
+            let missing = table.fields.filter { !$0.nullable && intent.values[$0.name] == nil }.map(\.name)
+            guard missing.isEmpty else { throw fail(.invalidField, "missing \(missing.joined(separator: ", "))") }
+            var values = intent.values
+            if table.kind == .shipments, values["status"] == nil { values["status"] = .text("planned") }
+            try checkReferences(db, table: table, owner: owner, values: values, current: current, subject: subject)
+            return RowChange(table: table.name, key: intent.key, op: .create,
+                             fields: table.fields.map { FieldChange(name: $0.name, value: values[$0.name] ?? .null,
+                                                                    replaced: current.fields[$0.name]?.version) })
+        case .update:
+            guard current.state == .live else {
+                throw fail(.notFound, current.state == .deleted ? "was deleted" : "does not exist")
+            }
+            let changed = intent.values.filter { current.value($0.key) != $0.value }.map(\.key).sorted()
+            if intent.kind == .upsert && changed.isEmpty { return nil }
+            guard !changed.isEmpty else { throw fail(.usage, "nothing to change: every given value is already set") }
+            try checkReferences(db, table: table, owner: owner, values: intent.values, current: current, subject: subject)
+            if let status = intent.values["status"]?.text.flatMap(ShipmentStatus.init), changed.contains("status"),
+               let old = current.value("status")?.text.flatMap(ShipmentStatus.init) {
+                try EntryRules.checkTransition(from: old, to: status, subject: subject)
+            }
+            return RowChange(table: table.name, key: intent.key, op: .update, fields: fieldChanges(changed))
+        case .delete:
+            guard current.state == .live else { throw fail(.notFound, "does not exist") }
+            if table.kind == .facilities {
+                let stocks = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stocks WHERE facility_id = ?", arguments: [intent.keyParts[0]]) ?? 0
+                guard stocks == 0 else {
+                    throw fail(.invalidState, "has \(stocks) stock record(s); delete them first (paxsync stock delete)")
+                }
+            }
+            return RowChange(table: table.name, key: intent.key, op: .delete, replaced: current.version)
+        case .adjust, .setCounter:
+            guard table.isCounter, let field = table.fields.first else { throw fail(.usage, "\(table.name) has no counter") }
+            guard let given = intent.values[field.name]?.integer else { throw fail(.invalidField, "field \(field.name): expected an integer") }
+            let now = current.value(field.name)?.integer ?? 0
+            let delta = kind == .adjust ? given : given - now
+            if delta == 0 {
+                if kind == .setCounter { return nil }
+                throw fail(.usage, "an adjustment of zero changes nothing")
+            }
+            guard now + delta >= 0 else {
+                throw fail(.invalidState, "field \(field.name): the share is \(now) kg; adjusting by \(delta) would take it below zero")
+            }
+            return RowChange(table: table.name, key: intent.key, op: .adjust,
+                             fields: [FieldChange(name: field.name, value: .integer(delta), replaced: current.fields[field.name]?.version)])
+        case .upsert:
+            preconditionFailure("upsert resolved above")
+        }
+    }
+
+    /// References to other records, checked where the write is made: the
+    /// referenced records exist in this replica.
+    private func checkReferences(_ db: Database, table: TableSpec, owner: String, values: [String: FieldValue],
+                                 current: ResolvedRecord, subject: String) throws {
+        func facilityExists(_ id: String) throws -> Bool {
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM facilities WHERE id = ?", arguments: [id]) ?? false
+        }
+        switch table.kind {
+        case .stocks:
+            let facility = owner.isEmpty ? "" : (try table.parseKey(current.key))[0]
+            guard try facilityExists(facility) else {
+                throw PaxsyncError(.invalidState, "facility \(facility) does not exist; create it first", subject: subject)
+            }
+        case .shipments:
+            for name in ["from_facility", "to_facility"] {
+                if let id = values[name]?.text, try !facilityExists(id) {
+                    throw PaxsyncError(.invalidField, "field \(name): facility \(id) does not exist in this replica", subject: subject)
+                }
+            }
+            if let departed = (values["departed_at"] ?? current.value("departed_at"))?.text,
+               let arrived = (values["arrived_at"] ?? current.value("arrived_at"))?.text,
+               let d = CivilTime.parseTimestamp(departed), let a = CivilTime.parseTimestamp(arrived), a < d {
+                throw PaxsyncError(.invalidField, "field arrived_at: \(arrived) is before departed_at \(departed)", subject: subject)
+            }
+        default: break
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import GRDB
+import PaxsyncModel
+
+extension Replica {
+    /// The replica's migrations, in order. Shipped migrations are never edited;
+    /// schema changes add a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: shared records and log") { db in
+            try db.execute(sql: """
+                -- Shared records: the merged state, readable with plain SQL.
+                CREATE TABLE facilities (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    owner TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    country TEXT NOT NULL,
+                    latitude REAL NOT NULL,
+                    longitude REAL NOT NULL
+                );
+                CREATE TABLE stocks (
+                    facility_id TEXT NOT NULL,
+                    mineral TEXT NOT NULL,
+                    form TEXT NOT NULL,
+                    quantity_kg INTEGER NOT NULL,
+                    grade_pct REAL,
+                    as_of TEXT NOT NULL,
+                    PRIMARY KEY (facility_id, mineral, form)
+                );
+                CREATE TABLE shipments (
+                    id TEXT PRIMARY KEY NOT NULL,
+                    exporter TEXT NOT NULL,
+                    mineral TEXT NOT NULL,
+                    form TEXT NOT NULL,
+                    quantity_kg INTEGER NOT NULL,
+                    from_facility TEXT NOT NULL,
+                    to_facility TEXT NOT NULL,
+                    importer TEXT NOT NULL,
+                    carrier TEXT,
+                    departed_at TEXT,
+                    eta TEXT,
+                    arrived_at TEXT,
+                    status TEXT NOT NULL
+                );
+                CREATE TABLE reserve_pledges (
+                    reserve_id TEXT NOT NULL,
+                    mineral TEXT NOT NULL,
+                    member TEXT NOT NULL,
+                    share_kg INTEGER NOT NULL,
+                    PRIMARY KEY (reserve_id, mineral, member)
+                );
+                CREATE VIEW pooled_reserves AS
+                    SELECT reserve_id, mineral, SUM(share_kg) AS total_kg, COUNT(*) AS members
+                    FROM reserve_pledges GROUP BY reserve_id, mineral;
+
+                -- The append-only log: every accepted entry of every origin, exact bytes.
+                CREATE TABLE paxsync_log (
+                    position INTEGER PRIMARY KEY,
+                    origin TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    hash BLOB NOT NULL,
+                    prev_hash BLOB NOT NULL,
+                    body BLOB NOT NULL,
+                    signature BLOB NOT NULL,
+                    change_count INTEGER NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    UNIQUE (origin, seq)
+                );
+                CREATE INDEX paxsync_log_hlc ON paxsync_log(hlc);
+                CREATE TRIGGER paxsync_log_append_only_update BEFORE UPDATE ON paxsync_log
+                    BEGIN SELECT RAISE(ABORT, 'paxsync_log is append-only'); END;
+                CREATE TRIGGER paxsync_log_append_only_delete BEFORE DELETE ON paxsync_log
+                    BEGIN SELECT RAISE(ABORT, 'paxsync_log is append-only'); END;
+
+                -- Every row change, per record: the merge input.
+                CREATE TABLE paxsync_record_changes (
+                    tbl TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    origin TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    op TEXT NOT NULL,
+                    change BLOB NOT NULL,
+                    PRIMARY KEY (tbl, key, origin, seq)
+                ) WITHOUT ROWID;
+
+                -- Per origin: the head of its chain here, and whether it is blocked.
+                CREATE TABLE paxsync_origins (
+                    origin TEXT PRIMARY KEY NOT NULL,
+                    last_seq INTEGER NOT NULL,
+                    last_hash BLOB NOT NULL,
+                    last_hlc INTEGER NOT NULL,
+                    status TEXT NOT NULL DEFAULT 'ok',
+                    status_reason TEXT,
+                    status_entry TEXT
+                );
+
+                -- Entries that cannot be judged yet: a gap, a missing dependency,
+                -- a clock too far ahead, an unsupported version, a blocked origin.
+                CREATE TABLE paxsync_held (
+                    origin TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    hash BLOB NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    body BLOB NOT NULL,
+                    signature BLOB NOT NULL,
+                    reason_code TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    wait_origin TEXT,
+                    wait_seq INTEGER,
+                    wait_until INTEGER,
+                    received_at INTEGER NOT NULL,
+                    PRIMARY KEY (origin, seq, hash)
+                );
+                CREATE INDEX paxsync_held_wait ON paxsync_held(wait_origin, wait_seq);
+
+                -- Entries rejected whole, with the reason; kept as evidence.
+                CREATE TABLE paxsync_quarantine (
+                    id INTEGER PRIMARY KEY,
+                    origin TEXT,
+                    seq INTEGER,
+                    hash BLOB NOT NULL,
+                    body BLOB NOT NULL,
+                    signature BLOB NOT NULL,
+                    code TEXT NOT NULL,
+                    reason TEXT NOT NULL,
+                    blocks_origin INTEGER NOT NULL,
+                    received_at INTEGER NOT NULL,
+                    UNIQUE (hash, signature)
+                );
+
+                -- Two validly signed entries with the same origin and seq.
+                CREATE TABLE paxsync_equivocations (
+                    origin TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    hash_a BLOB NOT NULL,
+                    body_a BLOB NOT NULL,
+                    signature_a BLOB NOT NULL,
+                    hash_b BLOB NOT NULL,
+                    body_b BLOB NOT NULL,
+                    signature_b BLOB NOT NULL,
+                    detected_at INTEGER NOT NULL,
+                    PRIMARY KEY (origin, seq, hash_b)
+                );
+
+                -- Open conflicts: concurrent writes that lost, until settled.
+                CREATE TABLE paxsync_conflicts (
+                    tbl TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    field TEXT NOT NULL,
+                    decision TEXT NOT NULL,
+                    winner_value TEXT,
+                    winner_deleted INTEGER NOT NULL,
+                    winner_origin TEXT NOT NULL,
+                    winner_hlc INTEGER NOT NULL,
+                    winner_entry TEXT NOT NULL,
+                    loser_value TEXT,
+                    loser_origin TEXT NOT NULL,
+                    loser_hlc INTEGER NOT NULL,
+                    loser_entry TEXT NOT NULL,
+                    PRIMARY KEY (tbl, key, field, loser_origin, loser_hlc)
+                );
+
+                -- Node settings: its id and its hybrid logical clock.
+                CREATE TABLE paxsync_node (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    value
+                );
+                """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,234 @@
+import Foundation
+import GRDB
+import PaxsyncLog
+import PaxsyncModel
+
+/// One line of `paxsync log list`.
+public struct LogEntrySummary: Codable, Sendable {
+    public let position: Int64
+    public let entry: String
+    public let origin: String
+    public let seq: UInt64
+    public let hlc: UInt64
+    public let time: String
+    public let changes: Int
+    public let hash: String
+    public let note: String
+}
+
+/// Filters for `paxsync log list`.
+public struct LogFilter: Sendable {
+    public var origin: String?
+    public var since: UInt64?
+    public var until: UInt64?
+    /// `table` or `table KEY`.
+    public var table: String?
+    public var key: String?
+    public var limit: Int?
+
+    public init(origin: String? = nil, since: UInt64? = nil, until: UInt64? = nil, table: String? = nil, key: String? = nil, limit: Int? = nil) {
+        self.origin = origin
+        self.since = since
+        self.until = until
+        self.table = table
+        self.key = key
+        self.limit = limit
+    }
+}
+
+/// An origin's chain head and status here.
+public struct OriginState: Codable, Sendable {
+    public let origin: String
+    public let lastSeq: UInt64
+    public let lastTime: String?
+    public let status: String
+    public let reason: String?
+}
+
+/// A quarantined entry.
+public struct QuarantineItem: Codable, Sendable {
+    public let entry: String?
+    public let code: String
+    public let reason: String
+    public let blocksOrigin: Bool
+    public let receivedAt: String
+    public let hash: String
+}
+
+/// A held entry.
+public struct HeldItem: Codable, Sendable {
+    public let entry: String
+    public let code: String
+    public let reason: String
+    public let receivedAt: String
+}
+
+/// Evidence of a forked log.
+public struct EquivocationItem: Codable, Sendable {
+    public let entry: String
+    public let hashA: String
+    public let hashB: String
+    public let detectedAt: String
+}
+
+extension Replica {
+    /// The state digest over the shared records (PROTOCOL.md, "State digest").
+    public func digest() throws -> (hex: String, rows: Int) {
+        try writer.read { db in try Self.digest(db) }
+    }
+
+    static func digest(_ db: Database) throws -> (hex: String, rows: Int) {
+        var digest = StateDigest()
+        for table in Schema.tables {
+            digest.beginTable(table.name)
+            let order = table.key.map { "\($0.name) COLLATE BINARY" }.joined(separator: ", ")
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(table.columns.joined(separator: ", ")) FROM \(table.name) ORDER BY \(order)")
+            while let row = try rows.next() {
+                digest.addRow((0..<row.count).map { FieldValue(row[$0] as DatabaseValue) })
+            }
+        }
+        return (digest.finalize(), digest.rows)
+    }
+
+    public func logEntries(_ filter: LogFilter) throws -> [LogEntrySummary] {
+        try writer.read { db in
+            var clauses: [String] = []
+            var args: [any DatabaseValueConvertible] = []
+            if let origin = filter.origin { clauses.append("l.origin = ?"); args.append(origin) }
+            if let since = filter.since { clauses.append("l.hlc >= ?"); args.append(Int64(since << 16)) }
+            if let until = filter.until { clauses.append("l.hlc <= ?"); args.append(Int64((until << 16) | 0xFFFF)) }
+            if let table = filter.table {
+                var sub = "SELECT 1 FROM paxsync_record_changes r WHERE r.origin = l.origin AND r.seq = l.seq AND r.tbl = ?"
+                args.append(table)
+                if let key = filter.key { sub += " AND r.key = ?"; args.append(key) }
+                clauses.append("EXISTS (\(sub))")
+            }
+            var sql = "SELECT position, origin, seq, hlc, change_count, hash, body FROM paxsync_log l"
+            if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+            sql += " ORDER BY position"
+            if let limit = filter.limit { sql += " LIMIT \(limit)" }
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { row in
+                let hlc = HLC(rawValue: UInt64(bitPattern: row["hlc"]))
+                let note = (try? ChangeSet(body: [UInt8](row["body"] as Data)))?.note ?? ""
+                return LogEntrySummary(position: row["position"], entry: "\(row["origin"] as String):\(row["seq"] as Int64)",
+                                       origin: row["origin"], seq: UInt64(row["seq"] as Int64), hlc: hlc.rawValue,
+                                       time: hlc.iso8601, changes: row["change_count"],
+                                       hash: [UInt8](row["hash"] as Data).hex, note: note)
+            }
+        }
+    }
+
+    /// One logged entry by id, with its log position.
+    public func logEntry(_ id: EntryID) throws -> (entry: SignedEntry, position: Int64)? {
+        try writer.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT position, body, signature FROM paxsync_log WHERE origin = ? AND seq = ?",
+                                             arguments: [id.origin, Int64(id.seq)]) else { return nil }
+            return (try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data)), row["position"])
+        }
+    }
+
+    /// Whether an entry's signature verifies against the roster.
+    public func signatureIsValid(_ entry: SignedEntry) -> Bool {
+        publicKeys[entry.changeSet.origin].map { entry.verify(publicKey: $0) } ?? false
+    }
+
+    /// Streams every logged entry in log order (which respects causality).
+    public func forEachLoggedEntry(_ body: (SignedEntry, Int64) throws -> Bool) throws {
+        try writer.read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT position, body, signature FROM paxsync_log ORDER BY position")
+            while let row = try rows.next() {
+                let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
+                if try !body(entry, row["position"]) { break }
+            }
+        }
+    }
+
+    public func logCount() throws -> Int {
+        try writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM paxsync_log") ?? 0 }
+    }
+
+    public func conflicts(table: String? = nil) throws -> [Conflict] {
+        try writer.read { db in
+            var sql = "SELECT * FROM paxsync_conflicts"
+            var args: [any DatabaseValueConvertible] = []
+            if let table { sql += " WHERE tbl = ?"; args.append(table) }
+            sql += " ORDER BY tbl, key, field, loser_hlc"
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(Self.conflict(from:))
+        }
+    }
+
+    static func conflict(from row: Row) -> Conflict {
+        let winnerValue: String? = row["winner_value"]
+        let winnerDeleted: Bool = row["winner_deleted"]
+        let winnerHLC: Int64 = row["winner_hlc"]
+        let loserValue: String? = row["loser_value"]
+        let loserHLC: Int64 = row["loser_hlc"]
+        let winner = Conflict.Side(value: winnerValue, isNull: winnerValue == nil && !winnerDeleted, deleted: winnerDeleted,
+                                   origin: row["winner_origin"], hlc: UInt64(bitPattern: winnerHLC), entry: row["winner_entry"])
+        let loser = Conflict.Side(value: loserValue, isNull: loserValue == nil, deleted: false,
+                                  origin: row["loser_origin"], hlc: UInt64(bitPattern: loserHLC), entry: row["loser_entry"])
+        return Conflict(table: row["tbl"], key: row["key"], field: row["field"], winner: winner, loser: loser, decision: row["decision"])
+    }
+
+    public func origins() throws -> [OriginState] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM paxsync_origins ORDER BY origin").map { row in
+                let hlc = UInt64(bitPattern: row["last_hlc"])
+                return OriginState(origin: row["origin"], lastSeq: UInt64(row["last_seq"] as Int64),
+                                   lastTime: hlc == 0 ? nil : HLC(rawValue: hlc).iso8601,
+                                   status: row["status"], reason: row["status_reason"])
+            }
+        }
+    }
+
+    public func quarantined() throws -> [QuarantineItem] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM paxsync_quarantine ORDER BY id").map { row in
+                let origin: String? = row["origin"]
+                let seq: Int64? = row["seq"]
+                return QuarantineItem(entry: origin.map { "\($0):\(seq ?? 0)" }, code: row["code"], reason: row["reason"],
+                                      blocksOrigin: row["blocks_origin"],
+                                      receivedAt: CivilTime.iso8601(milliseconds: UInt64(row["received_at"] as Int64)),
+                                      hash: [UInt8](row["hash"] as Data).hex)
+            }
+        }
+    }
+
+    public func held() throws -> [HeldItem] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM paxsync_held ORDER BY origin, seq").map { row in
+                HeldItem(entry: "\(row["origin"] as String):\(row["seq"] as Int64)", code: row["reason_code"], reason: row["reason"],
+                         receivedAt: CivilTime.iso8601(milliseconds: UInt64(row["received_at"] as Int64)))
+            }
+        }
+    }
+
+    public func equivocations() throws -> [EquivocationItem] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM paxsync_equivocations ORDER BY origin, seq").map { row in
+                EquivocationItem(entry: "\(row["origin"] as String):\(row["seq"] as Int64)",
+                                 hashA: [UInt8](row["hash_a"] as Data).hex, hashB: [UInt8](row["hash_b"] as Data).hex,
+                                 detectedAt: CivilTime.iso8601(milliseconds: UInt64(row["detected_at"] as Int64)))
+            }
+        }
+    }
+
+    /// Both signed entries of every equivocation, as evidence.
+    public func equivocationEvidence() throws -> [(SignedEntry, SignedEntry)] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM paxsync_equivocations ORDER BY origin, seq").map { row in
+                (try SignedEntry(body: [UInt8](row["body_a"] as Data), signature: [UInt8](row["signature_a"] as Data)),
+                 try SignedEntry(body: [UInt8](row["body_b"] as Data), signature: [UInt8](row["signature_b"] as Data)))
+            }
+        }
+    }
+
+    /// A record's merged state and every event that made it.
+    public func explain(table: TableSpec, key: String) throws -> (ResolvedRecord, [RecordEvent]) {
+        _ = try table.parseKey(key)
+        return try writer.read { db in
+            let events = try loadEvents(db, table: table.name, key: key).sorted { $0.stamp < $1.stamp }
+            return (Merge.resolve(table: table, key: key, events: events), events)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import GRDB
+import Logging
+import PaxsyncLog
+import PaxsyncModel
+
+/// Settings of a replica.
+public struct ReplicaConfiguration: Sendable {
+    /// How far ahead of this node's clock an entry's time may be before it is
+    /// held (not rejected) until the clock catches up.
+    public var maxClockSkewMilliseconds: UInt64 = 5 * 60 * 1000
+    /// Open without writing (audit tools on a copy). Local writes are refused.
+    public var readOnly = false
+
+    public init(maxClockSkewMilliseconds: UInt64 = 5 * 60 * 1000, readOnly: Bool = false) {
+        self.maxClockSkewMilliseconds = maxClockSkewMilliseconds
+        self.readOnly = readOnly
+    }
+}
+
+/// A node's SQLite replica: the shared records, the append-only log of every
+/// origin's entries, and the merge metadata. The one owner of the database.
+///
+/// Every entry — written here or received — goes through `apply`, which checks
+/// it and merges it in the same transaction as its log append.
+///
+/// Durability: the database runs in WAL mode with `synchronous = FULL`, so a
+/// transaction is on stable storage when its commit returns; a write reported
+/// to the user survives kill -9 and power loss.
+public final class Replica: Sendable {
+    public let nodeID: String
+    public let roster: Roster
+    public let path: String
+    public let configuration: ReplicaConfiguration
+    let writer: DatabasePool
+    let clock: any PhysicalClock
+    let signingKey: NodeSigningKey?
+    let publicKeys: [String: [UInt8]]
+    let logger: Logger
+
+    /// Opens (creating if needed) the replica at `path`.
+    ///
+    /// - Parameters:
+    ///   - nodeID: The member this node is; recorded on first open and checked after.
+    ///   - roster: The coalition roster; entries are judged against it.
+    ///   - signingKey: The node's key, needed for local writes only.
+    ///   - clock: Physical time for the hybrid logical clock and skew checks.
+    public init(path: String, nodeID: String, roster: Roster, signingKey: NodeSigningKey? = nil,
+                clock: any PhysicalClock = SystemClock(), configuration: ReplicaConfiguration = .init(),
+                logger: Logger = Logger(label: "paxsync.replica")) throws {
+        guard roster.member(nodeID) != nil else {
+            throw PaxsyncError(.badInput, "node \(nodeID) is not a member of the roster", subject: path)
+        }
+        if let signingKey, roster.member(nodeID)?.signingKey != signingKey.publicKeyBase64 {
+            throw PaxsyncError(.badInput, "the signing key does not match the roster's key for \(nodeID)", subject: path)
+        }
+        var config = Configuration()
+        config.readonly = configuration.readOnly
+        config.busyMode = .timeout(10)
+        config.label = "paxsync.\(nodeID)"
+        config.prepareDatabase { db in
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+            }
+        }
+        do {
+            self.writer = try DatabasePool(path: path, configuration: config)
+            if !configuration.readOnly {
+                try Self.migrator.migrate(writer)
+            }
+        } catch {
+            throw PaxsyncError(.storage, "cannot open the replica", subject: path, cause: "\(error)")
+        }
+        self.path = path
+        self.nodeID = nodeID
+        self.roster = roster
+        self.signingKey = signingKey
+        self.clock = clock
+        self.configuration = configuration
+        self.publicKeys = Dictionary(uniqueKeysWithValues: roster.members.map { ($0.id, $0.publicKeyBytes) })
+        var logger = logger
+        logger[metadataKey: "node"] = "\(nodeID)"
+        self.logger = logger
+        if !configuration.readOnly {
+            try writer.write { db in
+                let recorded = try String.fetchOne(db, sql: "SELECT value FROM paxsync_node WHERE name = 'node_id'")
+                if let recorded, recorded != nodeID {
+                    throw PaxsyncError(.badInput, "this replica belongs to node \(recorded), not \(nodeID)", subject: path)
+                }
+                try db.execute(sql: "INSERT OR IGNORE INTO paxsync_node(name, value) VALUES ('node_id', ?)", arguments: [nodeID])
+            }
+        }
+    }
+
+    /// Checks SQLite's own integrity check; returns its messages ("ok" when sound).
+    public func integrityCheck() throws -> [String] {
+        try writer.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check") }
+    }
+
+    /// Per origin, the highest contiguous sequence applied here.
+    public func versionVector() throws -> [String: UInt64] {
+        try writer.read { db in try Self.versionVector(db) }
+    }
+
+    static func versionVector(_ db: Database) throws -> [String: UInt64] {
+        var vv: [String: UInt64] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT origin, last_seq FROM paxsync_origins") {
+            vv[row["origin"]] = UInt64(row["last_seq"] as Int64)
+        }
+        return vv
+    }
+
+    /// Runs a read against the replica (for queries and exports).
+    public func read<T>(_ body: (Database) throws -> T) throws -> T { try writer.read(body) }
+}
+
+/// The system's real-time clock.
+public struct SystemClock: PhysicalClock {
+    public init() {}
+    public func nowMilliseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+}
+
+extension FieldValue {
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .null: .null
+        case .integer(let i): i.databaseValue
+        case .real(let d): d.databaseValue
+        case .text(let s): s.databaseValue
+        }
+    }
+
+    init(_ dbValue: DatabaseValue) {
+        switch dbValue.storage {
+        case .null: self = .null
+        case .int64(let i): self = .integer(i)
+        case .double(let d): self = .real(d)
+        case .string(let s): self = .text(s)
+        case .blob(let b): self = .text(b.base64EncodedString())
+        }
+    }
+}

@@ -1,0 +1,1 @@
+// Placeholder target so the package builds its generator dependencies.
