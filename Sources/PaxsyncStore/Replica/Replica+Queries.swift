@@ -232,3 +232,35 @@ extension Replica {
         }
     }
 }
+
+extension Replica {
+    /// Runs one read-only SQL statement. Statements that would write are refused.
+    public func query(_ sql: String, limit: Int? = nil) throws -> (columns: [String], rows: [[FieldValue]]) {
+        try writer.read { db in
+            let statement: Statement
+            do { statement = try db.makeStatement(sql: sql) } catch let error as DatabaseError {
+                throw PaxsyncError(.usage, "the query does not compile: \(error.message ?? "\(error)")", subject: sql)
+            }
+            guard statement.isReadonly else {
+                throw PaxsyncError(.usage, "query runs read-only statements only; write through paxsync commands so changes are signed and logged", subject: sql)
+            }
+            let columns = statement.columnNames
+            var rows: [[FieldValue]] = []
+            let cursor = try Row.fetchCursor(statement)
+            while let row = try cursor.next() {
+                rows.append((0..<row.count).map { FieldValue(row[$0] as DatabaseValue) })
+                if let limit, rows.count >= limit { break }
+            }
+            return (columns, rows)
+        }
+    }
+
+    /// The state digest of any replica file, opened read-only.
+    public static func digest(ofFile path: String) throws -> (hex: String, rows: Int) {
+        guard FileManager.default.fileExists(atPath: path) else { throw PaxsyncError(.notFound, "no such replica file", subject: path) }
+        var config = Configuration()
+        config.readonly = true
+        let queue = try DatabaseQueue(path: path, configuration: config)
+        return try queue.read { db in try digest(db) }
+    }
+}

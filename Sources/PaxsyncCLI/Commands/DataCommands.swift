@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncStore
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import a CSV file into a table: all rows or none.",
+        discussion: """
+            The first row names the columns (see `paxsync export --table NAME` for the
+            layout). Every row must be a record this node owns; existing records are
+            updated, new ones created. Rows are checked before anything is written, and
+            errors name the line and column. Written as signed change sets of
+            --batch rows, all in one transaction.
+
+            Example:
+              paxsync import --table stocks stocks.csv
+            """)
+    @OptionGroup var node: NodeOptions
+    @Option(help: "facilities, stocks, shipments or reserve_pledges.") var table: TableSpec
+    @Argument(help: ArgumentHelp("CSV file with a header row.", valueName: "FILE.csv")) var file: String
+    @Option(help: "Rows per signed change set.") var batch = 1000
+    @Flag(help: "No progress output.") var quiet = false
+    @OptionGroup var json: JSONFlag
+
+    func run() throws {
+        guard batch > 0 else { throw ValidationError("--batch must be positive") }
+        guard let data = FileManager.default.contents(atPath: file) else { throw PaxsyncError(.notFound, "cannot read the file", subject: file) }
+        let replica = try node.replica(writable: true)
+        let started = Date()
+        let intents = try CSVImport.intents(table: table, data: data, source: (file as NSString).lastPathComponent, nodeID: replica.nodeID)
+        let progress = Progress("importing \(table.name)", unit: "rows", enabled: !quiet)
+        let entries = try replica.commitBatches(intents, batchSize: batch, note: "import \(table.name) from \((file as NSString).lastPathComponent)") {
+            progress.update($0, intents.count)
+        }
+        progress.finish()
+        let seconds = Date().timeIntervalSince(started)
+        let changed = entries.reduce(0) { $0 + $1.changeSet.changes.count }
+        if json.enabled {
+            Output.json(ImportSummary(table: table.name, rows: intents.count, changed: changed, entries: entries.map(\.id.description),
+                                      seconds: seconds))
+        } else {
+            let range = entries.isEmpty ? "no entries (nothing changed)" : "entries \(entries.first!.id)…\(entries.last!.id)"
+            print("Imported \(intents.count) rows into \(table.name): \(changed) changed, \(range), in \(String(format: "%.2f", seconds)) s")
+        }
+    }
+
+    struct ImportSummary: Codable {
+        let table: String
+        let rows: Int
+        let changed: Int
+        let entries: [String]
+        let seconds: Double
+    }
+}
+
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export", abstract: "Write a table as CSV (header row, rows in key order).",
+        discussion: "Example:\n  paxsync export --table facilities --out facilities.csv")
+    @OptionGroup var node: NodeOptions
+    @Option(help: "facilities, stocks, shipments or reserve_pledges.") var table: TableSpec
+    @Option(help: ArgumentHelp("Output file (default: standard output).", valueName: "FILE")) var out: String?
+
+    func run() throws {
+        let replica = try node.replica()
+        if let out {
+            guard FileManager.default.createFile(atPath: out, contents: nil), let handle = FileHandle(forWritingAtPath: out) else {
+                throw PaxsyncError(.storage, "cannot create the file", subject: out)
+            }
+            defer { try? handle.close() }
+            try CSVImport.export(table: table, replica: replica, to: handle)
+        } else {
+            try CSVImport.export(table: table, replica: replica, to: .standardOutput)
+        }
+    }
+}
+
+struct QueryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query", abstract: "Run a read-only SQL query on the replica.",
+        discussion: """
+            Tables: facilities, stocks, shipments, reserve_pledges, and the view
+            pooled_reserves. Statements that write are refused.
+
+            Example:
+              paxsync query "SELECT mineral, SUM(quantity_kg) FROM stocks GROUP BY mineral"
+            """)
+    @OptionGroup var node: NodeOptions
+    @Argument(help: "One SQL statement.") var sql: String
+    @OptionGroup var json: JSONFlag
+
+    func run() throws {
+        let (columns, rows) = try node.replica().query(sql)
+        if json.enabled {
+            let objects = rows.map { row in Dictionary(uniqueKeysWithValues: zip(columns, row.map(JSONValue.init))) }
+            Output.json(objects)
+        } else {
+            Output.table(columns, rows.map { $0.map { $0.isNull ? "NULL" : $0.description } })
+            print("(\(rows.count) row\(rows.count == 1 ? "" : "s"))")
+        }
+    }
+}
+
+/// A field value as JSON: null, number or string.
+struct JSONValue: Encodable {
+    let value: FieldValue
+    init(_ value: FieldValue) { self.value = value }
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch value {
+        case .null: try c.encodeNil()
+        case .integer(let i): try c.encode(i)
+        case .real(let d): try c.encode(d)
+        case .text(let s): try c.encode(s)
+        }
+    }
+}
+
+struct CodesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "codes", abstract: "List the code lists fields are checked against.",
+        discussion: "Example:\n  paxsync codes minerals")
+    enum List: String, ExpressibleByArgument, CaseIterable { case minerals, forms, kinds, statuses, countries, tables }
+    @Argument(help: "minerals, forms, kinds, statuses, countries or tables.") var list: List = .minerals
+    @OptionGroup var json: JSONFlag
+
+    func run() throws {
+        let rows: [[String]]
+        switch list {
+        case .minerals: rows = CodeLists.minerals.map { [$0.code, $0.name] }
+        case .forms: rows = CodeLists.forms.map { [$0, ""] }
+        case .kinds: rows = CodeLists.facilityKinds.map { [$0, ""] }
+        case .statuses: rows = CodeLists.shipmentStatuses.map { [$0, ""] }
+        case .countries: rows = CodeLists.countries.sorted().map { [$0, ""] }
+        case .tables: rows = Schema.tables.map { [$0.name, $0.columns.joined(separator: ", ")] }
+        }
+        if json.enabled { Output.json(rows.map { ["code": $0[0], "name": $0[1]] }) } else { Output.table(["code", "description"], rows) }
+    }
+}

@@ -1,0 +1,223 @@
+import ArgumentParser
+import Foundation
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncStore
+
+struct LogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log", abstract: "Inspect, verify, export and import the signed change log.",
+        subcommands: [List.self, Show.self, Verify.self, Export.self, Import.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List log entries in the order this node applied them.",
+            discussion: """
+                Examples:
+                  paxsync log list --origin JP --since 2026-11-01
+                  paxsync log list --table shipments --key AU-SHP-0001 --json
+                """)
+        @OptionGroup var node: NodeOptions
+        @Option(help: "Only entries of this origin.") var origin: String?
+        @Option(help: "Only entries stamped at or after this date/time (UTC).") var since: String?
+        @Option(help: "Only entries stamped at or before this date/time (UTC).") var until: String?
+        @Option(help: "Only entries changing this table.") var table: String?
+        @Option(help: "With --table: only entries changing this record key.") var key: String?
+        @Option(help: "At most this many entries.") var limit: Int?
+        @OptionGroup var json: JSONFlag
+
+        func run() throws {
+            if key != nil && table == nil { throw ValidationError("--key needs --table") }
+            if let table, Schema.table(named: table) == nil { throw ValidationError("unknown table \(table)") }
+            let filter = LogFilter(origin: origin, since: try since.map { try parseTime($0, option: "--since") },
+                                   until: try until.map { try parseTime($0, option: "--until") }, table: table, key: key, limit: limit)
+            let entries = try node.replica().logEntries(filter)
+            if json.enabled { Output.json(entries); return }
+            Output.table(["#", "entry", "time (HLC)", "changes", "hash", "note"],
+                         entries.map { [String($0.position), $0.entry, $0.time, String($0.changes), String($0.hash.prefix(16)), $0.note] })
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show one entry decoded, with its signature status.",
+            discussion: "Example:\n  paxsync log show AU:3")
+        @OptionGroup var node: NodeOptions
+        @Argument(help: "ORIGIN:SEQ, like AU:3.") var entry: String
+        @OptionGroup var json: JSONFlag
+
+        func run() throws {
+            guard let id = EntryID(entry) else { throw ValidationError("expected ORIGIN:SEQ, like AU:3; got \(entry)") }
+            let replica = try node.replica()
+            guard let (signed, position) = try replica.logEntry(id) else {
+                throw PaxsyncError(.notFound, "no such entry in this node's log", subject: id.description)
+            }
+            let view = EntryView(signed, position: position, signatureValid: replica.signatureIsValid(signed))
+            if json.enabled { Output.json(view); return }
+            print(view.text)
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every signature and chain link of every origin.",
+            discussion: """
+                Exits non-zero and names the first bad entry on failure. With --bundle,
+                checks a bundle file against the public keys it carries (nothing else needed).
+                Examples:
+                  paxsync log verify --data-dir au
+                  paxsync log verify --bundle audit.pxb
+                """)
+        @OptionGroup var node: NodeOptions
+        @Option(help: ArgumentHelp("Verify this bundle file instead of a node's log.", valueName: "FILE")) var bundle: String?
+        @Flag(help: "No progress output.") var quiet = false
+        @OptionGroup var json: JSONFlag
+
+        func run() throws {
+            let source: LogSource = try bundle.map { .bundle(path: $0) } ?? .replica(node.replica())
+            let progress = Progress("verifying", unit: "entries", enabled: !quiet && !json.enabled)
+            let report = try Replay.verify(source, progress: progress.update)
+            progress.finish()
+            if json.enabled { Output.json(report) } else if let error = report.firstError {
+                print("FAILED after \(report.entries) good entries: \(error)")
+            } else {
+                let origins = report.origins.sorted { $0.key < $1.key }.map { "\($0.key):1…\($0.value)" }.joined(separator: ", ")
+                print("OK: \(report.entries) entries, every signature and chain link verified (\(origins.isEmpty ? "empty log" : origins))")
+            }
+            if !report.ok { throw ExitCode(1) }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write the whole log and the roster's public keys to a portable bundle.",
+            discussion: "Example:\n  paxsync log export --out audit-2026-11.pxb")
+        @OptionGroup var node: NodeOptions
+        @Option(help: ArgumentHelp("Bundle file to write.", valueName: "FILE")) var out: String
+        @Flag(help: "No progress output.") var quiet = false
+
+        func run() throws {
+            let replica = try node.replica()
+            let progress = Progress("exporting", unit: "entries", enabled: !quiet)
+            let count = try Replay.exportBundle(replica, to: out, now: SystemClock().nowMilliseconds(), progress: progress.update)
+            progress.finish()
+            print("Exported \(count) entries of \(replica.nodeID)'s log to \(out)")
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Apply the entries of a bundle from another node (exchange without a network).",
+            discussion: """
+                Every entry goes through the same checks as entries from peers: already
+                known ones are skipped, bad ones quarantined, early ones held.
+                Example:
+                  paxsync log import --data-dir jp au-log.pxb
+                """)
+        @OptionGroup var node: NodeOptions
+        @Argument(help: ArgumentHelp("Bundle file.", valueName: "FILE")) var bundle: String
+        @Flag(help: "No progress output.") var quiet = false
+        @OptionGroup var json: JSONFlag
+
+        func run() throws {
+            let replica = try node.replica(writable: true)
+            let reader = try BundleReader(path: bundle)
+            let progress = Progress("importing", unit: "entries", enabled: !quiet && !json.enabled)
+            var counts: [String: Int] = [:]
+            var batch: [SignedEntry] = []
+            func flush() throws {
+                for outcome in try replica.apply(batch) {
+                    let name: String = switch outcome {
+                    case .applied: "applied"
+                    case .duplicate: "duplicate"
+                    case .held: "held"
+                    case .quarantined: "quarantined"
+                    case .equivocation: "equivocation"
+                    }
+                    counts[name, default: 0] += 1
+                }
+                batch.removeAll()
+                progress.update(reader.entriesRead, Int(reader.header.entryCount))
+            }
+            while let (body, signature) = try reader.nextRaw() {
+                do { batch.append(try SignedEntry(body: body, signature: signature)) } catch {
+                    _ = try replica.applyReceived(body: body, signature: signature)
+                    counts["quarantined", default: 0] += 1
+                }
+                if batch.count >= 500 { try flush() }
+            }
+            try flush()
+            progress.finish()
+            if json.enabled { Output.json(counts); return }
+            print("From \(bundle): " + ["applied", "duplicate", "held", "quarantined", "equivocation"]
+                .map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", "))
+        }
+    }
+}
+
+/// An entry decoded for people and scripts.
+struct EntryView: Codable {
+    struct Change: Codable {
+        let op: String
+        let table: String
+        let key: String
+        let fields: [String: String?]
+        let replaced: [String: String]
+    }
+    let entry: String
+    let position: Int64
+    let time: String
+    let hlc: String
+    let hash: String
+    let prevHash: String
+    let signature: String
+    let signatureValid: Bool
+    let schemaVersion: UInt32
+    let deps: [String: UInt64]
+    let note: String
+    let changes: [Change]
+
+    init(_ e: SignedEntry, position: Int64, signatureValid: Bool) {
+        let cs = e.changeSet
+        entry = cs.id.description
+        self.position = position
+        time = cs.hlc.iso8601
+        hlc = cs.hlc.description
+        hash = e.hash.hex
+        prevHash = cs.prevHash.hex
+        signature = e.signature.hex
+        self.signatureValid = signatureValid
+        schemaVersion = cs.schemaVersion
+        deps = cs.deps
+        note = cs.note
+        changes = cs.changes.map { c in
+            var replaced = Dictionary(uniqueKeysWithValues: c.fields.compactMap { f in f.replaced.map { (f.name, $0.description) } })
+            if let r = c.replaced { replaced["(record)"] = r.description }
+            return Change(op: c.op.rawValue, table: c.table, key: c.key,
+                          fields: Dictionary(uniqueKeysWithValues: c.fields.map { ($0.name, $0.value.isNull ? nil : $0.value.description) }),
+                          replaced: replaced)
+        }
+    }
+
+    var text: String {
+        var lines = [
+            "entry      \(entry)   (log position \(position))",
+            "time       \(time)   (HLC \(hlc))",
+            "signature  \(signatureValid ? "valid" : "INVALID") (\(signature.prefix(32))…)",
+            "hash       \(hash)",
+            "prev hash  \(prevHash.isEmpty ? "(first entry)" : prevHash)",
+            "schema     v\(schemaVersion)",
+            "deps       \(deps.isEmpty ? "(none)" : deps.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: " "))",
+        ]
+        if !note.isEmpty { lines.append("note       \(note)") }
+        lines.append("changes    \(changes.count)")
+        for c in changes.prefix(50) {
+            lines.append("  \(c.op) \(c.table) \(c.key)")
+            for (name, value) in c.fields.sorted(by: { $0.key < $1.key }) {
+                lines.append("      \(name) = \(value ?? "NULL")" + (c.replaced[name].map { "   (replaces \($0))" } ?? ""))
+            }
+        }
+        if changes.count > 50 { lines.append("  … \(changes.count - 50) more (use --json)") }
+        return lines.joined(separator: "\n")
+    }
+}

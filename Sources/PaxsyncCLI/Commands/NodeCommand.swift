@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncStore
+
+struct NodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node", abstract: "Create and inspect a node's data directory.",
+        subcommands: [Init.self, Show.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a node: signing key (mode 0600), commented config, roster and an empty replica.",
+            discussion: """
+                Prints the node's public key and its roster entry. Without --roster the
+                roster lists this node alone; install the coalition's with `paxsync roster set`.
+
+                Example:
+                  paxsync node init --node-id AU --data-dir /var/lib/paxsync --name Australia --address 10.0.0.5:7400
+                """)
+
+        @Option(name: .customLong("node-id"), help: "This node's member id, like AU.") var nodeID: String
+        @Option(name: .customLong("data-dir"), help: ArgumentHelp("Directory to create.", valueName: "DIR")) var dataDir: String
+        @Option(help: "ISO 3166-1 alpha-2 country (default: the node id when it is one).") var country: String?
+        @Option(help: "Display name (default: the node id).") var name: String?
+        @Option(help: "host:port this node listens on for peers.") var address = "127.0.0.1:7400"
+        @Option(help: ArgumentHelp("The coalition roster (JSON) listing this node's new key.", valueName: "FILE")) var roster: String?
+        @Option(name: .customLong("key"), help: ArgumentHelp("Use this existing signing key file instead of creating one.", valueName: "FILE"))
+        var keyFile: String?
+        @OptionGroup var json: JSONFlag
+
+        func run() throws {
+            let country = country ?? (CodeLists.countries.contains(nodeID) ? nodeID : "")
+            guard CodeLists.countries.contains(country) else {
+                throw PaxsyncError(.usage, "--country is needed: \(nodeID) is not an ISO 3166-1 alpha-2 code", subject: nodeID)
+            }
+            let key = try keyFile.map { path -> NodeSigningKey in
+                guard let data = FileManager.default.contents(atPath: path) else { throw PaxsyncError(.notFound, "cannot read", subject: path) }
+                return try NodeSigningKey(fileContents: String(decoding: data, as: UTF8.self), source: path)
+            } ?? NodeSigningKey()
+            let rosterValue = try roster.map { path -> Roster in
+                guard let data = FileManager.default.contents(atPath: path) else { throw PaxsyncError(.notFound, "cannot read the roster", subject: path) }
+                return try Roster.decode(data, source: path)
+            }
+            let dir = try NodeDirectory.initialize(path: dataDir, nodeID: nodeID, country: country, name: name ?? nodeID,
+                                                   address: address, roster: rosterValue, key: key)
+            let member = RosterMember(id: nodeID, country: country, name: name ?? nodeID, signingKey: key.publicKeyBase64, address: address)
+            if json.enabled {
+                Output.json(["nodeId": nodeID, "dataDir": dir.path, "publicKey": key.publicKeyBase64, "replica": dir.replicaPath])
+                return
+            }
+            print("""
+                Created node \(nodeID) in \(dir.path)
+                  signing key  \(dir.keyPath) (mode 0600; never share it)
+                  config       \(dir.file(NodeDirectory.configFile))
+                  roster       \(dir.rosterPath)
+                  replica      \(dir.replicaPath)
+                Public key: \(key.publicKeyBase64)
+                Roster entry for the coalition's roster.json:
+                \(String(decoding: try JSONEncoder.sorted.encode(member), as: UTF8.self))
+                """)
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show this node's id, public key, files and log size.",
+            discussion: "Example:\n  paxsync node show --data-dir au --json")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var json: JSONFlag
+
+        func run() throws {
+            let dir = try node.directory()
+            let replica = try dir.openReplica(writable: false)
+            let key = try dir.loadKey()
+            let vv = try replica.versionVector()
+            let info: [String: String] = [
+                "nodeId": dir.configuration.nodeID, "publicKey": key.publicKeyBase64, "dataDir": dir.path,
+                "replica": dir.replicaPath, "entries": String(try replica.logCount()),
+                "ownSeq": String(vv[dir.configuration.nodeID] ?? 0), "members": replica.roster.members.map(\.id).joined(separator: ","),
+            ]
+            if json.enabled { Output.json(info) } else {
+                Output.table(["setting", "value"], info.sorted { $0.key < $1.key }.map { [$0.key, $0.value] })
+            }
+        }
+    }
+}
+
+struct RosterCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "roster", abstract: "Show or replace the coalition roster.",
+        subcommands: [Show.self, Set.self, Add.self])
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the roster's members.",
+                                                        discussion: "Example:\n  paxsync roster show --data-dir au")
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var json: JSONFlag
+        func run() throws {
+            let roster = try node.directory().loadRoster()
+            if json.enabled { Output.json(roster); return }
+            Output.table(["id", "country", "name", "address", "signing key"],
+                         roster.members.map { [$0.id, $0.country, $0.name, $0.address, $0.signingKey] })
+        }
+    }
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Install a roster file; it must list this node with its key.",
+            discussion: "Example:\n  paxsync roster set --data-dir au coalition-roster.json")
+        @OptionGroup var node: NodeOptions
+        @Argument(help: ArgumentHelp("Roster JSON file.", valueName: "FILE")) var file: String
+        func run() throws {
+            let dir = try node.directory()
+            guard let data = FileManager.default.contents(atPath: file) else { throw PaxsyncError(.notFound, "cannot read", subject: file) }
+            let roster = try Roster.decode(data, source: file)
+            try dir.installRoster(roster, source: file)
+            print("Installed roster with \(roster.members.count) members: \(roster.members.map(\.id).joined(separator: ", "))")
+        }
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add a member to this node's roster.",
+            discussion: "Example:\n  paxsync roster add --data-dir au --id JP --country JP --name Japan --key BASE64KEY --address 10.0.0.6:7400")
+        @OptionGroup var node: NodeOptions
+        @Option var id: String
+        @Option var country: String
+        @Option var name: String
+        @Option(help: "Base64 Ed25519 public key, as `paxsync node init` prints it.") var key: String
+        @Option var address = ""
+        func run() throws {
+            let dir = try node.directory()
+            var roster = try dir.loadRoster()
+            guard roster.member(id) == nil else { throw PaxsyncError(.usage, "already in the roster", subject: id) }
+            roster.members.append(RosterMember(id: id, country: country, name: name, signingKey: key, address: address))
+            try dir.installRoster(roster, source: "roster add \(id)")
+            print("Added \(id); the roster lists \(roster.members.map(\.id).joined(separator: ", "))")
+        }
+    }
+}
+
+extension JSONEncoder {
+    static var sorted: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+}

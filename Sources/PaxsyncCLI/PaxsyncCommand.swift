@@ -1,0 +1,35 @@
+import ArgumentParser
+import PaxsyncModel
+
+/// The `paxsync` command: a node of the critical-minerals coalition.
+public struct PaxsyncCommand: ParsableCommand {
+    public static let version = "0.1.0"
+
+    public static let configuration = CommandConfiguration(
+        commandName: "paxsync",
+        abstract: "A node of the critical-minerals coalition: a signed, merged SQLite replica of the shared records.",
+        discussion: """
+            Every change is a signed, hash-chained log entry; every replica merges the
+            same entries to the same state. Start with `paxsync demo`, or:
+
+              paxsync node init --node-id AU --data-dir au
+              export PAXSYNC_DATA_DIR=au
+              paxsync facility create --id AU-MTWELD --name "Mount Weld" --kind mine --country AU --lat -28.86 --lon 122.55
+              paxsync import --table stocks stocks.csv
+              paxsync query "SELECT * FROM stocks"
+              paxsync log verify
+            """,
+        version: version,
+        subcommands: [
+            DemoCommand.self,
+            NodeCommand.self, RosterCommand.self,
+            FacilityCommand.self, StockCommand.self, ShipmentCommand.self, ReserveCommand.self,
+            ImportCommand.self, ExportCommand.self, QueryCommand.self,
+            LogCommand.self, ReplayCommand.self, DigestCommand.self,
+            ConflictsCommand.self, ExplainCommand.self, QuarantineCommand.self,
+            CodesCommand.self,
+        ]
+    )
+
+    public init() {}
+}

@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import PaxsyncModel
+import PaxsyncStore
+
+/// `--data-dir`, shared by every command that works on a node.
+struct NodeOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: ArgumentHelp(
+        "The node's data directory (default: $PAXSYNC_DATA_DIR).", valueName: "DIR"))
+    var dataDir: String?
+
+    func directory() throws -> NodeDirectory {
+        guard let path = dataDir ?? ProcessInfo.processInfo.environment["PAXSYNC_DATA_DIR"] else {
+            throw PaxsyncError(.usage, "no node given: pass --data-dir DIR or set PAXSYNC_DATA_DIR")
+        }
+        return try NodeDirectory.open(path)
+    }
+
+    func replica(writable: Bool = false) throws -> Replica {
+        try directory().openReplica(writable: writable)
+    }
+}
+
+/// `--json`, for commands whose output scripts read.
+struct JSONFlag: ParsableArguments {
+    @Flag(name: .customLong("json"), help: "Print JSON instead of a table.")
+    var enabled = false
+}
+
+extension TableSpec: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let table = Schema.table(named: argument) else { return nil }
+        self = table
+    }
+
+    public static var allValueStrings: [String] { Schema.tables.map(\.name) }
+}
+
+/// Parses `2026-11-29`, `2026-11-29T10:00:00Z` or `…00.000Z` into milliseconds.
+func parseTime(_ text: String, option: String) throws -> UInt64 {
+    guard let ms = CivilTime.parseInstant(text) else {
+        throw PaxsyncError(.usage, "\(option): expected a date YYYY-MM-DD or a UTC time YYYY-MM-DDTHH:MM:SSZ", subject: text)
+    }
+    return ms
+}

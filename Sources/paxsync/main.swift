@@ -1,0 +1,3 @@
+import PaxsyncCLI
+
+PaxsyncCommand.main()
