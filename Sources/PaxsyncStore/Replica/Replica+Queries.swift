@@ -152,7 +152,7 @@ extension Replica {
             var sql = "SELECT * FROM paxsync_conflicts"
             var args: [any DatabaseValueConvertible] = []
             if let table { sql += " WHERE tbl = ?"; args.append(table) }
-            sql += " ORDER BY tbl, key, field, loser_hlc"
+            sql += " ORDER BY tbl, key, field, loser_hlc, loser_origin"
             return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(Self.conflict(from:))
         }
     }

@@ -1,0 +1,214 @@
+import Foundation
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncStore
+import PaxsyncTestSupport
+import Testing
+
+@Suite("Apply path")
+struct ApplyPathTests {
+    let coalition = TestCoalition()
+    let dir = TemporaryDirectory()
+
+    /// AU writes a facility and a stock; returns AU's replica and its entries.
+    func auWithTwoEntries() throws -> (Replica, [SignedEntry]) {
+        let au = try coalition.replica("AU", in: dir)
+        try au.commit([Records.facility("AU-MTWELD")])
+        try au.commit([Records.stock("AU-MTWELD", "Nd", kg: 1000)])
+        return (au, try au.allEntries())
+    }
+
+    @Test("a local write is signed, chained, logged and visible in the shared-record tables")
+    func localWrite() throws {
+        let (au, entries) = try auWithTwoEntries()
+        #expect(entries.map(\.id.description) == ["AU:1", "AU:2"])
+        #expect(entries[0].changeSet.prevHash.isEmpty)
+        #expect(entries[1].changeSet.prevHash == entries[0].hash)
+        #expect(entries.allSatisfy { $0.verify(publicKey: coalition.roster.member("AU")!.publicKeyBytes) })
+        let rows = try au.query("SELECT id, owner, kind FROM facilities").rows
+        #expect(rows == [[.text("AU-MTWELD"), .text("AU"), .text("mine")]])
+        #expect(try au.query("SELECT quantity_kg FROM stocks").rows == [[.integer(1000)]])
+    }
+
+    @Test("a peer applies the entries and reaches the same digest; applying again is a no-op")
+    func peerApplyAndDuplicates() throws {
+        let (au, entries) = try auWithTwoEntries()
+        let jp = try coalition.replica("JP", in: dir)
+        #expect(try jp.apply(entries) == [.applied, .applied])
+        #expect(try jp.digest() == au.digest())
+        #expect(try jp.apply(entries) == [.duplicate, .duplicate])
+        #expect(try jp.logCount() == 2)
+    }
+
+    @Test("a tampered byte fails the signature: quarantined as evidence, the origin not blocked")
+    func tamperedByte() throws {
+        let (_, entries) = try auWithTwoEntries()
+        var body = entries[0].body
+        let i = body.lastIndex(of: UInt8(ascii: "M"))!
+        body[i] = UInt8(ascii: "N")
+        let jp = try coalition.replica("JP", in: dir)
+        let outcome = try jp.applyReceived(body: body, signature: entries[0].signature)
+        guard case .quarantined(let error) = outcome else { Issue.record("expected quarantine, got \(outcome)"); return }
+        #expect(error.code == .badSignature)
+        #expect(try jp.quarantined().first?.entry == "AU:1")
+        #expect(try jp.apply(entries) == [.applied, .applied], "the genuine entries still apply")
+    }
+
+    @Test("an entry signed with another member's key is refused")
+    func wrongKey() throws {
+        let (_, entries) = try auWithTwoEntries()
+        let forged = coalition.sign(entries[0].changeSet, as: "KR")
+        let jp = try coalition.replica("JP", in: dir)
+        guard case .quarantined(let error) = try jp.apply([forged])[0] else { Issue.record("not quarantined"); return }
+        #expect(error.code == .badSignature)
+        #expect(try jp.logCount() == 0)
+    }
+
+    @Test("bytes that are no change set are quarantined, not thrown away")
+    func garbage() throws {
+        let jp = try coalition.replica("JP", in: dir)
+        guard case .quarantined(let error) = try jp.applyReceived(body: [0xFF, 0xFF, 0x01], signature: []) else {
+            Issue.record("not quarantined"); return
+        }
+        #expect(error.code == .malformedEntry)
+        #expect(try jp.quarantined().count == 1)
+    }
+
+    @Test("a gap is held, not applied, and released when the missing entry arrives")
+    func gap() throws {
+        let (au, entries) = try auWithTwoEntries()
+        let jp = try coalition.replica("JP", in: dir)
+        guard case .held(let code, _) = try jp.apply([entries[1]])[0] else { Issue.record("not held"); return }
+        #expect(code == "gap")
+        #expect(try jp.logCount() == 0)
+        #expect(try jp.held().map(\.entry) == ["AU:2"])
+        #expect(try jp.apply([entries[0]]) == [.applied])
+        #expect(try jp.logCount() == 2 && jp.held().isEmpty)
+        #expect(try jp.digest() == au.digest())
+    }
+
+    @Test("a reordered delivery converges once every entry has arrived")
+    func reordered() throws {
+        let au = try coalition.replica("AU", in: dir)
+        for i in 0..<6 { try au.commit([Records.facility("AU-F\(i)")]) }
+        let entries = try au.allEntries()
+        let jp = try coalition.replica("JP", in: dir)
+        for i in [3, 5, 0, 4, 2, 1] { try jp.apply([entries[i]]) }
+        #expect(try jp.digest() == au.digest())
+        #expect(try jp.held().isEmpty)
+    }
+
+    @Test("an entry whose dependency has not arrived is held until it does")
+    func dependency() throws {
+        let au = try coalition.replica("AU", in: dir)
+        let jp = try coalition.replica("JP", in: dir)
+        try au.commit([Records.facility("AU-MTWELD")])
+        try jp.commit([Records.facility("JP-KOBE", country: "JP", lat: 34, lon: 135)])
+        try au.apply(try jp.allEntries())
+        try au.commit([Records.shipment("AU-S1", from: "AU-MTWELD", to: "JP-KOBE", importer: "JP")])
+        try jp.apply(try au.allEntries())
+        try jp.commit([Records.update(Schema.shipments, ["AU-S1"], ["eta": .text("2026-12-24T00:00:00Z")])])
+        let jpUpdate = try jp.allEntries().last!
+        #expect(jpUpdate.changeSet.deps["AU"] == 2)
+
+        let kr = try coalition.replica("KR", in: dir)
+        try kr.apply(try jp.allEntries().filter { $0.changeSet.origin == "JP" })
+        #expect(try kr.held().map(\.code) == ["dependency"])
+        try kr.apply(try au.allEntries())
+        #expect(try kr.held().isEmpty)
+        #expect(try kr.digest() == jp.digest())
+    }
+
+    @Test("a broken chain link is quarantined and holds the origin's later entries behind it")
+    func chainMismatch() throws {
+        let (_, entries) = try auWithTwoEntries()
+        var cs = entries[1].changeSet
+        cs.prevHash = Array(repeating: 0xAB, count: 32)
+        let bad = coalition.sign(cs)
+        let jp = try coalition.replica("JP", in: dir)
+        try jp.apply([entries[0]])
+        guard case .quarantined(let error) = try jp.apply([bad])[0] else { Issue.record("not quarantined"); return }
+        #expect(error.code == .chainMismatch)
+        var next = cs
+        next.seq = 3
+        next.prevHash = bad.hash
+        next.changes = [RowChange(table: "facilities", key: "AU-OTHER", op: .create, fields: Records.facility("AU-OTHER").values
+            .sorted { $0.key < $1.key }.map { FieldChange(name: $0.key, value: $0.value) })]
+        guard case .held(let code, _) = try jp.apply([coalition.sign(next)])[0] else { Issue.record("not held"); return }
+        #expect(code == "quarantined")
+        #expect(try jp.origins().first { $0.origin == "AU" }?.status == "quarantined")
+    }
+
+    @Test("an unauthorized entry is rejected whole: nothing of it applied")
+    func unauthorizedWhole() throws {
+        let jp = try coalition.replica("JP", in: dir)
+        let cs = ChangeSet(origin: "JP", seq: 1, hlc: HLC(physicalMilliseconds: TestTime.start, logical: 0), prevHash: [], changes: [
+            RowChange(table: "facilities", key: "JP-OK", op: .create, fields: fields(Records.facility("JP-OK", country: "JP"))),
+            RowChange(table: "facilities", key: "AU-STOLEN", op: .create, fields: fields(Records.facility("AU-STOLEN"))),
+        ])
+        let kr = try coalition.replica("KR", in: dir)
+        guard case .quarantined(let error) = try kr.apply([coalition.sign(cs)])[0] else { Issue.record("not quarantined"); return }
+        #expect(error.code == .unauthorized)
+        #expect(error.description.contains("AU-STOLEN") && error.description.contains("JP:1"))
+        #expect(try kr.query("SELECT COUNT(*) FROM facilities").rows == [[.integer(0)]])
+        _ = jp
+    }
+
+    @Test("two different signed entries at one sequence are kept as evidence and stop the origin")
+    func equivocation() throws {
+        let au = try coalition.replica("AU", in: dir)
+        try au.commit([Records.facility("AU-A")])
+        let first = try au.allEntries()[0]
+        var fork = first.changeSet
+        fork.changes = [RowChange(table: "facilities", key: "AU-B", op: .create, fields: fields(Records.facility("AU-B")))]
+        let jp = try coalition.replica("JP", in: dir)
+        try jp.apply([first])
+        guard case .equivocation = try jp.apply([coalition.sign(fork)])[0] else { Issue.record("not detected"); return }
+        #expect(try jp.equivocations().map(\.entry) == ["AU:1"])
+        #expect(try jp.equivocationEvidence().count == 1)
+        #expect(try jp.origins().first { $0.origin == "AU" }?.status == "equivocating")
+        try au.commit([Records.facility("AU-C")])
+        guard case .held(let code, _) = try jp.apply([try au.allEntries()[1]])[0] else { Issue.record("not held"); return }
+        #expect(code == "equivocating")
+    }
+
+    @Test("an entry stamped beyond the skew bound is held, then applied once the clock is within it")
+    func clockSkew() throws {
+        let auClock = ManualClock(milliseconds: TestTime.start + 3_600_000)
+        let au = try coalition.replica("AU", in: dir, clock: auClock)
+        try au.commit([Records.facility("AU-FUTURE")])
+        let jpClock = ManualClock(milliseconds: TestTime.start)
+        let jp = try coalition.replica("JP", in: dir, clock: jpClock, maxSkewMilliseconds: 60_000)
+        guard case .held(let code, _) = try jp.apply(try au.allEntries())[0] else { Issue.record("not held"); return }
+        #expect(code == "clock-skew")
+        #expect(try jp.retryHeld() == 0)
+        jpClock.advance(by: 3_600_000 - 30_000)
+        #expect(try jp.retryHeld() == 1)
+        #expect(try jp.digest() == au.digest())
+    }
+
+    @Test("an entry of an unknown origin is quarantined")
+    func unknownOrigin() throws {
+        let other = TestCoalition(["FR", "AU"], seed: 9)
+        let fr = try other.replica("FR", in: dir)
+        try fr.commit([Records.facility("FR-X", country: "FR")])
+        let jp = try coalition.replica("JP", in: dir)
+        guard case .quarantined(let error) = try jp.apply(try fr.allEntries())[0] else { Issue.record("not quarantined"); return }
+        #expect(error.code == .unknownOrigin)
+    }
+
+    @Test("local writes that break a rule are refused and leave nothing behind")
+    func localRefusals() throws {
+        let au = try coalition.replica("AU", in: dir)
+        #expect(throws: PaxsyncError.self) { try au.commit([Records.facility("JP-NOTMINE")]) }
+        #expect(throws: PaxsyncError.self) { try au.commit([Records.stock("AU-NOPE", "Li", kg: 5)]) }
+        #expect(throws: PaxsyncError.self) { try au.commit([Records.pledge("P", "Li", member: "AU", adjust: -5)]) }
+        #expect(throws: PaxsyncError.self) { try au.commit([Records.facility("AU-A"), Records.facility("AU-B", lat: 200)]) }
+        #expect(try au.logCount() == 0)
+        #expect(try au.quarantined().isEmpty)
+    }
+}
+
+func fields(_ intent: WriteIntent) -> [FieldChange] {
+    intent.table.fields.map { FieldChange(name: $0.name, value: intent.values[$0.name] ?? .null) }
+}
