@@ -27,8 +27,9 @@ public struct LogVerifier {
     public mutating func check(body: [UInt8], signature: [UInt8], position: String) throws(PaxsyncError) {
         let entry: SignedEntry
         do { entry = try SignedEntry(body: body, signature: signature) } catch {
-            let after = heads.isEmpty ? "" : " (the body does not decode)"
-            throw PaxsyncError(.malformedEntry, "\(position): \(error.message)\(after)", subject: position)
+            let name = ChangeSet.peekID(body: body).map { "\($0) (\(position))" } ?? position
+            throw PaxsyncError(.malformedEntry, "the entry body does not decode: it was altered or is corrupt", subject: name,
+                               cause: error.cause)
         }
         let cs = entry.changeSet
         let name = "\(cs.id) (\(position))"
