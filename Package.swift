@@ -74,6 +74,6 @@ let package = Package(
             name: "PaxsyncStoreTests",
             dependencies: ["PaxsyncStore", "PaxsyncTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        .testTarget(name: "PaxsyncCLITests", dependencies: ["PaxsyncCLI", "PaxsyncTestSupport"]),
+        .testTarget(name: "PaxsyncCLITests", dependencies: ["PaxsyncCLI", "PaxsyncModel", "PaxsyncTestSupport"]),
     ]
 )

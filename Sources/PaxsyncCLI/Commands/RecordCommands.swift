@@ -38,8 +38,8 @@ struct FacilityCommand: ParsableCommand {
         @Option(help: "Display name.") var name: String?
         @Option(help: "mine, refinery, processing_plant, stockpile, port or manufacturing.") var kind: String?
         @Option(help: "ISO 3166-1 alpha-2 country of the site.") var country: String?
-        @Option(name: .customLong("lat"), help: "Latitude, degrees north.") var latitude: String?
-        @Option(name: .customLong("lon"), help: "Longitude, degrees east.") var longitude: String?
+        @Option(name: .customLong("lat"), parsing: .unconditional, help: "Latitude, degrees north (negative for south).") var latitude: String?
+        @Option(name: .customLong("lon"), parsing: .unconditional, help: "Longitude, degrees east (negative for west).") var longitude: String?
         var pairs: [(String, String?)] {
             [("name", name), ("kind", kind), ("country", country), ("latitude", latitude), ("longitude", longitude)]
         }
@@ -239,13 +239,13 @@ struct ReserveCommand: ParsableCommand {
                 Adjustments are counters: every member's concurrent adjustments all count.
                 Examples:
                   paxsync reserve pledge --reserve POOL-2027 --mineral Li --adjust 5000
-                  paxsync reserve pledge --reserve POOL-2027 --mineral Li --adjust=-1000
+                  paxsync reserve pledge --reserve POOL-2027 --mineral Li --adjust -1000
                   paxsync reserve pledge --reserve POOL-2027 --mineral Li --set 12000
                 """)
         @OptionGroup var node: NodeOptions
         @Option(help: "Reserve id.") var reserve: String
         @Option var mineral: String
-        @Option(help: "Kilograms to add (negative to withdraw).") var adjust: Int64?
+        @Option(parsing: .unconditional, help: "Kilograms to add (negative to withdraw).") var adjust: Int64?
         @Option(help: "Set the share to this many kilograms.") var set: Int64?
         @OptionGroup var json: JSONFlag
 

@@ -180,7 +180,16 @@ extension Replica {
                     return Merge.resolve(table: table, key: key, events: past)
                 }
             } catch let error as PaxsyncError {
-                if local { throw error }
+                if local {
+                    // Name the record, not an entry that will never exist.
+                    var refusal = error
+                    if let subject = refusal.subject, subject.hasPrefix("\(cs.id) ") {
+                        refusal.subject = String(subject.dropFirst(cs.id.description.count + 1))
+                    } else if refusal.subject == cs.id.description {
+                        refusal.subject = nodeID
+                    }
+                    throw refusal
+                }
                 return try quarantine(db, entry: entry, error: error, blocks: true, now: now)
             }
 

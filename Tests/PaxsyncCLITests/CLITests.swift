@@ -1,0 +1,168 @@
+import Foundation
+import PaxsyncTestSupport
+import Testing
+
+@Suite("paxsync command line", .serialized)
+struct CLITests {
+    let dir = TemporaryDirectory("paxsync-cli")
+
+    func node(_ id: String = "AU") throws -> (Paxsync, String) {
+        let path = dir.file(id.lowercased())
+        let paxsync = Paxsync(dataDir: path)
+        try paxsync.ok(["node", "init", "--node-id", id, "--data-dir", path])
+        return (paxsync, path)
+    }
+
+    static let commands: [[String]] = [
+        [], ["demo"], ["node", "init"], ["node", "show"], ["roster", "show"], ["roster", "set"], ["roster", "add"],
+        ["facility", "create"], ["facility", "update"], ["facility", "delete"], ["stock", "set"], ["stock", "delete"],
+        ["shipment", "create"], ["shipment", "update"], ["shipment", "advance"], ["shipment", "cancel"], ["shipment", "delete"],
+        ["reserve", "pledge"], ["import"], ["export"], ["query"], ["log", "list"], ["log", "show"], ["log", "verify"],
+        ["log", "export"], ["log", "import"], ["replay"], ["digest"], ["conflicts"], ["explain"], ["quarantine"], ["codes"],
+    ]
+
+    @Test("every command's --help shows an example", arguments: commands)
+    func helpHasExample(command: [String]) throws {
+        let r = try Paxsync().run(command + ["--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("Example") || r.stdout.contains("paxsync "), "\(command): \(r.stdout)")
+        #expect(r.stdout.contains("paxsync") && r.stdout.contains("USAGE"))
+    }
+
+    @Test("node init creates a 0600 key, a commented config, a roster and a replica sqlite3 can read")
+    func nodeInit() throws {
+        let (paxsync, path) = try node()
+        let mode = try FileManager.default.attributesOfItem(atPath: path + "/node.key")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let config = try String(contentsOfFile: path + "/paxsync.conf", encoding: .utf8)
+        #expect(config.contains("# ") && config.contains("node_id = \"AU\""))
+        #expect(try paxsync.ok(["node", "show", "--json"]).contains("\"nodeId\" : \"AU\""))
+        let again = try paxsync.run(["node", "init", "--node-id", "AU", "--data-dir", path])
+        #expect(again.status != 0 && again.stderr.contains("already initialised"))
+    }
+
+    @Test("the walk-through: write, import, query, export, verify, bundle, tamper, replay")
+    func walkThrough() throws {
+        let (paxsync, path) = try node()
+        try paxsync.ok(["facility", "create", "--id", "AU-MTWELD", "--name", "Mount Weld", "--kind", "mine", "--country", "AU",
+                        "--lat", "-28.86", "--lon", "122.55"])
+        let csv = dir.file("stocks.csv")
+        try "facility_id,mineral,form,quantity_kg,grade_pct,as_of\nAU-MTWELD,Nd,oxide,1200,99.5,2026-11-28\nAU-MTWELD,Pr,concentrate,800,,2026-11-28\n"
+            .write(toFile: csv, atomically: true, encoding: .utf8)
+        #expect(try paxsync.ok(["import", "--table", "stocks", csv]).contains("Imported 2 rows"))
+        let q = try paxsync.ok(["query", "--json", "SELECT mineral, quantity_kg FROM stocks ORDER BY mineral"])
+        #expect(q.contains("\"quantity_kg\" : 1200") && q.contains("\"mineral\" : \"Pr\""))
+        #expect(try paxsync.ok(["export", "--table", "stocks"]).hasPrefix("facility_id,mineral,form,quantity_kg,grade_pct,as_of\nAU-MTWELD,Nd,oxide,1200,99.5"))
+        #expect(try paxsync.ok(["log", "list"]).contains("AU:2"))
+        #expect(try paxsync.ok(["log", "show", "AU:1"]).contains("signature  valid"))
+        #expect(try paxsync.ok(["log", "verify", "--quiet"]).hasPrefix("OK: 2 entries"))
+
+        let bundle = dir.file("au.pxb")
+        try paxsync.ok(["log", "export", "--out", bundle, "--quiet"])
+        #expect(try Paxsync().ok(["log", "verify", "--bundle", bundle, "--quiet"]).hasPrefix("OK"))
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: bundle)))
+        let needle = Array("Mount Weld".utf8)
+        let at = try #require((0..<bytes.count - needle.count).first { Array(bytes[$0..<$0 + needle.count]) == needle })
+        bytes[at] ^= 0x20
+        let tampered = dir.file("tampered.pxb")
+        try Data(bytes).write(to: URL(fileURLWithPath: tampered))
+        let failed = try Paxsync().run(["log", "verify", "--bundle", tampered, "--quiet"])
+        #expect(failed.status == 1)
+        #expect(failed.stdout.contains("FAILED") && failed.stdout.contains("AU:1") && failed.stdout.contains("signature"))
+
+        let live = try paxsync.ok(["digest"]).split(separator: " ")[0]
+        let replay = try paxsync.ok(["replay", "--into", dir.file("rebuilt.sqlite"), "--quiet"])
+        #expect(replay.contains("matches the live replica's digest"))
+        #expect(try Paxsync().ok(["digest", "--replica", dir.file("rebuilt.sqlite")]).hasPrefix(String(live)))
+        let fromBundle = try Paxsync().ok(["replay", "--bundle", bundle, "--into", dir.file("b.sqlite"), "--quiet", "--json"])
+        #expect(fromBundle.contains(String(live)))
+        _ = path
+    }
+
+    @Test("bad input gets a clear error naming what was wrong", arguments: [
+        (["facility", "create", "--id", "AU-X", "--name", "X", "--kind", "volcano", "--country", "AU", "--lat", "1", "--lon", "1"], "field kind"),
+        (["facility", "create", "--id", "JP-X", "--name", "X", "--kind", "mine", "--country", "JP", "--lat", "1", "--lon", "1"], "only JP, whose id namespaces this record"),
+        (["stock", "set", "--facility", "AU-NONE", "--mineral", "Li", "--form", "ore", "--quantity-kg", "5", "--as-of", "2026-01-01"], "AU-NONE does not exist"),
+        (["query", "DELETE FROM facilities"], "read-only"),
+        (["query", "SELEC 1"], "does not compile"),
+        (["log", "show", "AU-1"], "ORIGIN:SEQ"),
+        (["log", "show", "AU:99"], "AU:99"),
+        (["export", "--table", "mines"], "mines"),
+        (["explain", "facilities", "AU-NOPE"], "no such record"),
+        (["reserve", "pledge", "--reserve", "P", "--mineral", "Li", "--adjust=-5"], "below zero"),
+        (["replay", "--into", "/tmp/x.sqlite", "--until", "yesterday"], "--until"),
+    ])
+    func badInput(arguments: [String], mention: String) throws {
+        let (paxsync, _) = try node()
+        let r = try paxsync.run(arguments)
+        #expect(r.status != 0)
+        #expect(r.stderr.contains(mention), "\(arguments): \(r.stderr)")
+    }
+
+    @Test("a bad CSV names the line and column and writes nothing")
+    func badCSV() throws {
+        let (paxsync, _) = try node()
+        let csv = dir.file("bad.csv")
+        try "id,name,kind,country,latitude,longitude\nAU-A,A,mine,AU,1,1\nAU-B,B,mine,AU,1,east\n".write(toFile: csv, atomically: true, encoding: .utf8)
+        let r = try paxsync.run(["import", "--table", "facilities", csv])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("bad.csv:3: column longitude"), "\(r.stderr)")
+        #expect(try paxsync.ok(["query", "SELECT COUNT(*) AS n FROM facilities"]).contains("0"))
+        #expect(try paxsync.ok(["log", "list", "--json"]).trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" ||
+                (try paxsync.ok(["log", "list", "--json"])).contains("[]"))
+    }
+
+    @Test("commands without a node say how to give one")
+    func noNode() throws {
+        let r = try Paxsync().run(["digest"])
+        #expect(r.status != 0 && r.stderr.contains("--data-dir"))
+        let missing = try Paxsync().run(["digest", "--data-dir", dir.file("nowhere")])
+        #expect(missing.status != 0 && missing.stderr.contains("paxsync node init"))
+    }
+
+    @Test("two nodes exchange bundles and agree, with the concurrent edit as one conflict")
+    func bundleExchange() throws {
+        let au = Paxsync(dataDir: dir.file("au")), jp = Paxsync(dataDir: dir.file("jp"))
+        try au.ok(["node", "init", "--node-id", "AU", "--data-dir", dir.file("au")])
+        try jp.ok(["node", "init", "--node-id", "JP", "--data-dir", dir.file("jp")])
+        let roster = dir.file("roster.json")
+        let auRoster = try au.ok(["roster", "show", "--json"])
+        let jpRoster = try jp.ok(["roster", "show", "--json"])
+        func member(_ json: String) throws -> [String: Any] {
+            let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+            return (object["members"] as! [[String: Any]])[0]
+        }
+        let combined: [String: Any] = ["format": 1, "coalition": "test", "members": [try member(auRoster), try member(jpRoster)]]
+        try JSONSerialization.data(withJSONObject: combined).write(to: URL(fileURLWithPath: roster))
+        try au.ok(["roster", "set", roster])
+        try jp.ok(["roster", "set", roster])
+
+        try au.ok(["facility", "create", "--id", "AU-MTWELD", "--name", "Mount Weld", "--kind", "mine", "--country", "AU", "--lat", "-28.86", "--lon", "122.55"])
+        try jp.ok(["facility", "create", "--id", "JP-KOBE", "--name", "Kobe", "--kind", "port", "--country", "JP", "--lat", "34.68", "--lon", "135.19"])
+        func exchange() throws {
+            try au.ok(["log", "export", "--out", dir.file("a.pxb"), "--quiet"])
+            try jp.ok(["log", "export", "--out", dir.file("j.pxb"), "--quiet"])
+            try au.ok(["log", "import", dir.file("j.pxb"), "--quiet"])
+            try jp.ok(["log", "import", dir.file("a.pxb"), "--quiet"])
+        }
+        try exchange()
+        try au.ok(["shipment", "create", "--id", "AU-SHP-1", "--mineral", "Nd", "--form", "oxide", "--quantity-kg", "2000",
+                   "--from", "AU-MTWELD", "--to", "JP-KOBE", "--importer", "JP", "--eta", "2026-12-20T00:00:00Z"])
+        try exchange()
+        try au.ok(["shipment", "update", "--id", "AU-SHP-1", "--eta", "2026-12-18T00:00:00Z"])
+        try au.ok(["shipment", "advance", "--id", "AU-SHP-1", "--status", "loading"])
+        try jp.ok(["shipment", "update", "--id", "AU-SHP-1", "--eta", "2026-12-22T00:00:00Z"])
+        try jp.ok(["shipment", "advance", "--id", "AU-SHP-1", "--status", "in_transit"])
+        try exchange()
+
+        #expect(try au.ok(["digest"]) == (try jp.ok(["digest"])))
+        let conflicts = try au.ok(["conflicts", "--json"])
+        #expect(conflicts == (try jp.ok(["conflicts", "--json"])))
+        #expect(conflicts.contains("2026-12-18T00:00:00Z") && conflicts.contains("2026-12-22T00:00:00Z"))
+        let table = try au.ok(["conflicts"])
+        #expect(table.split(separator: "\n").count == 2, "one conflict: \(table)")
+        #expect(try au.ok(["query", "SELECT status FROM shipments"]).contains("in_transit"))
+        let explain = try jp.ok(["explain", "shipments", "AU-SHP-1"])
+        #expect(explain.contains("furthest-status") && explain.contains("last-writer-wins"))
+    }
+}
