@@ -147,9 +147,11 @@ struct LogCommand: ParsableCommand {
                 if batch.count >= 500 { try flush() }
             }
             try flush()
+            // Entries held for clock skew earlier may be due now.
+            counts["released", default: 0] += try replica.retryHeld()
             progress.finish()
             if json.enabled { Output.json(counts); return }
-            print("From \(bundle): " + ["applied", "duplicate", "held", "quarantined", "equivocation"]
+            print("From \(bundle): " + ["applied", "duplicate", "held", "quarantined", "equivocation", "released"]
                 .map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", "))
         }
     }

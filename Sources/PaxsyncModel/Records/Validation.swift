@@ -73,7 +73,14 @@ extension FieldValue {
 extension TableSpec {
     /// Splits and checks a canonical key (`AU-MTWELD/Li/concentrate`).
     public func parseKey(_ key: String) throws(PaxsyncError) -> [String] {
-        let parts = key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        var parts: [String] = []
+        parts.reserveCapacity(self.key.count)
+        var start = key.utf8.startIndex
+        for i in key.utf8.indices where key.utf8[i] == 47 {
+            parts.append(String(key[start..<i]))
+            start = key.utf8.index(after: i)
+        }
+        parts.append(String(key[start...]))
         guard parts.count == self.key.count else {
             throw PaxsyncError(.invalidKey, "a \(name) key has \(self.key.count) part(s) separated by '/': \(self.key.map(\.name).joined(separator: "/"))",
                                subject: "\(name) \(key)")

@@ -95,15 +95,18 @@ extension Replica {
     ///
     /// A `local` entry (written on this node) that breaks a rule is refused with
     /// the error instead of being quarantined; the caller's transaction rolls back.
-    func applyOne(_ db: Database, entry: SignedEntry, now: UInt64, releaseHeld: Bool, local: Bool = false) throws -> ApplyOutcome {
-        let outcome = try judgeAndMerge(db, entry: entry, now: now, local: local)
+    /// `preloaded` carries record histories the caller has just read in this transaction.
+    func applyOne(_ db: Database, entry: SignedEntry, now: UInt64, releaseHeld: Bool, local: Bool = false,
+                  preloaded: [String: [RecordEvent]] = [:]) throws -> ApplyOutcome {
+        let outcome = try judgeAndMerge(db, entry: entry, now: now, local: local, preloaded: preloaded)
         if outcome == .applied, releaseHeld {
             try releaseWaiting(db, on: entry.id, now: now)
         }
         return outcome
     }
 
-    private func judgeAndMerge(_ db: Database, entry: SignedEntry, now: UInt64, local: Bool = false) throws -> ApplyOutcome {
+    private func judgeAndMerge(_ db: Database, entry: SignedEntry, now: UInt64, local: Bool = false,
+                               preloaded: [String: [RecordEvent]] = [:]) throws -> ApplyOutcome {
         let cs = entry.changeSet
         let hash = entry.hash
 
@@ -173,7 +176,7 @@ extension Replica {
             do {
                 try EntryRules.checkStructure(cs, members: roster.memberIDs)
                 for change in cs.changes {
-                    history[change.recordName] = try loadEvents(db, table: change.table, key: change.key)
+                    history[change.recordName] = try preloaded[change.recordName] ?? loadEvents(db, table: change.table, key: change.key)
                 }
                 try EntryRules.checkAuthorizationAndState(cs) { (table, key) throws(PaxsyncError) in
                     let past = (history["\(table.name) \(key)"] ?? []).filter { cs.hasInCausalPast($0.entry) }
@@ -194,20 +197,20 @@ extension Replica {
             }
 
             // 5. Accepted: append and merge in this transaction.
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO paxsync_log(origin, seq, hlc, hash, prev_hash, body, signature, change_count, received_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue), Data(hash), Data(cs.prevHash),
+                """).execute(arguments: [cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue), Data(hash), Data(cs.prevHash),
                                  Data(entry.body), Data(entry.signature), cs.changes.count, Int64(now)])
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO paxsync_origins(origin, last_seq, last_hash, last_hlc) VALUES (?, ?, ?, ?)
                 ON CONFLICT(origin) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_hlc = excluded.last_hlc
-                """, arguments: [cs.origin, Int64(cs.seq), Data(hash), Int64(bitPattern: cs.hlc.rawValue)])
+                """).execute(arguments: [cs.origin, Int64(cs.seq), Data(hash), Int64(bitPattern: cs.hlc.rawValue)])
             for change in cs.changes {
                 let prior = history[change.recordName] ?? []
                 let event = RecordEvent(entry: cs.id, stamp: cs.stamp, change: change)
-                try db.execute(sql: "INSERT INTO paxsync_record_changes(tbl, key, origin, seq, hlc, op, change) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                               arguments: [change.table, change.key, cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue),
+                try db.cachedStatement(sql: "INSERT INTO paxsync_record_changes(tbl, key, origin, seq, hlc, op, change) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                    .execute(arguments: [change.table, change.key, cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue),
                                            change.op.rawValue, Data(change.serialized())])
                 let table = Schema.table(named: change.table)!
                 let resolved = Merge.resolve(table: table, key: change.key, events: prior + [event])
@@ -315,16 +318,9 @@ extension Replica {
             var values: [DatabaseValue] = parts.map { $0.databaseValue }
             if let derived = table.derivedValue(ofKeyParts: parts) { values.append(derived.databaseValue) }
             for field in table.fields { values.append((record.fields[field.name]?.value ?? .null).databaseValue) }
-            let columns = table.columns
-            let statement = try db.cachedStatement(sql: """
-                INSERT OR REPLACE INTO \(table.name)(\(columns.joined(separator: ", ")))
-                VALUES (\(Array(repeating: "?", count: columns.count).joined(separator: ", ")))
-                """)
-            try statement.execute(arguments: StatementArguments(values))
+            try db.cachedStatement(sql: SQL.upsert[table.name]!).execute(arguments: StatementArguments(values))
         } else if hadHistory {
-            let condition = table.key.map { "\($0.name) = ?" }.joined(separator: " AND ")
-            try db.cachedStatement(sql: "DELETE FROM \(table.name) WHERE \(condition)")
-                .execute(arguments: StatementArguments(parts))
+            try db.cachedStatement(sql: SQL.delete[table.name]!).execute(arguments: StatementArguments(parts))
         }
         if hadHistory {
             try db.cachedStatement(sql: "DELETE FROM paxsync_conflicts WHERE tbl = ? AND key = ?")
@@ -357,4 +353,17 @@ extension Replica {
         try observeClock(db, time)
         return time
     }
+}
+
+/// Statements for the shared-record tables, built once.
+enum SQL {
+    static let upsert: [String: String] = Dictionary(uniqueKeysWithValues: Schema.tables.map { table in
+        (table.name, """
+            INSERT OR REPLACE INTO \(table.name)(\(table.columns.joined(separator: ", ")))
+            VALUES (\(Array(repeating: "?", count: table.columns.count).joined(separator: ", ")))
+            """)
+    })
+    static let delete: [String: String] = Dictionary(uniqueKeysWithValues: Schema.tables.map { table in
+        (table.name, "DELETE FROM \(table.name) WHERE \(table.key.map { "\($0.name) = ?" }.joined(separator: " AND "))")
+    })
 }

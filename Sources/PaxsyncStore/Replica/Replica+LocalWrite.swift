@@ -61,16 +61,17 @@ extension Replica {
             while start < intents.count {
                 let slice = intents[start..<min(start + batchSize, intents.count)]
                 var changes: [RowChange] = []
+                var histories: [String: [RecordEvent]] = [:]
                 for intent in slice {
                     do {
-                        if let change = try prepare(db, intent) { changes.append(change) }
+                        if let change = try prepare(db, intent, histories: &histories) { changes.append(change) }
                     } catch let error as PaxsyncError {
                         throw intent.source.map { error.within($0) } ?? error
                     }
                 }
                 start += slice.count
                 if !changes.isEmpty {
-                    written.append(try signAndApply(db, changes: changes, note: note, key: signingKey, now: now))
+                    written.append(try signAndApply(db, changes: changes, note: note, key: signingKey, now: now, histories: histories))
                 }
                 progress?(start)
             }
@@ -78,8 +79,8 @@ extension Replica {
         }
     }
 
-    private func signAndApply(_ db: Database, changes: [RowChange], note: String,
-                              key: NodeSigningKey, now: UInt64) throws -> SignedEntry {
+    private func signAndApply(_ db: Database, changes: [RowChange], note: String, key: NodeSigningKey, now: UInt64,
+                              histories: [String: [RecordEvent]]) throws -> SignedEntry {
         let head = try Row.fetchOne(db, sql: "SELECT last_seq, last_hash, status FROM paxsync_origins WHERE origin = ?", arguments: [nodeID])
         if let head, (head["status"] as String) != "ok" {
             throw PaxsyncError(.invalidState, "this node's own chain is blocked (\(head["status"] as String)); see `paxsync quarantine`", subject: nodeID)
@@ -93,7 +94,7 @@ extension Replica {
                            changes: changes, note: note)
         let entry = SignedEntry(signing: cs, with: key.key)
         // The same checks every peer will run; a refusal throws and rolls back.
-        let outcome = try applyOne(db, entry: entry, now: now, releaseHeld: false, local: true)
+        let outcome = try applyOne(db, entry: entry, now: now, releaseHeld: false, local: true, preloaded: histories)
         guard outcome == .applied else {
             throw PaxsyncError(.invalidState, "the local change set was not applied: \(outcome)", subject: entry.id.description)
         }
@@ -103,13 +104,15 @@ extension Replica {
     /// Turns an intent into a row change against the current local state, with
     /// the checks that only the writing node can make (references to records of
     /// other members, friendly messages). Returns nil for a no-op upsert.
-    func prepare(_ db: Database, _ intent: WriteIntent) throws -> RowChange? {
+    func prepare(_ db: Database, _ intent: WriteIntent, histories: inout [String: [RecordEvent]]) throws -> RowChange? {
         let table = intent.table
         let subject = intent.recordName
         func fail(_ code: PaxsyncError.Code, _ message: String) -> PaxsyncError { PaxsyncError(code, message, subject: subject) }
         _ = try table.parseKey(intent.key)
         let owner = table.owner(ofKeyParts: intent.keyParts)
-        let current = Merge.resolve(table: table, key: intent.key, events: try loadEvents(db, table: table.name, key: intent.key))
+        let events = try loadEvents(db, table: table.name, key: intent.key)
+        histories[intent.recordName] = events
+        let current = Merge.resolve(table: table, key: intent.key, events: events)
 
         var kind = intent.kind
         if kind == .upsert { kind = current.state == .live ? .update : .create }
@@ -177,7 +180,7 @@ extension Replica {
     private func checkReferences(_ db: Database, table: TableSpec, owner: String, values: [String: FieldValue],
                                  current: ResolvedRecord, subject: String) throws {
         func facilityExists(_ id: String) throws -> Bool {
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM facilities WHERE id = ?", arguments: [id]) ?? false
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM facilities WHERE id = ?"), arguments: [id]) ?? false
         }
         switch table.kind {
         case .stocks:
