@@ -42,7 +42,8 @@ struct ImportCommand: ParsableCommand {
             Output.json(ImportSummary(table: table.name, rows: intents.count, changed: changed, entries: entries.map(\.id.description),
                                       seconds: seconds))
         } else {
-            let range = entries.isEmpty ? "no entries (nothing changed)" : "entries \(entries.first!.id)…\(entries.last!.id)"
+            let range = entries.isEmpty ? "no entries (nothing changed)"
+                : entries.count == 1 ? "entry \(entries[0].id)" : "entries \(entries.first!.id)…\(entries.last!.id)"
             print("Imported \(intents.count) rows into \(table.name): \(changed) changed, \(range), in \(String(format: "%.2f", seconds)) s")
         }
     }
