@@ -16,6 +16,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // Pure domain: records, validation, hybrid logical clock, merge and
@@ -44,12 +52,38 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Peer sync without I/O: the session state machine that decides what to
+        // send and what to do with what arrives.
+        .target(
+            name: "PaxsyncSync",
+            dependencies: ["PaxsyncModel", "PaxsyncLog"]
+        ),
+        // The network: coalition PKI (X.509), mutual-TLS gRPC transport, the
+        // generated sync service, and the daemon's services.
+        .target(
+            name: "PaxsyncNet",
+            dependencies: [
+                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncSync",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The command-line interface, as a library so tests can drive it.
         .target(
             name: "PaxsyncCLI",
             dependencies: [
-                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore",
+                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncNet",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -74,6 +108,8 @@ let package = Package(
             name: "PaxsyncStoreTests",
             dependencies: ["PaxsyncStore", "PaxsyncTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        .testTarget(name: "PaxsyncSyncTests", dependencies: ["PaxsyncSync", "PaxsyncTestSupport"]),
+        .testTarget(name: "PaxsyncNetTests", dependencies: ["PaxsyncNet", "PaxsyncTestSupport"]),
         .testTarget(name: "PaxsyncCLITests", dependencies: ["PaxsyncCLI", "PaxsyncModel", "PaxsyncTestSupport"]),
     ]
 )

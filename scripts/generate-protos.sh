@@ -15,24 +15,49 @@ command -v protoc >/dev/null || { echo "protoc not found: apt-get install -y pro
 tools="$root/Tools/protoc-gen"
 scratch="$tools/.build-protoc"
 (cd "$tools" && swift build -c release --product protoc-gen-swift --scratch-path "$scratch" >&2)
+(cd "$tools" && swift build -c release --product protoc-gen-grpc-swift-2 --scratch-path "$scratch" >&2)
 bin="$scratch/release"
+mappings="$root/Protocol/module-mappings.asciipb"
 
-out="$root/Sources/PaxsyncLog/Generated"
+# Generates into $1/PaxsyncLog and $1/PaxsyncNet.
+generate() {
+  mkdir -p "$1/PaxsyncLog" "$1/PaxsyncNet"
+  # The change-log messages: PaxsyncLog.
+  protoc --proto_path="$root/Protocol" \
+    --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
+    --swift_opt=Visibility=Public \
+    --swift_out="$1/PaxsyncLog" \
+    "$root/Protocol/paxsync_log.proto"
+  # The sync service and its messages: PaxsyncNet, importing PaxsyncLog.
+  protoc --proto_path="$root/Protocol" \
+    --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
+    --swift_opt=Visibility=Public --swift_opt=ProtoPathModuleMappings="$mappings" \
+    --swift_out="$1/PaxsyncNet" \
+    --plugin=protoc-gen-grpc-swift-2="$bin/protoc-gen-grpc-swift-2" \
+    --grpc-swift-2_opt=Visibility=Public --grpc-swift-2_opt=ProtoPathModuleMappings="$mappings" \
+    --grpc-swift-2_out="$1/PaxsyncNet" \
+    "$root/Protocol/paxsync_sync.proto"
+}
+
 if [[ "${1:-}" == "--check" ]]; then
   out=$(mktemp -d)
-fi
-protoc --proto_path="$root/Protocol" \
-  --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
-  --swift_opt=Visibility=Public \
-  --swift_out="$out" \
-  "$root"/Protocol/*.proto
-
-if [[ "${1:-}" == "--check" ]]; then
-  if diff -r "$out" "$root/Sources/PaxsyncLog/Generated" >/dev/null; then
+  generate "$out"
+  stale=0
+  for module in PaxsyncLog PaxsyncNet; do
+    if ! diff -r "$out/$module" "$root/Sources/$module/Generated" >&2; then stale=1; fi
+  done
+  if [[ $stale == 0 ]]; then
     echo "generated code is current"
   else
-    diff -r "$out" "$root/Sources/PaxsyncLog/Generated" | head -40 >&2
     echo "generated code is stale: run scripts/generate-protos.sh and commit" >&2
     exit 1
   fi
+else
+  out=$(mktemp -d)
+  generate "$out"
+  for module in PaxsyncLog PaxsyncNet; do
+    rm -rf "$root/Sources/$module/Generated"
+    mv "$out/$module" "$root/Sources/$module/Generated"
+  done
+  echo "regenerated Sources/PaxsyncLog/Generated and Sources/PaxsyncNet/Generated"
 fi

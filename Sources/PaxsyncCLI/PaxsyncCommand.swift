@@ -2,7 +2,8 @@ import ArgumentParser
 import PaxsyncModel
 
 /// The `paxsync` command: a node of the critical-minerals coalition.
-public struct PaxsyncCommand: ParsableCommand {
+@available(macOS 15, *)
+public struct PaxsyncCommand: AsyncParsableCommand {
     public static let version = "0.1.0"
 
     public static let configuration = CommandConfiguration(
@@ -22,7 +23,7 @@ public struct PaxsyncCommand: ParsableCommand {
         version: version,
         subcommands: [
             DemoCommand.self,
-            NodeCommand.self, RosterCommand.self,
+            NodeCommand.self, RosterCommand.self, CACommand.self, ServeCommand.self,
             FacilityCommand.self, StockCommand.self, ShipmentCommand.self, ReserveCommand.self,
             ImportCommand.self, ExportCommand.self, QueryCommand.self,
             LogCommand.self, ReplayCommand.self, DigestCommand.self,

@@ -17,10 +17,17 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var listen = "127.0.0.1:7400"
     /// trace, debug, info, notice, warning, error or critical.
     public var logLevel = "info"
+    /// The node's TLS certificate and key, and the coalition CA (PEM), from `paxsync ca issue`.
+    public var tlsCertificate = "tls/node.crt"
+    public var tlsKey = "tls/node.key"
+    public var tlsCA = "tls/ca.crt"
+    /// Roster members this node peers with: `*` for all, or ids separated by commas.
+    public var peers = "*"
 
     public init(nodeID: String) { self.nodeID = nodeID }
 
-    static let keys = ["node_id", "replica", "roster", "key", "max_clock_skew_seconds", "listen", "log_level"]
+    static let keys = ["node_id", "replica", "roster", "key", "max_clock_skew_seconds", "listen", "log_level",
+                       "tls_certificate", "tls_key", "tls_ca", "peers"]
 
     /// The file as `node init` writes it, every setting explained.
     public var fileContents: String {
@@ -51,6 +58,17 @@ public struct NodeConfiguration: Sendable, Equatable {
 
         # Log level: trace, debug, info, notice, warning, error, critical.
         log_level = "\(logLevel)"
+
+        # Mutual TLS between nodes: this node's certificate and key, and the
+        # coalition CA that is the only trust root (`paxsync ca issue` writes them).
+        tls_certificate = "\(tlsCertificate)"
+        tls_key = "\(tlsKey)"
+        tls_ca = "\(tlsCA)"
+
+        # Roster members to sync with: "*" for all, or ids separated by commas
+        # ("JP,KR"). The node dials those whose id sorts after its own and accepts
+        # sessions from all of them.
+        peers = "\(peers)"
 
         """
     }
@@ -83,6 +101,10 @@ public struct NodeConfiguration: Sendable, Equatable {
         if let v = values["key"] { config.keyFile = v }
         if let v = values["listen"] { config.listen = v }
         if let v = values["log_level"] { config.logLevel = v }
+        if let v = values["tls_certificate"] { config.tlsCertificate = v }
+        if let v = values["tls_key"] { config.tlsKey = v }
+        if let v = values["tls_ca"] { config.tlsCA = v }
+        if let v = values["peers"] { config.peers = v }
         if let v = values["max_clock_skew_seconds"] {
             guard let n = UInt64(v) else {
                 throw PaxsyncError(.badInput, "max_clock_skew_seconds must be a whole number of seconds", subject: source)
@@ -90,5 +112,11 @@ public struct NodeConfiguration: Sendable, Equatable {
             config.maxClockSkewSeconds = n
         }
         return config
+    }
+
+    /// The peer ids, given the roster's members.
+    public func peerIDs(roster members: [String]) -> Set<String> {
+        if peers.trimmingCharacters(in: .whitespaces) == "*" { return Set(members).subtracting([nodeID]) }
+        return Set(peers.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
 }

@@ -74,21 +74,23 @@ extension Replica {
     @discardableResult
     public func retryHeld() throws -> Int {
         let now = clock.nowMilliseconds()
-        return try writer.write { db in
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT origin, seq, hash, body, signature FROM paxsync_held
-                WHERE (wait_until IS NOT NULL AND wait_until <= ?) OR reason_code = 'version'
-                ORDER BY hlc
-                """, arguments: [Int64(now)])
-            var applied = 0
-            for row in rows {
-                try db.execute(sql: "DELETE FROM paxsync_held WHERE origin = ? AND seq = ? AND hash = ?",
-                               arguments: [row["origin"], row["seq"], row["hash"]])
-                let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
-                if try applyOne(db, entry: entry, now: now, releaseHeld: true) == .applied { applied += 1 }
-            }
-            return applied
+        return try writer.write { db in try retryHeld(db, now: now) }
+    }
+
+    func retryHeld(_ db: Database, now: UInt64) throws -> Int {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT origin, seq, hash, body, signature FROM paxsync_held
+            WHERE (wait_until IS NOT NULL AND wait_until <= ?) OR reason_code = 'version'
+            ORDER BY hlc
+            """, arguments: [Int64(now)])
+        var applied = 0
+        for row in rows {
+            try db.execute(sql: "DELETE FROM paxsync_held WHERE origin = ? AND seq = ? AND hash = ?",
+                           arguments: [row["origin"], row["seq"], row["hash"]])
+            let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
+            if try applyOne(db, entry: entry, now: now, releaseHeld: true) == .applied { applied += 1 }
         }
+        return applied
     }
 
     /// The apply path (PROTOCOL.md, "Verdicts"), inside a write transaction.

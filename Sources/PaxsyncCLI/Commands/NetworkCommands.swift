@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncNet
+import PaxsyncStore
+import PaxsyncSync
+import ServiceLifecycle
+
+struct CACommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ca", abstract: "The coalition's certificate authority for mutual TLS between nodes.",
+        subcommands: [Init.self, Issue.self])
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a coalition CA (P-256): ca.crt to share, ca.key (mode 0600) to guard.",
+            discussion: "Example:\n  paxsync ca init --dir coalition-ca --name \"Critical Minerals Coalition CA\"")
+        @Option(help: ArgumentHelp("Directory to create.", valueName: "DIR")) var dir: String
+        @Option(help: "The CA's common name.") var name = "paxsync coalition CA"
+        @Option(help: "Validity in days.") var days = 3650
+
+        func run() throws {
+            let crt = (dir as NSString).appendingPathComponent("ca.crt")
+            guard !FileManager.default.fileExists(atPath: crt) else {
+                throw PaxsyncError(.usage, "a CA already exists here; refusing to overwrite its key", subject: dir)
+            }
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let ca = try CoalitionPKI.createCA(name: name, validDays: days)
+            try write(crt, ca.certificatePEM, mode: 0o644)
+            try write((dir as NSString).appendingPathComponent("ca.key"), ca.privateKeyPEM, mode: 0o600)
+            print("Created the coalition CA in \(dir): ca.crt (give to every node), ca.key (keep offline)")
+        }
+    }
+
+    struct Issue: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a node's TLS certificate, naming its id (<id>.node.paxsync).",
+            discussion: """
+                Writes node.crt, node.key (mode 0600) and a copy of ca.crt into --out; a
+                node's default configuration reads them from DATA-DIR/tls.
+                Example:
+                  paxsync ca issue --ca coalition-ca --node-id AU --out au/tls --host 10.0.0.5
+                """)
+        @Option(help: ArgumentHelp("The CA directory.", valueName: "DIR")) var ca: String
+        @Option(name: .customLong("node-id"), help: "The node's member id.") var nodeID: String
+        @Option(help: ArgumentHelp("Directory to write into.", valueName: "DIR")) var out: String
+        @Option(help: "Extra DNS name or IPv4 address for the certificate (repeatable).") var host: [String] = []
+        @Option(help: "Validity in days.") var days = 825
+
+        func run() throws {
+            func read(_ name: String) throws -> String {
+                let path = (ca as NSString).appendingPathComponent(name)
+                guard let data = FileManager.default.contents(atPath: path) else {
+                    throw PaxsyncError(.notFound, "cannot read the CA's \(name); create a CA with `paxsync ca init`", subject: path)
+                }
+                return String(decoding: data, as: UTF8.self)
+            }
+            let caCert = try read("ca.crt")
+            let issued = try CoalitionPKI.issueNode(id: nodeID, caCertificatePEM: caCert, caKeyPEM: try read("ca.key"),
+                                                    hosts: host, validDays: days)
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try write((out as NSString).appendingPathComponent("node.crt"), issued.certificatePEM, mode: 0o644)
+            try write((out as NSString).appendingPathComponent("node.key"), issued.privateKeyPEM, mode: 0o600)
+            try write((out as NSString).appendingPathComponent("ca.crt"), caCert, mode: 0o644)
+            print("Issued \(CoalitionPKI.dnsName(forNode: nodeID)) for \(nodeID) into \(out): node.crt, node.key, ca.crt")
+        }
+    }
+}
+
+func write(_ path: String, _ text: String, mode: Int) throws {
+    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
+        throw PaxsyncError(.storage, "cannot write the file", subject: path)
+    }
+}
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the node: sync with peers over mutual TLS until SIGTERM or SIGINT.",
+        discussion: """
+            Listens on the configured address, dials the configured peers whose id
+            sorts after this node's (reconnecting with backoff), pushes local writes
+            to connected peers as they land, relays every origin's entries, and retries
+            held entries. SIGTERM or SIGINT finishes the batch being applied, then exits.
+            Example:
+              paxsync serve --data-dir au
+            """)
+    @OptionGroup var node: NodeOptions
+    @Option(help: "Override the configured listen address (host:port).") var listen: String?
+
+    func run() async throws {
+        let dir = try node.directory()
+        let config = dir.configuration
+        let level = Logger.Level(rawValue: config.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "paxsync")
+        logger[metadataKey: "node"] = "\(config.nodeID)"
+        let replica = try dir.openReplica(writable: true)
+        let tls = TLSFiles(certificate: dir.file(config.tlsCertificate), privateKey: dir.file(config.tlsKey), ca: dir.file(config.tlsCA))
+        let (host, port) = try SyncConfiguration.address(listen ?? config.listen)
+        let peers = config.peerIDs(roster: replica.roster.members.map(\.id))
+        let unknown = peers.subtracting(replica.roster.memberIDs)
+        guard unknown.isEmpty else {
+            throw PaxsyncError(.badInput, "peers \(unknown.sorted().joined(separator: ", ")) are not in the roster", subject: dir.file(NodeDirectory.configFile))
+        }
+        let registry = PeerRegistry()
+        let server = try SyncServer(replica: replica, configuration: SyncConfiguration(listenHost: host, listenPort: port, tls: tls, peers: peers),
+                                    registry: registry, logger: logger)
+        var services: [any Service] = [server, HeldRetrier(replica: replica, logger: logger)]
+        for peer in peers.sorted() where peer > config.nodeID {
+            let address = replica.roster.member(peer)!.address
+            services.append(try PeerDialer(replica: replica, peer: peer, address: address, tls: tls, registry: registry, logger: logger))
+        }
+        logger.info("serving", metadata: ["listen": "\(host):\(port)", "peers": "\(peers.sorted().joined(separator: ","))"])
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import PaxsyncModel
+import PaxsyncStore
+import PaxsyncSync
+import ServiceLifecycle
+
+/// How a node takes part in peer sync.
+public struct SyncConfiguration: Sendable {
+    /// `host:port` to listen on; port 0 picks a free one.
+    public var listenHost: String
+    public var listenPort: Int
+    public var tls: TLSFiles
+    /// Roster members this node peers with. It dials those whose id sorts after
+    /// its own and accepts sessions from all of them.
+    public var peers: Set<String>
+    /// Reconnection delays.
+    public var backoff: Backoff = Backoff()
+
+    public init(listenHost: String, listenPort: Int, tls: TLSFiles, peers: Set<String>) {
+        self.listenHost = listenHost
+        self.listenPort = listenPort
+        self.tls = tls
+        self.peers = peers
+    }
+
+    /// Parses `host:port`.
+    public static func address(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw PaxsyncError(.badInput, "expected host:port", subject: text)
+        }
+        return (String(text[..<colon]), port)
+    }
+}
+
+/// The gRPC server of a node, as a service with graceful shutdown.
+public final class SyncServer: Service, @unchecked Sendable {
+    let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let registry: PeerRegistry
+    let logger: Logger
+
+    public init(replica: Replica, configuration: SyncConfiguration, registry: PeerRegistry, logger: Logger) throws {
+        try configuration.tls.check()
+        let peers = configuration.peers
+        var config = HTTP2ServerTransport.Posix.Config.defaults
+        config.rpc.maxRequestPayloadSize = SyncProtocol.maxMessageBytes
+        let transport = HTTP2ServerTransport.Posix(
+            address: .ipv4(host: configuration.listenHost, port: configuration.listenPort),
+            transportSecurity: configuration.tls.serverSecurity, config: config)
+        server = GRPCServer(transport: transport, services: [
+            SyncService(replica: replica, accepts: { peers.contains($0) }, registry: registry, logger: logger),
+        ])
+        self.registry = registry
+        self.logger = logger
+    }
+
+    /// The bound port, once listening.
+    public var port: Int? {
+        get async throws { try await server.listeningAddress?.ipv4?.port }
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.serve()
+        } onGracefulShutdown: {
+            // Sessions are long-lived streams: end them so the server can drain.
+            self.registry.closeAll("node \(self.logger[metadataKey: "node"].map { "\($0)" } ?? "") is shutting down")
+            self.server.beginGracefulShutdown()
+        }
+    }
+}
+
+/// Keeps a session open to one peer: dials, runs the session, and on any
+/// failure waits (exponential backoff with jitter) and dials again. Each new
+/// session resumes from the version vectors exchanged in the hellos.
+public struct PeerDialer: Service {
+    let replica: Replica
+    let peerID: String
+    let host: String
+    let port: Int
+    let tls: TLSFiles
+    let registry: PeerRegistry
+    let logger: Logger
+    var backoff: Backoff
+
+    public init(replica: Replica, peer: String, address: String, tls: TLSFiles, registry: PeerRegistry,
+                backoff: Backoff = Backoff(), logger: Logger) throws {
+        let (host, port) = try SyncConfiguration.address(address)
+        self.replica = replica
+        self.peerID = peer
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.registry = registry
+        self.backoff = backoff
+        var logger = logger
+        logger[metadataKey: "peer"] = "\(peer)"
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await self.dialLoop() }
+    }
+
+    private func dialLoop() async {
+        var backoff = self.backoff
+        var rng = SystemRandomNumberGenerator()
+        while !Task.isCancelled {
+            let started = Date()
+            do {
+                try await session()
+            } catch is CancellationError {
+                return
+            } catch {
+                registry.failed(peerID, "\(error)")
+                logger.notice("sync session with peer ended", metadata: ["error": "\(error)"])
+            }
+            if Date().timeIntervalSince(started) > 10 { backoff.reset() }
+            let delay = backoff.next(using: &rng)
+            logger.debug("reconnecting", metadata: ["delay_ms": "\(delay)"])
+            do { try await Task.sleep(for: .milliseconds(delay)) } catch { return }
+        }
+    }
+
+    private func session() async throws {
+        var config = HTTP2ClientTransport.Posix.Config.defaults
+        // TLS verifies that the server's certificate names the node we dial.
+        config.http2.authority = CoalitionPKI.dnsName(forNode: peerID)
+        config.backoff = .init(initial: .milliseconds(100), max: .seconds(1), multiplier: 2, jitter: 0.2)
+        let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: host, port: port),
+                                                       transportSecurity: tls.clientSecurity, config: config)
+        try await withGRPCClient(transport: transport) { client in
+            let sync = Paxsync_V1_Sync.Client(wrapping: client)
+            let runner = SessionRunner(replica: replica, peerID: peerID, logger: logger)
+            var options = CallOptions.defaults
+            options.maxResponseMessageBytes = SyncProtocol.maxMessageBytes
+            try await runner.start()
+            try await sync.session(options: options) { writer in
+                // The request stream is the session's only writer, with gRPC's backpressure.
+                try await runner.sendLoop { message in try await writer.write(message.toWire()) }
+            } onResponse: { response in
+                registry.connected(peerID, runner)
+                defer { registry.disconnected(peerID, runner) }
+                logger.info("connected to peer")
+                try await runner.receiveLoop(response.messages.compactMap { SyncMessage(wire: $0) })
+            }
+        }
+    }
+}

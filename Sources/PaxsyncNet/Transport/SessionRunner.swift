@@ -1,0 +1,192 @@
+import Foundation
+import Logging
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncStore
+import PaxsyncSync
+
+/// Counters of one peer's sessions, read by status tools and logs.
+public struct PeerStatistics: Sendable {
+    public var connected = false
+    public var since: Date?
+    public var lastContact: Date?
+    public var entriesIn = 0
+    public var entriesOut = 0
+    public var bytesIn = 0
+    public var bytesOut = 0
+    public var lastError: String?
+}
+
+/// Drives one `SyncSession` over a pair of message streams.
+///
+/// One task receives (applies batches, queues acks); the other is the only
+/// writer: it flushes queued control messages, then sends what the peer lacks
+/// from the local log in bounded batches, then polls the log for new entries
+/// (local writes by the CLI land within one poll interval).
+final class SessionRunner: @unchecked Sendable {
+    let replica: Replica
+    let peerID: String
+    let logger: Logger
+    let pollInterval: Duration
+    private let lock = NSLock()
+    private var machine: SyncSession
+    private var outbox: [SyncMessage] = []
+    private(set) var stats = PeerStatistics()
+
+    init(replica: Replica, peerID: String, logger: Logger, pollInterval: Duration = .milliseconds(15)) {
+        self.replica = replica
+        self.peerID = peerID
+        var logger = logger
+        logger[metadataKey: "peer"] = "\(peerID)"
+        self.logger = logger
+        self.pollInterval = pollInterval
+        self.machine = SyncSession(localNodeID: replica.nodeID, certifiedPeerID: peerID,
+                                   members: replica.roster.memberIDs, now: Self.now())
+    }
+
+    static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+
+    private func withMachine<T>(_ body: (inout SyncSession) -> T) -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&machine)
+    }
+
+    var closedReason: String? {
+        withMachine { m in if case .closed(let reason) = m.state { reason } else { nil } }
+    }
+
+    /// Performs actions; returns entries to apply, if any.
+    private func perform(_ actions: [SyncSession.Action]) -> [RawEntry]? {
+        var apply: [RawEntry]?
+        for action in actions {
+            switch action {
+            case .send(let message): lock.withLock { outbox.append(message) }
+            case .apply(let entries): apply = entries
+            case .close(let reason, let notify):
+                logger.info("sync session closing", metadata: ["reason": "\(reason)"])
+                if notify { lock.withLock { outbox.append(.goodbye(reason: reason)) } }
+            }
+        }
+        return apply
+    }
+
+    /// Runs until the session closes, the inbound stream ends, or the task is cancelled.
+    func run<Inbound: AsyncSequence>(inbound: Inbound, send: @escaping @Sendable (SyncMessage) async throws -> Void) async throws
+    where Inbound.Element == SyncMessage {
+        try await start()
+        // Iterated by exactly one child task.
+        let box = UncheckedTransfer(inbound)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.receiveLoop(box.value) }
+            group.addTask { try await self.sendLoop(send) }
+            // Whichever ends first ends the session.
+            _ = try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Ends the session from this side (shutdown): the writer sends a goodbye and stops.
+    func stop(_ reason: String) {
+        _ = perform(withMachine { $0.stop(reason) })
+    }
+
+    /// Queues the hello (or the refusal of a peer not in the roster).
+    func start() async throws {
+        let vv = try await replica.versionVectorAsync()
+        _ = perform(withMachine { $0.start(localVersionVector: vv, now: Self.now()) })
+        lock.withLock {
+            stats.connected = true
+            stats.since = Date()
+        }
+    }
+
+    func receiveLoop<Inbound: AsyncSequence>(_ inbound: Inbound) async throws where Inbound.Element == SyncMessage {
+        for try await message in inbound {
+            lock.withLock { stats.lastContact = Date() }
+            if case .entries(let entries, _) = message {
+                lock.withLock {
+                    stats.entriesIn += entries.count
+                    stats.bytesIn += entries.reduce(0) { $0 + $1.byteCount }
+                }
+            }
+            guard let batch = perform(withMachine { $0.received(message, now: Self.now()) }) else {
+                if closedReason != nil { return }
+                continue
+            }
+            let result = try await replica.applyReceived(batch.map { ($0.body, $0.signature) })
+            if result.quarantined > 0 || result.equivocations > 0 {
+                logger.warning("entries from peer rejected", metadata: [
+                    "quarantined": "\(result.quarantined)", "equivocations": "\(result.equivocations)"])
+            }
+            let vv = try await replica.versionVectorAsync()
+            _ = perform(withMachine { $0.applied(quarantined: result.quarantined, localVersionVector: vv, now: Self.now()) })
+            if closedReason != nil { return }
+        }
+        _ = perform(withMachine { $0.stop("peer \(peerID) closed the stream") })
+    }
+
+    /// The only writer of the session: returns after sending a goodbye or when the session closed.
+    func sendLoop(_ send: @Sendable (SyncMessage) async throws -> Void) async throws {
+        var cursor: Int64?
+        var caughtUpSent = false
+        while true {
+            // Control messages first (hello, acks, heartbeats, goodbye).
+            let pending: [SyncMessage] = lock.withLock { defer { outbox.removeAll() }; return outbox }
+            for message in pending {
+                try await send(message)
+                withMachine { $0.sent(now: Self.now()) }
+                if case .goodbye = message { return }
+            }
+            if closedReason != nil { return }
+            let syncing = withMachine { $0.state == .syncing }
+            guard syncing else {
+                try await Task.sleep(for: pollInterval)
+                continue
+            }
+            if cursor == nil {
+                let peerVV = withMachine { $0.peerVersionVector }
+                cursor = try await replica.catchUpStart(for: peerVV)
+            }
+            let rows = try await replica.logEntries(after: cursor!, limit: SyncProtocol.maxBatchEntries)
+            var candidates: [(id: EntryID, entry: RawEntry)] = []
+            var bytes = 0
+            for row in rows {
+                if bytes + row.body.count > SyncProtocol.maxBatchBytes && !candidates.isEmpty { break }
+                candidates.append((row.id, RawEntry(body: row.body, signature: row.signature)))
+                bytes += row.body.count + row.signature.count
+                cursor = row.position
+            }
+            let selected = withMachine { $0.select(candidates) }
+            if !selected.isEmpty || (!caughtUpSent && candidates.isEmpty) {
+                let caughtUp = candidates.count < rows.count ? false : rows.count < SyncProtocol.maxBatchEntries
+                try await send(.entries(selected, caughtUp: caughtUp))
+                if caughtUp { caughtUpSent = true }
+                lock.withLock {
+                    stats.entriesOut += selected.count
+                    stats.bytesOut += selected.reduce(0) { $0 + $1.byteCount }
+                }
+                withMachine { $0.sent(now: Self.now()) }
+                continue
+            }
+            if !candidates.isEmpty { continue }
+            // Idle: heartbeat if due, then wait for new local entries.
+            _ = perform(withMachine { $0.tick(now: Self.now()) })
+            try await Task.sleep(for: pollInterval)
+        }
+    }
+}
+
+extension NSLock {
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}
+
+/// Moves a value that only one task will use into a child task.
+struct UncheckedTransfer<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}

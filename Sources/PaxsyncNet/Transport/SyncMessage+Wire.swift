@@ -1,0 +1,74 @@
+import Foundation
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncSync
+
+// Conversion between the session's messages and the generated wire types.
+
+extension SyncMessage {
+    func toWire() -> Paxsync_V1_SyncMessage {
+        var w = Paxsync_V1_SyncMessage()
+        switch self {
+        case .hello(let h):
+            var hello = Paxsync_V1_Hello()
+            hello.nodeID = h.nodeID
+            hello.protocolVersion = h.protocolVersion
+            hello.schemaVersion = h.schemaVersion
+            hello.versionVector = Self.wireVector(h.versionVector)
+            w.hello = hello
+        case .entries(let entries, let caughtUp):
+            var batch = Paxsync_V1_EntryBatch()
+            batch.entries = entries.map { e in
+                var s = Paxsync_V1_SignedEntry()
+                s.body = Data(e.body)
+                s.signature = Data(e.signature)
+                return s
+            }
+            batch.caughtUp = caughtUp
+            w.entries = batch
+        case .ack(let vv):
+            var ack = Paxsync_V1_Ack()
+            ack.versionVector = Self.wireVector(vv)
+            w.ack = ack
+        case .heartbeat(let at):
+            var hb = Paxsync_V1_Heartbeat()
+            hb.sentAtMs = at
+            w.heartbeat = hb
+        case .goodbye(let reason):
+            var bye = Paxsync_V1_Goodbye()
+            bye.reason = reason
+            w.goodbye = bye
+        }
+        return w
+    }
+
+    /// Decodes a wire message; nil for one with no known kind.
+    init?(wire: Paxsync_V1_SyncMessage) {
+        switch wire.kind {
+        case .hello(let h):
+            self = .hello(.init(nodeID: h.nodeID, protocolVersion: h.protocolVersion, schemaVersion: h.schemaVersion,
+                                versionVector: Self.vector(h.versionVector)))
+        case .entries(let b):
+            self = .entries(b.entries.map { RawEntry(body: Array($0.body), signature: Array($0.signature)) }, caughtUp: b.caughtUp)
+        case .ack(let a): self = .ack(versionVector: Self.vector(a.versionVector))
+        case .heartbeat(let h): self = .heartbeat(sentAtMilliseconds: h.sentAtMs)
+        case .goodbye(let g): self = .goodbye(reason: g.reason)
+        case nil: return nil
+        }
+    }
+
+    static func wireVector(_ vv: [String: UInt64]) -> [Paxsync_V1_Dependency] {
+        vv.sorted { $0.key < $1.key }.map { origin, seq in
+            var d = Paxsync_V1_Dependency()
+            d.origin = origin
+            d.seq = seq
+            return d
+        }
+    }
+
+    static func vector(_ deps: [Paxsync_V1_Dependency]) -> [String: UInt64] {
+        var vv: [String: UInt64] = [:]
+        for d in deps where Identifier.isValidMember(d.origin) { vv[d.origin] = max(vv[d.origin] ?? 0, d.seq) }
+        return vv
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import GRDB
+import PaxsyncLog
+import PaxsyncModel
+
+/// An entry read from the log for sending: its id, position and exact bytes.
+public struct LoggedEntry: Sendable {
+    public let position: Int64
+    public let id: EntryID
+    public let body: [UInt8]
+    public let signature: [UInt8]
+}
+
+/// What a batch of received entries came to.
+public struct BatchResult: Sendable {
+    public var applied = 0
+    public var duplicate = 0
+    public var held = 0
+    public var quarantined = 0
+    public var equivocations = 0
+}
+
+// Async forms for the daemon: they suspend instead of blocking a thread while
+// SQLite works, so sessions with many peers share the cooperative pool.
+extension Replica {
+    /// Applies raw received entries (body + signature) in order, in one transaction.
+    /// Bytes that do not decode are quarantined; nothing a peer sends throws here.
+    public func applyReceived(_ raw: [(body: [UInt8], signature: [UInt8])]) async throws -> BatchResult {
+        guard !configuration.readOnly else { throw PaxsyncError(.usage, "the replica is open read-only", subject: path) }
+        let now = clock.nowMilliseconds()
+        return try await writer.write { db in
+            var result = BatchResult()
+            for (body, signature) in raw {
+                let outcome: ApplyOutcome
+                do {
+                    let entry = try SignedEntry(body: body, signature: signature)
+                    outcome = try self.applyOne(db, entry: entry, now: now, releaseHeld: true)
+                } catch let error as PaxsyncError where error.code == .malformedEntry {
+                    try self.quarantine(db, origin: nil, seq: nil, body: body, signature: signature, error: error, blocks: false, now: now)
+                    outcome = .quarantined(error)
+                }
+                switch outcome {
+                case .applied: result.applied += 1
+                case .duplicate: result.duplicate += 1
+                case .held: result.held += 1
+                case .quarantined: result.quarantined += 1
+                case .equivocation: result.equivocations += 1
+                }
+            }
+            return result
+        }
+    }
+
+    /// Up to `limit` logged entries after a log position, in log order.
+    public func logEntries(after position: Int64, limit: Int) async throws -> [LoggedEntry] {
+        try await writer.read { db in
+            try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT position, origin, seq, body, signature FROM paxsync_log WHERE position > ? ORDER BY position LIMIT ?
+                """), arguments: [position, limit]).map { row in
+                LoggedEntry(position: row["position"], id: EntryID(origin: row["origin"], seq: UInt64(row["seq"] as Int64)),
+                            body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
+            }
+        }
+    }
+
+    /// The log position just before the first entry a peer with this version
+    /// vector lacks, so catch-up does not rescan what the peer already has.
+    public func catchUpStart(for peer: [String: UInt64]) async throws -> Int64 {
+        try await writer.read { db in
+            var start = Int64.max
+            for row in try Row.fetchAll(db, sql: "SELECT origin, last_seq FROM paxsync_origins") {
+                let origin: String = row["origin"]
+                let have = UInt64(peer[origin] ?? 0)
+                guard UInt64(row["last_seq"] as Int64) > have else { continue }
+                if let p = try Int64.fetchOne(db, sql: "SELECT position FROM paxsync_log WHERE origin = ? AND seq = ?",
+                                              arguments: [origin, Int64(have + 1)]) {
+                    start = min(start, p - 1)
+                }
+            }
+            if start == .max { start = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(position), 0) FROM paxsync_log") ?? 0 }
+            return start
+        }
+    }
+
+    /// The highest log position (0 for an empty log).
+    public func lastLogPosition() async throws -> Int64 {
+        try await writer.read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(position), 0) FROM paxsync_log") ?? 0 }
+    }
+
+    public func versionVectorAsync() async throws -> [String: UInt64] {
+        try await writer.read { db in try Self.versionVector(db) }
+    }
+
+    /// `retryHeld`, suspending instead of blocking.
+    public func retryHeldAsync() async throws -> Int {
+        let now = clock.nowMilliseconds()
+        return try await writer.write { db in try self.retryHeld(db, now: now) }
+    }
+}

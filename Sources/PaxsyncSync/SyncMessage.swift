@@ -1,0 +1,68 @@
+import PaxsyncLog
+import PaxsyncModel
+
+/// A peer-sync message, as the session logic sees it (the wire form is in PaxsyncNet).
+public enum SyncMessage: Sendable, Equatable {
+    case hello(Hello)
+    case entries([RawEntry], caughtUp: Bool)
+    case ack(versionVector: [String: UInt64])
+    case heartbeat(sentAtMilliseconds: UInt64)
+    case goodbye(reason: String)
+
+    public struct Hello: Sendable, Equatable {
+        public var nodeID: String
+        public var protocolVersion: UInt32
+        public var schemaVersion: UInt32
+        public var versionVector: [String: UInt64]
+
+        public init(nodeID: String, protocolVersion: UInt32 = SyncProtocol.version, schemaVersion: UInt32 = Schema.version,
+                    versionVector: [String: UInt64]) {
+            self.nodeID = nodeID
+            self.protocolVersion = protocolVersion
+            self.schemaVersion = schemaVersion
+            self.versionVector = versionVector
+        }
+    }
+
+    /// A short name for logs.
+    public var kind: String {
+        switch self {
+        case .hello: "hello"
+        case .entries: "entries"
+        case .ack: "ack"
+        case .heartbeat: "heartbeat"
+        case .goodbye: "goodbye"
+        }
+    }
+}
+
+/// An entry as carried on the wire: body and signature, decoded only by the apply path.
+public struct RawEntry: Sendable, Equatable {
+    public let body: [UInt8]
+    public let signature: [UInt8]
+
+    public init(body: [UInt8], signature: [UInt8]) {
+        self.body = body
+        self.signature = signature
+    }
+
+    public init(_ entry: SignedEntry) {
+        self.init(body: entry.body, signature: entry.signature)
+    }
+
+    public var byteCount: Int { body.count + signature.count }
+}
+
+/// Constants of the peer-sync protocol (PROTOCOL.md, "Peer sync").
+public enum SyncProtocol {
+    public static let version: UInt32 = 1
+    /// Largest gRPC message either side accepts.
+    public static let maxMessageBytes = 16 << 20
+    /// A batch is cut at this many entries or this many bytes, whichever comes first.
+    public static let maxBatchEntries = 256
+    public static let maxBatchBytes = 4 << 20
+    /// Heartbeat interval; a session silent for three of them is closed.
+    public static let heartbeatMilliseconds: UInt64 = 5_000
+    /// A session whose peer sends this many entries that are quarantined is closed.
+    public static let maxQuarantinedPerSession = 100
+}

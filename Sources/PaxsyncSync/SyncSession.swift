@@ -1,0 +1,173 @@
+import PaxsyncLog
+import PaxsyncModel
+
+/// The state machine of one sync session with one peer, without I/O.
+///
+/// A thin shell (PaxsyncNet's session runner) feeds it what happens — the
+/// session starts, a message arrives, a batch was applied, time passes — and
+/// performs the actions it returns. The machine checks the handshake, tracks
+/// what the peer holds (so nothing is sent twice and relayed entries go only
+/// where they are missing), and decides when to heartbeat or give up.
+///
+/// States and their legal transitions:
+/// - `awaitingHello` → `syncing` (a valid hello) or `closed`;
+/// - `syncing` → `closed` (goodbye, protocol violation, silence, too many bad entries);
+/// - `closed` is final.
+public struct SyncSession: Sendable {
+    public enum State: Sendable, Equatable {
+        case awaitingHello
+        case syncing
+        case closed(reason: String)
+    }
+
+    /// What the shell must do next.
+    public enum Action: Sendable, Equatable {
+        case send(SyncMessage)
+        /// Apply these entries through the replica's apply path, then report `applied`.
+        case apply([RawEntry])
+        /// Close the stream, with a goodbye carrying the reason when `notifyPeer`.
+        case close(reason: String, notifyPeer: Bool)
+    }
+
+    public let localNodeID: String
+    /// The node id the peer's TLS certificate names.
+    public let certifiedPeerID: String
+    public let members: Set<String>
+    public private(set) var state: State = .awaitingHello
+    /// What the peer holds, as far as this side knows: its hello, its acks, and what was sent to it.
+    public private(set) var peerVersionVector: [String: UInt64] = [:]
+    public private(set) var peerCaughtUp = false
+    public private(set) var lastHeardMilliseconds: UInt64
+    public private(set) var lastSentMilliseconds: UInt64
+    public private(set) var quarantinedFromPeer = 0
+
+    public init(localNodeID: String, certifiedPeerID: String, members: Set<String>, now: UInt64) {
+        self.localNodeID = localNodeID
+        self.certifiedPeerID = certifiedPeerID
+        self.members = members
+        self.lastHeardMilliseconds = now
+        self.lastSentMilliseconds = now
+    }
+
+    public var isClosed: Bool { if case .closed = state { true } else { false } }
+
+    /// The session begins: refuse a peer that is not in the roster, else send our hello.
+    public mutating func start(localVersionVector: [String: UInt64], now: UInt64) -> [Action] {
+        guard members.contains(certifiedPeerID) else {
+            return close("peer \(certifiedPeerID) is not in the roster", notify: true)
+        }
+        lastSentMilliseconds = now
+        return [.send(.hello(.init(nodeID: localNodeID, versionVector: localVersionVector)))]
+    }
+
+    /// A message arrived from the peer.
+    public mutating func received(_ message: SyncMessage, now: UInt64) -> [Action] {
+        guard !isClosed else { return [] }
+        lastHeardMilliseconds = now
+        switch (state, message) {
+        case (.awaitingHello, .hello(let hello)):
+            guard hello.nodeID == certifiedPeerID else {
+                return close("peer says it is \(hello.nodeID) but its certificate names \(certifiedPeerID)", notify: true)
+            }
+            guard hello.protocolVersion == SyncProtocol.version else {
+                return close("peer \(hello.nodeID) speaks sync protocol \(hello.protocolVersion); this node speaks \(SyncProtocol.version)", notify: true)
+            }
+            peerVersionVector = hello.versionVector
+            state = .syncing
+            return []
+        case (.awaitingHello, _):
+            return close("peer \(certifiedPeerID) sent \(message.kind) before its hello", notify: true)
+        case (.syncing, .hello):
+            return close("peer \(certifiedPeerID) sent a second hello", notify: true)
+        case (.syncing, .entries(let entries, _)):
+            return entries.isEmpty ? [] : [.apply(entries)]
+        case (.syncing, .ack(let vv)):
+            for (origin, seq) in vv where seq > peerVersionVector[origin] ?? 0 { peerVersionVector[origin] = seq }
+            return []
+        case (.syncing, .heartbeat):
+            return []
+        case (_, .goodbye(let reason)):
+            state = .closed(reason: "peer \(certifiedPeerID) ended the session: \(reason)")
+            return [.close(reason: "peer \(certifiedPeerID) ended the session: \(reason)", notifyPeer: false)]
+        case (.closed, _):
+            return []
+        }
+    }
+
+    /// A batch from the peer went through the apply path.
+    public mutating func applied(quarantined: Int, localVersionVector: [String: UInt64], now: UInt64) -> [Action] {
+        guard !isClosed else { return [] }
+        quarantinedFromPeer += quarantined
+        if quarantinedFromPeer >= SyncProtocol.maxQuarantinedPerSession {
+            return close("peer \(certifiedPeerID) sent \(quarantinedFromPeer) entries that were quarantined", notify: true)
+        }
+        lastSentMilliseconds = now
+        return [.send(.ack(versionVector: localVersionVector))]
+    }
+
+    /// Chooses, from entries in local log order, those the peer lacks, and
+    /// records them as sent. Entries must be offered in log order.
+    public mutating func select(_ candidates: [(id: EntryID, entry: RawEntry)]) -> [RawEntry] {
+        guard state == .syncing else { return [] }
+        var out: [RawEntry] = []
+        for (id, entry) in candidates where id.seq > peerVersionVector[id.origin] ?? 0 {
+            out.append(entry)
+            peerVersionVector[id.origin] = id.seq
+        }
+        return out
+    }
+
+    /// Whether the peer lacks anything of a local version vector.
+    public func peerLacks(_ local: [String: UInt64]) -> Bool {
+        local.contains { $0.value > peerVersionVector[$0.key] ?? 0 }
+    }
+
+    /// Records that a batch (or heartbeat) was sent now.
+    public mutating func sent(now: UInt64) { lastSentMilliseconds = now }
+
+    /// Time passes: heartbeat when idle, close when the peer has been silent too long.
+    public mutating func tick(now: UInt64) -> [Action] {
+        guard !isClosed else { return [] }
+        if now >= lastHeardMilliseconds + 3 * SyncProtocol.heartbeatMilliseconds {
+            return close("peer \(certifiedPeerID) silent for \((now - lastHeardMilliseconds) / 1000) s", notify: true)
+        }
+        if state == .syncing, now >= lastSentMilliseconds + SyncProtocol.heartbeatMilliseconds {
+            lastSentMilliseconds = now
+            return [.send(.heartbeat(sentAtMilliseconds: now))]
+        }
+        return []
+    }
+
+    /// The shell ends the session (shutdown, transport error).
+    public mutating func stop(_ reason: String) -> [Action] {
+        guard !isClosed else { return [] }
+        return close(reason, notify: true)
+    }
+
+    private mutating func close(_ reason: String, notify: Bool) -> [Action] {
+        state = .closed(reason: reason)
+        return [.close(reason: reason, notifyPeer: notify)]
+    }
+}
+
+/// Reconnection delays: exponential from `initial` to `maximum`, with full jitter.
+public struct Backoff: Sendable {
+    public var initialMilliseconds: UInt64 = 200
+    public var maximumMilliseconds: UInt64 = 30_000
+    public private(set) var attempt = 0
+
+    public init(initialMilliseconds: UInt64 = 200, maximumMilliseconds: UInt64 = 30_000) {
+        self.initialMilliseconds = initialMilliseconds
+        self.maximumMilliseconds = maximumMilliseconds
+    }
+
+    /// The next delay: uniformly random in [ceiling/2, ceiling], the ceiling doubling per attempt.
+    public mutating func next<R: RandomNumberGenerator>(using rng: inout R) -> UInt64 {
+        let ceiling = min(maximumMilliseconds, initialMilliseconds << UInt64(min(attempt, 20)))
+        attempt += 1
+        return ceiling / 2 + UInt64.random(in: 0...(ceiling / 2), using: &rng)
+    }
+
+    /// A session got going: start again from the initial delay next time.
+    public mutating func reset() { attempt = 0 }
+}

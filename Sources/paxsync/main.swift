@@ -1,3 +1,0 @@
-import PaxsyncCLI
-
-PaxsyncCommand.main()
