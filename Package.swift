@@ -109,7 +109,15 @@ let package = Package(
             dependencies: ["PaxsyncStore", "PaxsyncTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(name: "PaxsyncSyncTests", dependencies: ["PaxsyncSync", "PaxsyncTestSupport"]),
-        .testTarget(name: "PaxsyncNetTests", dependencies: ["PaxsyncNet", "PaxsyncTestSupport"]),
+        .testTarget(
+            name: "PaxsyncNetTests",
+            dependencies: [
+                "PaxsyncNet", "PaxsyncSync", "PaxsyncTestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "PaxsyncCLITests", dependencies: ["PaxsyncCLI", "PaxsyncModel", "PaxsyncTestSupport"]),
     ]
 )

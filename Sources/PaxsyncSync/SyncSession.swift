@@ -152,11 +152,13 @@ public struct SyncSession: Sendable {
 
 /// Reconnection delays: exponential from `initial` to `maximum`, with full jitter.
 public struct Backoff: Sendable {
-    public var initialMilliseconds: UInt64 = 200
-    public var maximumMilliseconds: UInt64 = 30_000
+    public var initialMilliseconds: UInt64
+    public var maximumMilliseconds: UInt64
     public private(set) var attempt = 0
 
-    public init(initialMilliseconds: UInt64 = 200, maximumMilliseconds: UInt64 = 30_000) {
+    /// Defaults suit a coalition of a few dozen nodes: a returning node is
+    /// redialled within about five seconds.
+    public init(initialMilliseconds: UInt64 = 100, maximumMilliseconds: UInt64 = 5_000) {
         self.initialMilliseconds = initialMilliseconds
         self.maximumMilliseconds = maximumMilliseconds
     }

@@ -31,7 +31,10 @@ final class SessionRunner: @unchecked Sendable {
     private let lock = NSLock()
     private var machine: SyncSession
     private var outbox: [SyncMessage] = []
-    private(set) var stats = PeerStatistics()
+    private var stats = PeerStatistics()
+
+    /// The session's counters so far.
+    var statistics: PeerStatistics { lock.withLock { stats } }
 
     init(replica: Replica, peerID: String, logger: Logger, pollInterval: Duration = .milliseconds(15)) {
         self.replica = replica

@@ -48,6 +48,7 @@ public final class PeerRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var runners: [String: SessionRunner] = [:]
     private var errors: [String: String] = [:]
+    private var finished: [String: PeerStatistics] = [:]
 
     public init() {}
 
@@ -56,6 +57,9 @@ public final class PeerRegistry: @unchecked Sendable {
         lock.withLock {
             if runners[peer] === runner { runners[peer] = nil }
             if let reason = runner.closedReason { errors[peer] = reason }
+            var stats = runner.statistics
+            stats.connected = false
+            finished[peer] = stats
         }
     }
     func failed(_ peer: String, _ error: String) { lock.withLock { errors[peer] = error } }
@@ -68,4 +72,9 @@ public final class PeerRegistry: @unchecked Sendable {
     /// Peers with a live session.
     public var connectedPeers: [String] { lock.withLock { runners.keys.sorted() } }
     public func lastError(_ peer: String) -> String? { lock.withLock { errors[peer] } }
+
+    /// Counters of the live session with a peer, or else of the last one that ended.
+    public func statistics(_ peer: String) -> PeerStatistics? {
+        lock.withLock { runners[peer]?.statistics ?? finished[peer] }
+    }
 }

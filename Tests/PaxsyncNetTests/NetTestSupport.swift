@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncNet
+import PaxsyncStore
+import PaxsyncSync
+import PaxsyncTestSupport
+import Testing
+
+/// A coalition CA in a temporary directory that issues node TLS files.
+struct TestPKI {
+    let dir: TemporaryDirectory
+    let ca: CoalitionPKI.Issued
+
+    init(dir: TemporaryDirectory, name: String = "test CA") throws {
+        self.dir = dir
+        ca = try CoalitionPKI.createCA(name: name)
+    }
+
+    func issue(_ id: String, notBefore: Date = Date().addingTimeInterval(-300), validDays: Int = 30, tag: String = "") throws -> TLSFiles {
+        let issued = try CoalitionPKI.issueNode(id: id, caCertificatePEM: ca.certificatePEM, caKeyPEM: ca.privateKeyPEM,
+                                                hosts: ["127.0.0.1"], validDays: validDays, notBefore: notBefore)
+        let base = dir.file("\(id)\(tag)-\(UUID().uuidString.prefix(6))")
+        try issued.certificatePEM.write(toFile: base + ".crt", atomically: true, encoding: .utf8)
+        try issued.privateKeyPEM.write(toFile: base + ".key", atomically: true, encoding: .utf8)
+        try ca.certificatePEM.write(toFile: base + ".ca", atomically: true, encoding: .utf8)
+        return TLSFiles(certificate: base + ".crt", privateKey: base + ".key", ca: base + ".ca")
+    }
+}
+
+/// One node in-process: replica, TLS files, server on a free loopback port.
+final class NetNode: @unchecked Sendable {
+    let id: String
+    let replica: Replica
+    let tls: TLSFiles
+    let registry = PeerRegistry()
+    let logger: Logger
+    var port = 0
+
+    init(_ id: String, coalition: TestCoalition, pki: TestPKI, dir: TemporaryDirectory) throws {
+        self.id = id
+        replica = try coalition.replica(id, in: dir, clock: SystemClock())
+        tls = try pki.issue(id)
+        var logger = Logger(label: "test.\(id)")
+        logger.logLevel = .critical
+        logger[metadataKey: "node"] = "\(id)"
+        self.logger = logger
+    }
+}
+
+/// Runs servers for `nodes`, dialers along `links` (from the lower id), then `body`.
+func withNetwork(_ nodes: [NetNode], links: [(String, String)], body: () async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var servers: [String: SyncServer] = [:]
+        for node in nodes {
+            let peers = Set(links.compactMap { $0.0 == node.id ? $0.1 : $0.1 == node.id ? $0.0 : nil })
+            let server = try SyncServer(replica: node.replica, configuration: SyncConfiguration(
+                listenHost: "127.0.0.1", listenPort: 0, tls: node.tls, peers: peers), registry: node.registry, logger: node.logger)
+            servers[node.id] = server
+            group.addTask { try await server.run() }
+        }
+        for node in nodes {
+            node.port = try #require(try await servers[node.id]!.port)
+        }
+        for (a, b) in links {
+            let (from, to) = a < b ? (a, b) : (b, a)
+            let dialer = nodes.first { $0.id == from }!
+            let target = nodes.first { $0.id == to }!
+            let service = try PeerDialer(replica: dialer.replica, peer: to, address: "127.0.0.1:\(target.port)", tls: dialer.tls,
+                                         registry: dialer.registry, backoff: Backoff(initialMilliseconds: 50, maximumMilliseconds: 400),
+                                         logger: dialer.logger)
+            group.addTask { try await service.run() }
+        }
+        do {
+            try await body()
+        } catch {
+            group.cancelAll()
+            throw error
+        }
+        group.cancelAll()
+    }
+}
+
+/// Polls `condition` until it holds or `seconds` pass.
+func eventually(_ what: String, seconds: Double = 15, _ condition: () async throws -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(25))
+    }
+    Issue.record("timed out after \(seconds) s waiting for: \(what)")
+}
+
+func digests(_ nodes: [NetNode]) throws -> Set<String> { Set(try nodes.map { try $0.replica.digest().hex }) }

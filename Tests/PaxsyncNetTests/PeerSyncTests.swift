@@ -1,0 +1,136 @@
+import Foundation
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncNet
+import PaxsyncStore
+import PaxsyncSync
+import PaxsyncTestSupport
+import Testing
+import X509
+
+@Suite("Coalition PKI")
+struct PKITests {
+    @Test("a node certificate names its node id and is signed by the CA")
+    func nodeID() throws {
+        let ca = try CoalitionPKI.createCA(name: "t")
+        let issued = try CoalitionPKI.issueNode(id: "KR", caCertificatePEM: ca.certificatePEM, caKeyPEM: ca.privateKeyPEM, hosts: ["127.0.0.1", "kr.example"])
+        let cert = try Certificate(pemEncoded: issued.certificatePEM)
+        let caCert = try Certificate(pemEncoded: ca.certificatePEM)
+        #expect(CoalitionPKI.nodeID(of: cert) == "KR")
+        #expect(CoalitionPKI.nodeID(of: caCert) == nil)
+        #expect(cert.issuer == caCert.subject)
+        #expect(caCert.publicKey.isValidSignature(cert.signature, for: cert))
+        #expect(throws: PaxsyncError.self) {
+            try CoalitionPKI.issueNode(id: "kr!", caCertificatePEM: ca.certificatePEM, caKeyPEM: ca.privateKeyPEM)
+        }
+    }
+}
+
+@Suite("Peer sync over mutual TLS", .serialized)
+struct PeerSyncTests {
+    let dir = TemporaryDirectory("paxsync-net")
+    let coalition = TestCoalition(["AU", "JP", "KR"])
+
+    @Test("three nodes writing everywhere converge; later writes are pushed live")
+    func threeNodes() async throws {
+        let pki = try TestPKI(dir: dir)
+        let nodes = try coalition.ids.map { try NetNode($0, coalition: coalition, pki: pki, dir: dir) }
+        try nodes[0].replica.commit([Records.facility("AU-A")])
+        try nodes[1].replica.commit([Records.facility("JP-B", country: "JP")])
+        try await withNetwork(nodes, links: [("AU", "JP"), ("AU", "KR"), ("JP", "KR")]) {
+            try await eventually("all three hold both entries") { try nodes.allSatisfy { try $0.replica.logCount() == 2 } }
+            try nodes[2].replica.commit([Records.facility("KR-C", country: "KR")])
+            try nodes[0].replica.commit([Records.stock("AU-A", "Li", kg: 5)])
+            try await eventually("the live writes reach everyone") { try digests(nodes).count == 1 && nodes[1].replica.logCount() == 4 }
+        }
+        #expect(try digests(nodes).count == 1)
+    }
+
+    @Test("a line A–B–C converges through B: entries are relayed")
+    func relay() async throws {
+        let pki = try TestPKI(dir: dir)
+        let nodes = try coalition.ids.map { try NetNode($0, coalition: coalition, pki: pki, dir: dir) }
+        try nodes[0].replica.commit([Records.facility("AU-A")])
+        try nodes[2].replica.commit([Records.facility("KR-C", country: "KR")])
+        try await withNetwork(nodes, links: [("AU", "JP"), ("JP", "KR")]) {
+            try await eventually("AU and KR meet through JP") { try digests(nodes).count == 1 && nodes[0].replica.logCount() == 2 }
+        }
+        #expect(try nodes[0].replica.query("SELECT id FROM facilities ORDER BY id").rows == [[.text("AU-A")], [.text("KR-C")]])
+    }
+
+    @Test("a node offline while others write catches up on return, without re-downloading what it has")
+    func catchUp() async throws {
+        let pki = try TestPKI(dir: dir)
+        let au = try NetNode("AU", coalition: coalition, pki: pki, dir: dir)
+        let jp = try NetNode("JP", coalition: coalition, pki: pki, dir: dir)
+        for i in 0..<20 { try au.replica.commit([Records.facility("AU-F\(i)")]) }
+        try await withNetwork([au, jp], links: [("AU", "JP")]) {
+            try await eventually("first sync") { try jp.replica.logCount() == 20 }
+        }
+        for i in 20..<50 { try au.replica.commit([Records.facility("AU-F\(i)")]) }
+        let before = try jp.replica.logCount()
+        try await withNetwork([au, jp], links: [("AU", "JP")]) {
+            try await eventually("catch-up after return") { try jp.replica.logCount() == 50 }
+        }
+        #expect(before == 20)
+        let resumed = try #require(jp.registry.statistics("AU"))
+        #expect(resumed.entriesIn == 30, "the resumed session carried only the 30 missing entries")
+        #expect(try jp.replica.digest() == au.replica.digest())
+        // Every entry was applied exactly once: nothing arrived twice as a duplicate.
+        #expect(try jp.replica.quarantined().isEmpty && jp.replica.held().isEmpty)
+    }
+}
+
+@Suite("Peer sync refusals", .serialized)
+struct RefusalTests {
+    let dir = TemporaryDirectory("paxsync-refuse")
+    let coalition = TestCoalition(["AU", "JP", "KR"])
+
+    /// AU serves one entry; JP dials with `tls` for a while. Nothing may cross.
+    func attempt(jpTLS: (TestPKI) throws -> TLSFiles) async throws -> NetNode {
+        let pki = try TestPKI(dir: dir)
+        let au = try NetNode("AU", coalition: coalition, pki: pki, dir: dir)
+        try au.replica.commit([Records.facility("AU-SECRET")])
+        let jp = try NetNode("JP", coalition: coalition, pki: pki, dir: dir)
+        let server = try SyncServer(replica: au.replica, configuration: SyncConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, tls: au.tls, peers: ["JP", "KR"]), registry: au.registry, logger: au.logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await server.run() }
+            let port = try #require(try await server.port)
+            // AU sorts before JP, so dial AU -> JP's direction is irrelevant here: JP dials AU directly.
+            let dialer = try PeerDialer(replica: jp.replica, peer: "AU", address: "127.0.0.1:\(port)", tls: try jpTLS(pki),
+                                        registry: jp.registry, backoff: Backoff(initialMilliseconds: 50, maximumMilliseconds: 200),
+                                        logger: jp.logger)
+            group.addTask { try await dialer.run() }
+            try await Task.sleep(for: .milliseconds(1500))
+            group.cancelAll()
+        }
+        #expect(try jp.replica.logCount() == 0, "no entry may reach a refused peer")
+        #expect(jp.registry.lastError("AU") != nil)
+        return jp
+    }
+
+    @Test("a certificate from another CA is refused")
+    func otherCA() async throws {
+        let jp = try await attempt { _ in try TestPKI(dir: dir, name: "rogue CA").issue("JP") }
+        #expect(jp.registry.lastError("AU").map { $0.contains("unavailable") || $0.contains("certificate") } == true)
+    }
+
+    @Test("an expired certificate is refused")
+    func expired() async throws {
+        _ = try await attempt { pki in try pki.issue("JP", notBefore: Date().addingTimeInterval(-10 * 86400), validDays: 2, tag: "old") }
+    }
+
+    @Test("a certificate naming another node than the hello is refused")
+    func impostor() async throws {
+        let jp = try await attempt { pki in try pki.issue("KR") }
+        #expect(jp.registry.lastError("AU").map { $0.contains("certificate names KR") || $0.contains("ended the session") } == true,
+                "\(jp.registry.lastError("AU") ?? "")")
+    }
+
+    @Test("a certificate for a node not in the roster is refused")
+    func notInRoster() async throws {
+        let jp = try await attempt { pki in try pki.issue("FR") }
+        #expect(jp.registry.lastError("AU").map { $0.contains("not in this node's roster") } == true, "\(jp.registry.lastError("AU") ?? "")")
+    }
+}

@@ -1,0 +1,143 @@
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncSync
+import PaxsyncTestSupport
+import Testing
+
+func raw(_ n: Int) -> RawEntry { RawEntry(body: [UInt8(n)], signature: [UInt8(n)]) }
+
+@Suite("Sync session state machine")
+struct SyncSessionTests {
+    let members: Set<String> = ["AU", "JP", "KR"]
+
+    func session(peer: String = "JP") -> SyncSession {
+        SyncSession(localNodeID: "AU", certifiedPeerID: peer, members: members, now: 0)
+    }
+
+    func open() -> SyncSession {
+        var s = session()
+        _ = s.start(localVersionVector: ["AU": 3], now: 0)
+        _ = s.received(.hello(.init(nodeID: "JP", versionVector: ["AU": 1, "JP": 4])), now: 1)
+        return s
+    }
+
+    @Test("start sends a hello with the local version vector")
+    func start() {
+        var s = session()
+        #expect(s.start(localVersionVector: ["AU": 3], now: 0) == [.send(.hello(.init(nodeID: "AU", versionVector: ["AU": 3])))])
+        #expect(s.state == .awaitingHello)
+    }
+
+    @Test("a valid hello opens the session and records what the peer holds")
+    func hello() {
+        let s = open()
+        #expect(s.state == .syncing)
+        #expect(s.peerVersionVector == ["AU": 1, "JP": 4])
+        #expect(s.peerLacks(["AU": 3]))
+        #expect(!s.peerLacks(["AU": 1, "JP": 2]))
+    }
+
+    @Test("a hello naming another node than the certificate closes the session before any entry")
+    func impostor() {
+        var s = session()
+        _ = s.start(localVersionVector: [:], now: 0)
+        let actions = s.received(.hello(.init(nodeID: "KR", versionVector: [:])), now: 1)
+        guard case .close(let reason, true) = actions.first else { Issue.record("not closed: \(actions)"); return }
+        #expect(reason.contains("KR") && reason.contains("certificate names JP"))
+        #expect(s.select([(EntryID(origin: "AU", seq: 1), raw(1))]).isEmpty)
+    }
+
+    @Test("a peer not in the roster is refused at start")
+    func notInRoster() {
+        var s = session(peer: "FR")
+        guard case .close(let reason, _) = s.start(localVersionVector: [:], now: 0).first else { Issue.record("not closed"); return }
+        #expect(reason.contains("not in the roster"))
+    }
+
+    @Test("protocol violations close the session", arguments: [
+        SyncMessage.entries([raw(1)], caughtUp: false), .ack(versionVector: [:]), .heartbeat(sentAtMilliseconds: 1),
+    ])
+    func beforeHello(message: SyncMessage) {
+        var s = session()
+        _ = s.start(localVersionVector: [:], now: 0)
+        guard case .close(let reason, true) = s.received(message, now: 1).first else { Issue.record("not closed"); return }
+        #expect(reason.contains("before its hello"))
+    }
+
+    @Test("another protocol version or a second hello closes the session")
+    func versions() {
+        var s = session()
+        _ = s.start(localVersionVector: [:], now: 0)
+        #expect(s.received(.hello(.init(nodeID: "JP", protocolVersion: 9, versionVector: [:])), now: 1).count == 1)
+        #expect(s.isClosed)
+        var t = open()
+        _ = t.received(.hello(.init(nodeID: "JP", versionVector: [:])), now: 2)
+        #expect(t.isClosed)
+    }
+
+    @Test("entries go to the apply path; the ack carries the new version vector")
+    func applyAndAck() {
+        var s = open()
+        #expect(s.received(.entries([raw(1), raw(2)], caughtUp: true), now: 2) == [.apply([raw(1), raw(2)])])
+        #expect(s.applied(quarantined: 0, localVersionVector: ["JP": 6], now: 3) == [.send(.ack(versionVector: ["JP": 6]))])
+    }
+
+    @Test("only what the peer lacks is selected, and nothing is sent twice")
+    func select() {
+        var s = open()
+        let candidates = [(EntryID(origin: "AU", seq: 1), raw(1)), (EntryID(origin: "AU", seq: 2), raw(2)),
+                          (EntryID(origin: "JP", seq: 4), raw(3)), (EntryID(origin: "KR", seq: 1), raw(4))]
+        #expect(s.select(candidates) == [raw(2), raw(4)], "AU:2 and the relayed KR:1")
+        #expect(s.select(candidates).isEmpty)
+        _ = s.received(.ack(versionVector: ["AU": 9]), now: 5)
+        #expect(s.peerVersionVector["AU"] == 9)
+        _ = s.received(.ack(versionVector: ["AU": 2]), now: 6)
+        #expect(s.peerVersionVector["AU"] == 9, "acks never lower what the peer is known to hold")
+    }
+
+    @Test("an idle session heartbeats; a silent peer is dropped")
+    func heartbeats() {
+        var s = open()
+        #expect(s.tick(now: 1000).isEmpty)
+        #expect(s.tick(now: SyncProtocol.heartbeatMilliseconds + 1) == [.send(.heartbeat(sentAtMilliseconds: SyncProtocol.heartbeatMilliseconds + 1))])
+        _ = s.received(.heartbeat(sentAtMilliseconds: 9), now: 6000)
+        #expect(!s.isClosed)
+        guard case .close(let reason, _) = s.tick(now: 6000 + 3 * SyncProtocol.heartbeatMilliseconds).first else {
+            Issue.record("not closed"); return
+        }
+        #expect(reason.contains("silent"))
+    }
+
+    @Test("a peer sending too many entries that are quarantined is dropped")
+    func badPeer() {
+        var s = open()
+        _ = s.applied(quarantined: SyncProtocol.maxQuarantinedPerSession - 1, localVersionVector: [:], now: 2)
+        #expect(!s.isClosed)
+        _ = s.applied(quarantined: 1, localVersionVector: [:], now: 3)
+        #expect(s.isClosed)
+    }
+
+    @Test("a goodbye closes without answering")
+    func goodbye() {
+        var s = open()
+        #expect(s.received(.goodbye(reason: "shutting down"), now: 2) == [.close(reason: "peer JP ended the session: shutting down", notifyPeer: false)])
+        #expect(s.received(.entries([raw(1)], caughtUp: false), now: 3).isEmpty)
+    }
+}
+
+@Suite("Reconnection backoff")
+struct BackoffTests {
+    @Test("delays grow exponentially with jitter, are capped, and reset")
+    func growth() {
+        var rng = SplitMix64(seed: 3)
+        var b = Backoff(initialMilliseconds: 100, maximumMilliseconds: 5000)
+        let delays = (0..<10).map { _ in b.next(using: &rng) }
+        for (i, d) in delays.enumerated() {
+            let ceiling = min(5000, 100 << UInt64(i))
+            #expect(d >= ceiling / 2 && d <= ceiling, "attempt \(i): \(d)")
+        }
+        #expect(delays.last! <= 5000)
+        b.reset()
+        #expect(b.next(using: &rng) <= 100)
+    }
+}
