@@ -1,0 +1,147 @@
+import Foundation
+import PaxsyncModel
+import PaxsyncTestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A free loopback TCP port (bound, read, released).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// A local coalition of `paxsync serve` processes, set up entirely with the CLI.
+final class LocalCoalition {
+    let dir = TemporaryDirectory("paxsync-serve")
+    let ids: [String]
+    var ports: [String: Int] = [:]
+    var processes: [String: Process] = [:]
+
+    init(_ ids: [String], peers: [String: String] = [:]) throws {
+        self.ids = ids
+        let cli = Paxsync()
+        try cli.ok(["ca", "init", "--dir", dir.file("ca")])
+        var members: [[String: Any]] = []
+        for id in ids {
+            let path = dir.file(id)
+            ports[id] = freePort()
+            try cli.ok(["node", "init", "--node-id", id, "--data-dir", path, "--address", "127.0.0.1:\(ports[id]!)"])
+            try cli.ok(["ca", "issue", "--ca", dir.file("ca"), "--node-id", id, "--out", path + "/tls"])
+            let roster = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path + "/roster.json"))) as! [String: Any]
+            members.append((roster["members"] as! [[String: Any]])[0])
+            if let list = peers[id] {
+                let config = try String(contentsOfFile: path + "/paxsync.conf", encoding: .utf8)
+                try config.replacingOccurrences(of: "peers = \"*\"", with: "peers = \"\(list)\"")
+                    .write(toFile: path + "/paxsync.conf", atomically: true, encoding: .utf8)
+            }
+        }
+        try JSONSerialization.data(withJSONObject: ["format": 1, "coalition": "test", "members": members])
+            .write(to: URL(fileURLWithPath: dir.file("roster.json")))
+        for id in ids { try cli.ok(["roster", "set", "--data-dir", dir.file(id), dir.file("roster.json")]) }
+    }
+
+    func cli(_ id: String) -> Paxsync { Paxsync(dataDir: dir.file(id)) }
+
+    func start(_ id: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Paxsync.binary)
+        process.arguments = ["serve", "--data-dir", dir.file(id)]
+        FileManager.default.createFile(atPath: dir.file("\(id).log"), contents: nil)
+        let log = FileHandle(forWritingAtPath: dir.file("\(id).log"))!
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        processes[id] = process
+    }
+
+    /// SIGTERM and wait; returns the exit status.
+    @discardableResult
+    func stop(_ id: String) -> Int32 {
+        guard let p = processes.removeValue(forKey: id) else { return -1 }
+        p.terminate()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    func digest(_ id: String) throws -> String { try cli(id).ok(["digest"]).components(separatedBy: " ")[0] }
+
+    func log(_ id: String) -> String { (try? String(contentsOfFile: dir.file("\(id).log"), encoding: .utf8)) ?? "" }
+
+    deinit { for id in Array(processes.keys) { stop(id) } }
+}
+
+func waitFor(_ what: String, seconds: Double = 20, _ condition: () throws -> Bool) throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if (try? condition()) == true { return true }
+        usleep(50_000)
+    }
+    Issue.record("timed out after \(seconds) s: \(what)")
+    return false
+}
+
+@Suite("paxsync serve: real processes on loopback", .serialized)
+struct ServeTests {
+    @Test("four nodes writing everywhere converge; a stopped node catches up when restarted")
+    func coalition() throws {
+        let c = try LocalCoalition(["AU", "JP", "KR", "SG"])
+        for id in c.ids { try c.start(id) }
+        for (i, id) in c.ids.enumerated() {
+            try c.cli(id).ok(["facility", "create", "--id", "\(id)-F", "--name", "F", "--kind", "port", "--country", id,
+                              "--lat", "\(i)", "--lon", "\(i)"])
+        }
+        let converged = try waitFor("equal digests") {
+            let list = try c.cli("AU").ok(["log", "list", "--json"])
+            return try Set(c.ids.map { try c.digest($0) }).count == 1 && list.contains("SG:1")
+        }
+        if !converged { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
+
+        #expect(c.stop("KR") == 0, "SIGTERM ends serve cleanly")
+        #expect(c.log("KR").contains("stopped"))
+        for id in ["AU", "JP", "SG"] {
+            try c.cli(id).ok(["stock", "set", "--facility", "\(id)-F", "--mineral", "Li", "--form", "ore", "--quantity-kg", "7", "--as-of", "2026-11-29"])
+        }
+        try c.start("KR")
+        let caughtUp = try waitFor("KR catches up") {
+            let count = try c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM stocks"])
+            return try Set(c.ids.map { try c.digest($0) }).count == 1 && count.contains("3")
+        }
+        if !caughtUp { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
+        for id in c.ids { c.stop(id) }
+        #expect(try c.cli("KR").ok(["log", "verify", "--quiet"]).hasPrefix("OK"))
+    }
+
+    @Test("a client without a certificate is refused by the TLS handshake (openssl s_client)")
+    func noClientCertificate() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") else {
+            Issue.record("openssl is not installed; .ci/run installs it")
+            return
+        }
+        let c = try LocalCoalition(["AU", "JP"])
+        try c.start("AU")
+        _ = try waitFor("AU listening") { c.log("AU").contains("serving") }
+        usleep(300_000)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "(sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:\(c.ports["AU"]!) -CAfile \(c.dir.file("ca"))/ca.crt -servername au.node.paxsync 2>&1"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        c.stop("AU")
+        #expect(text.contains("certificate required"), "\(text)")
+    }
+}
