@@ -122,21 +122,48 @@ struct RosterCommand: ParsableCommand {
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add a member to this node's roster.",
-            discussion: "Example:\n  paxsync roster add --data-dir au --id JP --country JP --name Japan --key BASE64KEY --address 10.0.0.6:7400")
+            abstract: "Add members to this node's roster: one by its details, or those of another roster file.",
+            discussion: """
+                Examples:
+                  paxsync roster add --data-dir au --id JP --country JP --name Japan --key BASE64KEY --address 10.0.0.6:7400
+                  paxsync roster add --data-dir au --from jp/roster.json
+                """)
         @OptionGroup var node: NodeOptions
-        @Option var id: String
-        @Option var country: String
-        @Option var name: String
-        @Option(help: "Base64 Ed25519 public key, as `paxsync node init` prints it.") var key: String
+        @Option(help: ArgumentHelp("Add the members listed in this roster file.", valueName: "FILE")) var from: String?
+        @Option var id: String?
+        @Option var country: String?
+        @Option var name: String?
+        @Option(help: "Base64 Ed25519 public key, as `paxsync node init` prints it.") var key: String?
         @Option var address = ""
+
+        func validate() throws {
+            if from == nil && (id == nil || country == nil || key == nil) {
+                throw ValidationError("give --from FILE, or --id, --country and --key (and --name, --address)")
+            }
+        }
+
         func run() throws {
             let dir = try node.directory()
             var roster = try dir.loadRoster()
-            guard roster.member(id) == nil else { throw PaxsyncError(.usage, "already in the roster", subject: id) }
-            roster.members.append(RosterMember(id: id, country: country, name: name, signingKey: key, address: address))
-            try dir.installRoster(roster, source: "roster add \(id)")
-            print("Added \(id); the roster lists \(roster.members.map(\.id).joined(separator: ", "))")
+            var added: [RosterMember] = []
+            if let from {
+                guard let data = FileManager.default.contents(atPath: from) else { throw PaxsyncError(.notFound, "cannot read", subject: from) }
+                for member in try Roster.decode(data, source: from).members {
+                    if let existing = roster.member(member.id) {
+                        guard existing.signingKey == member.signingKey else {
+                            throw PaxsyncError(.badInput, "\(member.id) is already in the roster with another key", subject: from)
+                        }
+                        continue
+                    }
+                    added.append(member)
+                }
+            } else if let id, let country, let key {
+                guard roster.member(id) == nil else { throw PaxsyncError(.usage, "already in the roster", subject: id) }
+                added.append(RosterMember(id: id, country: country, name: name ?? id, signingKey: key, address: address))
+            }
+            roster.members += added
+            try dir.installRoster(roster, source: from ?? "roster add")
+            print("Added \(added.isEmpty ? "nobody new" : added.map(\.id).joined(separator: ", ")); the roster lists \(roster.members.map(\.id).joined(separator: ", "))")
         }
     }
 }
