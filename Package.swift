@@ -97,7 +97,7 @@ let package = Package(
         .executableTarget(
             name: "paxsync-bench",
             dependencies: [
-                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncTestSupport",
+                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncCLI", "PaxsyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/paxsync-bench"

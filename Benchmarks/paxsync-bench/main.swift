@@ -1,116 +1,26 @@
-// paxsync-bench: write and import rates of a paxsync replica, each reported
-// beside a raw SQLite baseline measured in the same run on the same machine.
+// paxsync-bench: paxsync's rates beside baselines measured in the same run on
+// the same machine. Build both executables in release mode first:
 //
-//   swift run -c release paxsync-bench [ROWS] [WRITES]
-//
-// ROWS (default 100000): stock rows imported from CSV, and inserted raw.
-// WRITES (default 500): single-row local change sets, each its own durable commit.
+//   swift build -c release
+//   .build/release/paxsync-bench local [ROWS] [WRITES]   # import, peer apply, local writes (default 100000 500)
+//   .build/release/paxsync-bench catchup [ROWS]          # a fresh node catching up over mTLS (default 1000000)
+//   .build/release/paxsync-bench latency [WRITES]        # write → visibility across 5 nodes (default 300)
 import Foundation
-import GRDB
-import PaxsyncLog
-import PaxsyncModel
-import PaxsyncStore
-import PaxsyncTestSupport
 
-let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
-let rowCount = arguments.first ?? 100_000
-let writeCount = arguments.dropFirst().first ?? 500
+let arguments = Array(CommandLine.arguments.dropFirst())
+let mode = arguments.first.flatMap { Int($0) == nil ? $0 : nil } ?? "local"
+let numbers = arguments.compactMap { Int($0) }
 
-func seconds(_ body: () throws -> Void) rethrows -> Double {
-    let start = DispatchTime.now().uptimeNanoseconds
-    try body()
-    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-}
-
-func rate(_ n: Int, _ s: Double) -> String { String(format: "%10.0f /s", Double(n) / s) }
-
-/// The same rows every measurement writes: facility/mineral/form keys, quantity, grade, date.
-let minerals = CodeLists.minerals.map(\.code)
-let forms = CodeLists.forms
-let perFacility = minerals.count * forms.count
-let facilityCount = (rowCount + perFacility - 1) / perFacility
-func row(_ i: Int) -> (facility: String, mineral: String, form: String, kg: Int64, grade: Double, asOf: String) {
-    ("AU-F\(i / perFacility)", minerals[(i % perFacility) / forms.count], forms[i % forms.count],
-     Int64(1000 + i), Double(i % 1000) / 10, "2026-11-28")
-}
-
-let dir = TemporaryDirectory("paxsync-bench")
-var config = Configuration()
-config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-
-// Baseline 1: raw SQLite, the same rows into the same table shape, one transaction.
-let raw = try DatabasePool(path: dir.file("raw.sqlite"), configuration: config)
-try raw.write { db in
-    try db.execute(sql: """
-        CREATE TABLE stocks (facility_id TEXT NOT NULL, mineral TEXT NOT NULL, form TEXT NOT NULL,
-            quantity_kg INTEGER NOT NULL, grade_pct REAL, as_of TEXT NOT NULL, PRIMARY KEY (facility_id, mineral, form))
-        """)
-}
-let rawSeconds = try seconds {
-    try raw.write { db in
-        let statement = try db.makeStatement(sql: "INSERT INTO stocks VALUES (?, ?, ?, ?, ?, ?)")
-        for i in 0..<rowCount {
-            let r = row(i)
-            try statement.execute(arguments: [r.facility, r.mineral, r.form, r.kg, r.grade, r.asOf])
-        }
+do {
+    switch mode {
+    case "local": try localBench(rowCount: numbers.first ?? 100_000, writeCount: numbers.dropFirst().first ?? 500)
+    case "catchup": try catchUpBench(rowCount: numbers.first ?? 1_000_000)
+    case "latency": try latencyBench(writes: numbers.first ?? 300)
+    default:
+        print("usage: paxsync-bench [local [ROWS] [WRITES] | catchup [ROWS] | latency [WRITES]]")
+        exit(2)
     }
+} catch {
+    print("paxsync-bench: \(error)")
+    exit(1)
 }
-
-// Baseline 2: raw SQLite, one durable single-row transaction at a time.
-let rawSingleSeconds = try seconds {
-    for i in 0..<writeCount {
-        try raw.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO stocks VALUES (?, ?, ?, ?, ?, ?)",
-                           arguments: ["AU-SINGLE", "Li", forms[i % forms.count], Int64(i), 50.0, "2026-11-28"])
-        }
-    }
-}
-
-// paxsync: CSV import of the same rows (parse, validate, sign, apply, merge, log).
-let coalition = TestCoalition(["AU", "JP"])
-let au = try coalition.replica("AU", in: dir, clock: SystemClock())
-try au.commitBatches((0..<facilityCount).map { Records.facility("AU-F\($0)") }, batchSize: 1000)
-var csv = "facility_id,mineral,form,quantity_kg,grade_pct,as_of\n"
-csv.reserveCapacity(rowCount * 48)
-for i in 0..<rowCount {
-    let r = row(i)
-    csv += "\(r.facility),\(r.mineral),\(r.form),\(r.kg),\(r.grade),\(r.asOf)\n"
-}
-let csvData = Data(csv.utf8)
-var importEntries = 0
-let importSeconds = try seconds {
-    let intents = try CSVImport.intents(table: Schema.stocks, data: csvData, source: "bench.csv", nodeID: "AU")
-    importEntries = try au.commitBatches(intents, batchSize: 1000).count
-}
-
-// paxsync: single-row local change sets, each its own signed entry and durable commit.
-let writeSeconds = try seconds {
-    for i in 0..<writeCount {
-        try au.commit([Records.stock("AU-F0", "Li", forms[i % forms.count], kg: Int64(i))])
-    }
-}
-
-// paxsync: a peer applying the imported entries (verify signature, check, merge, log).
-let jp = try coalition.replica("JP", in: dir, clock: SystemClock())
-let entries = try au.allEntries()
-let applySeconds = try seconds {
-    var i = 0
-    while i < entries.count {
-        try jp.apply(Array(entries[i..<min(i + 10, entries.count)]))
-        i += 10
-    }
-}
-let appliedRows = entries.reduce(0) { $0 + $1.changeSet.changes.count }
-let peerDigest = try jp.digest().hex, auDigest = try au.digest().hex
-precondition(peerDigest == auDigest, "the peer did not reach AU's digest")
-
-print("""
-    paxsync-bench: \(rowCount) stock rows, \(writeCount) single-row writes (SQLite WAL, synchronous FULL)
-
-    measurement                                   rate           ratio to baseline
-    raw SQLite insert, one transaction           \(rate(rowCount, rawSeconds))   baseline A
-    paxsync import (CSV → \(importEntries) signed entries)     \(rate(rowCount, importSeconds))   \(String(format: "%.2f", rawSeconds / importSeconds)) × A
-    peer applies those entries (rows)            \(rate(appliedRows, applySeconds))   \(String(format: "%.2f", (Double(appliedRows) / applySeconds) / (Double(rowCount) / rawSeconds))) × A
-    raw SQLite single-row durable transactions   \(rate(writeCount, rawSingleSeconds))   baseline B
-    paxsync local change sets (1 row each)       \(rate(writeCount, writeSeconds))   \(String(format: "%.2f", rawSingleSeconds / writeSeconds)) × B
-    """)

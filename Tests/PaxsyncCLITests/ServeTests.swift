@@ -1,4 +1,5 @@
 import Foundation
+import PaxsyncCLI
 import PaxsyncModel
 import PaxsyncTestSupport
 import Testing
@@ -7,22 +8,8 @@ import Testing
 import Glibc
 #endif
 
-/// A free loopback TCP port (bound, read, released).
-func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
 /// A local coalition of `paxsync serve` processes, set up entirely with the CLI.
-final class LocalCoalition {
+final class ServedCoalition {
     let dir = TemporaryDirectory("paxsync-serve")
     let ids: [String]
     var ports: [String: Int] = [:]
@@ -35,7 +22,7 @@ final class LocalCoalition {
         var members: [[String: Any]] = []
         for id in ids {
             let path = dir.file(id)
-            ports[id] = freePort()
+            ports[id] = freeLoopbackPort()
             try cli.ok(["node", "init", "--node-id", id, "--data-dir", path, "--address", "127.0.0.1:\(ports[id]!)"])
             try cli.ok(["ca", "issue", "--ca", dir.file("ca"), "--node-id", id, "--out", path + "/tls"])
             let roster = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path + "/roster.json"))) as! [String: Any]
@@ -96,7 +83,7 @@ func waitFor(_ what: String, seconds: Double = 20, _ condition: () throws -> Boo
 struct ServeTests {
     @Test("four nodes writing everywhere converge; a stopped node catches up when restarted")
     func coalition() throws {
-        let c = try LocalCoalition(["AU", "JP", "KR", "SG"])
+        let c = try ServedCoalition(["AU", "JP", "KR", "SG"])
         for id in c.ids { try c.start(id) }
         for (i, id) in c.ids.enumerated() {
             try c.cli(id).ok(["facility", "create", "--id", "\(id)-F", "--name", "F", "--kind", "port", "--country", id,
@@ -129,7 +116,7 @@ struct ServeTests {
             Issue.record("openssl is not installed; .ci/run installs it")
             return
         }
-        let c = try LocalCoalition(["AU", "JP"])
+        let c = try ServedCoalition(["AU", "JP"])
         try c.start("AU")
         _ = try waitFor("AU listening") { c.log("AU").contains("serving") }
         usleep(300_000)

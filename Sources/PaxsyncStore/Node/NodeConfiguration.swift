@@ -23,11 +23,15 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var tlsCA = "tls/ca.crt"
     /// Roster members this node peers with: `*` for all, or ids separated by commas.
     public var peers = "*"
+    /// The admin endpoint: a Unix socket (mode 0600) that `paxsync status` queries.
+    public var adminSocket = "admin.sock"
+    /// `host:port` of the Prometheus endpoint (`/metrics`); empty turns it off.
+    public var metricsListen = ""
 
     public init(nodeID: String) { self.nodeID = nodeID }
 
     static let keys = ["node_id", "replica", "roster", "key", "max_clock_skew_seconds", "listen", "log_level",
-                       "tls_certificate", "tls_key", "tls_ca", "peers"]
+                       "tls_certificate", "tls_key", "tls_ca", "peers", "admin_socket", "metrics_listen"]
 
     /// The file as `node init` writes it, every setting explained.
     public var fileContents: String {
@@ -70,6 +74,14 @@ public struct NodeConfiguration: Sendable, Equatable {
         # sessions from all of them.
         peers = "\(peers)"
 
+        # The admin endpoint `paxsync status` and `paxsync peers` query while the
+        # daemon runs: a Unix socket created with mode 0600 (owner only).
+        admin_socket = "\(adminSocket)"
+
+        # Prometheus metrics at http://HOST:PORT/metrics; "" (the default) turns
+        # them off. Keep it on loopback or a monitoring network.
+        metrics_listen = "\(metricsListen)"
+
         """
     }
 
@@ -105,6 +117,8 @@ public struct NodeConfiguration: Sendable, Equatable {
         if let v = values["tls_key"] { config.tlsKey = v }
         if let v = values["tls_ca"] { config.tlsCA = v }
         if let v = values["peers"] { config.peers = v }
+        if let v = values["admin_socket"] { config.adminSocket = v }
+        if let v = values["metrics_listen"] { config.metricsListen = v }
         if let v = values["max_clock_skew_seconds"] {
             guard let n = UInt64(v) else {
                 throw PaxsyncError(.badInput, "max_clock_skew_seconds must be a whole number of seconds", subject: source)

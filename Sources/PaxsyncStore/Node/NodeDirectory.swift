@@ -21,7 +21,8 @@ public struct NodeDirectory: Sendable {
     ///   the new key's public half; when nil, a roster of this node alone is
     ///   written, to be replaced with the coalition's (`paxsync roster set`).
     public static func initialize(path: String, nodeID: String, country: String, name: String, address: String,
-                                  roster: Roster?, key: NodeSigningKey = NodeSigningKey()) throws -> NodeDirectory {
+                                  roster: Roster?, key: NodeSigningKey = NodeSigningKey(),
+                                  configure: (inout NodeConfiguration) -> Void = { _ in }) throws -> NodeDirectory {
         guard Identifier.isValidMember(nodeID) else {
             throw PaxsyncError(.usage, "--node-id must be 2–16 uppercase letters or digits, like AU", subject: nodeID)
         }
@@ -32,6 +33,7 @@ public struct NodeDirectory: Sendable {
         try fm.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var config = NodeConfiguration(nodeID: nodeID)
         config.listen = address
+        configure(&config)
         let dir = NodeDirectory(path: path, configuration: config)
 
         let self_ = RosterMember(id: nodeID, country: country, name: name, signingKey: key.publicKeyBase64, address: address)
@@ -89,6 +91,12 @@ public struct NodeDirectory: Sendable {
         return try Replica(path: replicaPath, nodeID: configuration.nodeID, roster: roster,
                            signingKey: writable ? try loadKey() : nil, clock: clock,
                            configuration: ReplicaConfiguration(maxClockSkewMilliseconds: configuration.maxClockSkewSeconds * 1000))
+    }
+
+    /// Rewrites `paxsync.conf` with `configuration` (its comments regenerated).
+    public func saveConfiguration(_ configuration: NodeConfiguration) throws -> NodeDirectory {
+        try Self.writeFile(file(Self.configFile), configuration.fileContents, mode: 0o644)
+        return NodeDirectory(path: path, configuration: configuration)
     }
 
     /// Replaces the roster after validating it lists this node with its key.

@@ -1,0 +1,166 @@
+// Network rates with real `paxsync serve` processes on loopback (mutual TLS):
+// a fresh node catching up, and write-to-visibility latency across five nodes.
+import Foundation
+import GRDB
+import PaxsyncCLI
+import PaxsyncModel
+import PaxsyncStore
+import PaxsyncTestSupport
+
+/// The `paxsync` executable of the same build, beside this one.
+func paxsyncExecutable() throws -> String {
+    let dir = (LocalCoalition.currentExecutable as NSString).deletingLastPathComponent
+    let path = (dir as NSString).appendingPathComponent("paxsync")
+    guard FileManager.default.isExecutableFile(atPath: path) else {
+        throw PaxsyncError(.notFound, "build it first: swift build -c release", subject: path)
+    }
+    return path
+}
+
+func waitUntil(_ what: String, timeout: Double, poll: Double = 0.05, _ condition: () throws -> Bool) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while try !condition() {
+        guard Date() < deadline else { throw PaxsyncError(.invalidState, "timed out after \(timeout) s", subject: what) }
+        Thread.sleep(forTimeInterval: poll)
+    }
+}
+
+func waitForLog(_ coalition: LocalCoalition, _ id: String, _ text: String) throws {
+    try waitUntil("node \(id): \"\(text)\" in \(coalition.logPath(id))", timeout: 30) {
+        ((try? String(contentsOfFile: coalition.logPath(id), encoding: .utf8)) ?? "").contains(text)
+    }
+}
+
+/// A fresh node (JP) catches up from a peer (AU) holding `rowCount` stock row
+/// changes in change sets of 100 rows, over mutual TLS on loopback.
+func catchUpBench(rowCount: Int, batch: Int = 100) throws {
+    let executable = try paxsyncExecutable()
+    let dir = TemporaryDirectory("paxsync-bench-catchup")
+    let rows = StockRows(count: rowCount)
+
+    // Baselines: raw SQLite inserting the same rows, in one transaction and in
+    // transactions of `batch` rows (as many commits as change sets).
+    let (_, rawOne) = try rawInsert(rows, path: dir.file("raw-one.sqlite"), transactionRows: rowCount)
+    let (_, rawBatched) = try rawInsert(rows, path: dir.file("raw-batched.sqlite"), transactionRows: batch)
+
+    let coalition = try LocalCoalition(base: dir.file("coalition"), members: [
+        .init(id: "AU", country: "AU", name: "Australia"), .init(id: "JP", country: "JP", name: "Japan"),
+    ], executable: executable)
+
+    // AU's log: facilities, then the stock rows in change sets of `batch`.
+    let au = try coalition.directory("AU").openReplica()
+    _ = try au.commitBatches((0..<rows.facilityCount).map { Records.facility("AU-F\($0)") }, batchSize: batch)
+    var start = 0
+    let chunk = 50_000
+    while start < rowCount {
+        let end = min(start + chunk, rowCount)
+        let intents = (start..<end).map { i -> WriteIntent in
+            let r = rows[i]
+            return Records.stock(r.facility, r.mineral, r.form, kg: r.kg, grade: r.grade, asOf: r.asOf)
+        }
+        _ = try au.commitBatches(intents, batchSize: batch)
+        start = end
+        progress("preparing AU's log: \(start)/\(rowCount) rows")
+    }
+    let auEntries = try au.versionVector()["AU"] ?? 0
+    let totalRows = rowCount + rows.facilityCount
+    let auDigest = try au.digest().hex
+    FileHandle.standardError.write(Data("\n".utf8))
+
+    // JP listens first; AU dials it (the lower id dials), so the clock starts with AU.
+    try coalition.start("JP")
+    try waitForLog(coalition, "JP", "serving")
+    let jp = try coalition.directory("JP").openReplica(writable: false)
+    let began = DispatchTime.now().uptimeNanoseconds
+    try coalition.start("AU")
+    var peakAU = 0, peakJP = 0
+    try waitUntil("JP catching up \(auEntries) entries from AU", timeout: 3600, poll: 0.1) {
+        let held = try jp.versionVector()["AU"] ?? 0
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+        peakAU = max(peakAU, coalition.pid("AU").flatMap { peakResidentBytes(pid: $0) } ?? 0)
+        peakJP = max(peakJP, coalition.pid("JP").flatMap { peakResidentBytes(pid: $0) } ?? 0)
+        progress(String(format: "catch-up: %d/%d entries, %.1f s, %.0f rows/s, RSS peak AU %@ JP %@", held, auEntries, elapsed,
+                        Double(held) * Double(batch) / max(elapsed, 0.001), megabytes(peakAU), megabytes(peakJP)))
+        return held >= auEntries
+    }
+    let catchUpSeconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+    FileHandle.standardError.write(Data("\n".utf8))
+    peakAU = max(peakAU, coalition.pid("AU").flatMap { peakResidentBytes(pid: $0) } ?? 0)
+    peakJP = max(peakJP, coalition.pid("JP").flatMap { peakResidentBytes(pid: $0) } ?? 0)
+    coalition.stopAll()
+    let jpDigest = try jp.digest().hex
+    guard jpDigest == auDigest else {
+        throw PaxsyncError(.invalidState, "JP's digest \(jpDigest) differs from AU's \(auDigest) after catch-up", subject: "JP")
+    }
+    let replicaBytes = (try? FileManager.default.attributesOfItem(atPath: coalition.dataDir("JP") + "/replica.sqlite")[.size] as? Int) ?? nil
+
+    let catchUpRate = Double(totalRows) / catchUpSeconds
+    print("""
+        paxsync-bench catchup: \(totalRows) row changes (\(rowCount) stocks + \(rows.facilityCount) facilities) in \(auEntries + UInt64(0)) \
+        change sets of \(batch) rows, AU → fresh JP over mutual TLS on loopback (SQLite WAL, synchronous FULL)
+
+        measurement                                        rate           ratio
+        raw SQLite insert, one transaction                \(rate(rowCount, rawOne))   baseline A
+        raw SQLite insert, \(batch) rows per transaction       \(rate(rowCount, rawBatched))   baseline B
+        paxsync catch-up (verify, check, merge, log)      \(String(format: "%10.0f /s", catchUpRate))   \
+        \(String(format: "%.2f", catchUpRate / (Double(rowCount) / rawOne))) × A, \(String(format: "%.2f", catchUpRate / (Double(rowCount) / rawBatched))) × B
+        catch-up time                                     \(String(format: "%8.1f s", catchUpSeconds))
+        peak RSS (VmHWM)                                  AU \(megabytes(peakAU)), JP \(megabytes(peakJP))
+        JP replica size                                   \(megabytes(replicaBytes))
+        digests equal                                     \(jpDigest.prefix(16))…
+        """)
+}
+
+/// Median and p99 time from a local write on one node to its visibility on
+/// another, with five nodes in a full mesh, writers and readers rotating.
+func latencyBench(writes: Int) throws {
+    let executable = try paxsyncExecutable()
+    let dir = TemporaryDirectory("paxsync-bench-latency")
+    let ids = ["SG", "AU", "JP", "KR", "IL"]
+    let coalition = try LocalCoalition(base: dir.file("coalition"),
+                                       members: ids.map { .init(id: $0, country: $0, name: $0) }, executable: executable)
+    for id in ids { try coalition.start(id) }
+    let writers = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica()) })
+    let readers = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica(writable: false)) })
+    for id in ids {
+        _ = try writers[id]!.commit([Records.facility("\(id)-LAT", country: id)])
+    }
+    try waitUntil("five nodes connected and converged", timeout: 60) {
+        try ids.allSatisfy { id in try readers[id]!.versionVector().count == ids.count }
+    }
+
+    var samples: [Double] = []
+    for i in 0..<writes {
+        let writer = ids[i % ids.count]
+        let reader = ids[(i % ids.count + 1 + (i / ids.count) % (ids.count - 1)) % ids.count]
+        let kg = Int64(1_000_000 + i)
+        let began = DispatchTime.now().uptimeNanoseconds
+        _ = try writers[writer]!.commit([Records.stock("\(writer)-LAT", "Li", "ore", kg: kg)])
+        try waitUntil("write \(i) from \(writer) visible at \(reader)", timeout: 30, poll: 0.0002) {
+            try readers[reader]!.read { db in
+                try Int64.fetchOne(db, sql: "SELECT quantity_kg FROM stocks WHERE facility_id = ? AND mineral = 'Li' AND form = 'ore'",
+                                   arguments: ["\(writer)-LAT"])
+            } == kg
+        }
+        samples.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
+        if i % 20 == 0 { progress("latency: \(i + 1)/\(writes) writes") }
+    }
+    FileHandle.standardError.write(Data("\n".utf8))
+    coalition.stopAll()
+    samples.sort()
+    func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int((Double(samples.count) * p).rounded(.up)) - 1)] }
+    // Baseline: the local durable commit alone (what a write costs before any network).
+    let local = writers["SG"]!
+    var commitSamples: [Double] = []
+    for i in 0..<min(writes, 100) {
+        commitSamples.append(try seconds { _ = try local.commit([Records.stock("SG-LAT", "Co", "ore", kg: Int64(i))]) } * 1000)
+    }
+    commitSamples.sort()
+    print("""
+        paxsync-bench latency: \(writes) writes across 5 nodes (full mesh, mutual TLS on loopback), writer and reader rotating
+
+        measurement                                  median      p99       max
+        write → visible on another node           \(String(format: "%7.1f ms %7.1f ms %7.1f ms", percentile(0.5), percentile(0.99), samples.last!))
+        local durable commit alone (baseline)     \(String(format: "%7.1f ms %7.1f ms %7.1f ms", commitSamples[commitSamples.count / 2], commitSamples[min(commitSamples.count - 1, Int(Double(commitSamples.count) * 0.99))], commitSamples.last!))
+        """)
+}

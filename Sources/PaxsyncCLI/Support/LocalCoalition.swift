@@ -1,0 +1,153 @@
+import Foundation
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncNet
+import PaxsyncStore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A coalition of nodes on loopback under one directory — coalition CA, signing
+/// keys, certificates, one roster — and the `paxsync serve` processes running
+/// them. Behind `paxsync demo` and the network benchmarks.
+///
+/// Layout: `BASE/ca` (ca.crt, ca.key), `BASE/ID` (a node's data directory, its
+/// certificate in `tls/`), `BASE/ID/serve.log` (the daemon's output).
+public final class LocalCoalition: @unchecked Sendable {
+    public struct Member: Sendable {
+        public let id: String
+        public let country: String
+        public let name: String
+
+        public init(id: String, country: String, name: String) {
+            self.id = id
+            self.country = country
+            self.name = name
+        }
+    }
+
+    public let base: String
+    public let members: [Member]
+    public let roster: Roster
+    /// The `paxsync` executable that `start` runs.
+    public let executable: String
+    private let lock = NSLock()
+    private var processes: [String: Process] = [:]
+
+    public var ids: [String] { members.map(\.id) }
+
+    /// Creates the coalition's files. Each node listens on a free loopback port;
+    /// `configure` adjusts a node's configuration before it is written.
+    public init(base: String, members: [Member], executable: String,
+                configure: (String, inout NodeConfiguration) -> Void = { _, _ in }) throws {
+        self.base = base
+        self.members = members
+        self.executable = executable
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let caDir = (base as NSString).appendingPathComponent("ca")
+        try fm.createDirectory(atPath: caDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let ca = try CoalitionPKI.createCA(name: "paxsync local coalition CA")
+        try write((caDir as NSString).appendingPathComponent("ca.crt"), ca.certificatePEM, mode: 0o644)
+        try write((caDir as NSString).appendingPathComponent("ca.key"), ca.privateKeyPEM, mode: 0o600)
+
+        let keys = Dictionary(uniqueKeysWithValues: members.map { ($0.id, NodeSigningKey()) })
+        roster = Roster(coalition: "paxsync local coalition", members: members.map { m in
+            RosterMember(id: m.id, country: m.country, name: m.name, signingKey: keys[m.id]!.publicKeyBase64,
+                         address: "127.0.0.1:\(freeLoopbackPort())")
+        })
+        for m in members {
+            let path = (base as NSString).appendingPathComponent(m.id)
+            _ = try NodeDirectory.initialize(path: path, nodeID: m.id, country: m.country, name: m.name,
+                                             address: roster.member(m.id)!.address, roster: roster, key: keys[m.id]!) {
+                configure(m.id, &$0)
+            }
+            let issued = try CoalitionPKI.issueNode(id: m.id, caCertificatePEM: ca.certificatePEM, caKeyPEM: ca.privateKeyPEM)
+            let tls = (path as NSString).appendingPathComponent("tls")
+            try fm.createDirectory(atPath: tls, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try write((tls as NSString).appendingPathComponent("node.crt"), issued.certificatePEM, mode: 0o644)
+            try write((tls as NSString).appendingPathComponent("node.key"), issued.privateKeyPEM, mode: 0o600)
+            try write((tls as NSString).appendingPathComponent("ca.crt"), ca.certificatePEM, mode: 0o644)
+        }
+    }
+
+    public func dataDir(_ id: String) -> String { (base as NSString).appendingPathComponent(id) }
+    public func logPath(_ id: String) -> String { (dataDir(id) as NSString).appendingPathComponent("serve.log") }
+    public func directory(_ id: String) throws -> NodeDirectory { try NodeDirectory.open(dataDir(id)) }
+
+    /// Starts `paxsync serve` for a node; its output is appended to `serve.log`.
+    public func start(_ id: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = ["serve", "--data-dir", dataDir(id)]
+        if !FileManager.default.fileExists(atPath: logPath(id)) {
+            FileManager.default.createFile(atPath: logPath(id), contents: nil)
+        }
+        guard let log = FileHandle(forWritingAtPath: logPath(id)) else {
+            throw PaxsyncError(.storage, "cannot open the daemon's log", subject: logPath(id))
+        }
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw PaxsyncError(.storage, "cannot start paxsync serve", subject: "node \(id)", cause: "\(error)")
+        }
+        lock.withLock { processes[id] = process }
+    }
+
+    /// The daemon's process id, while it runs.
+    public func pid(_ id: String) -> Int32? {
+        lock.withLock { processes[id].flatMap { $0.isRunning ? $0.processIdentifier : nil } }
+    }
+
+    /// Sends SIGTERM and waits for the daemon to finish; returns its exit status.
+    @discardableResult
+    public func stop(_ id: String) -> Int32? {
+        guard let p = lock.withLock({ processes.removeValue(forKey: id) }) else { return nil }
+        if p.isRunning { p.terminate() }
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+
+    /// Stops every daemon (SIGTERM to all, then waits for each).
+    public func stopAll() {
+        let all = lock.withLock { defer { processes.removeAll() }; return processes }
+        for p in all.values where p.isRunning { p.terminate() }
+        for p in all.values { p.waitUntilExit() }
+    }
+
+    deinit { stopAll() }
+
+    /// The path of the running executable, for starting daemons of the same build.
+    public static var currentExecutable: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+}
+
+/// A loopback TCP port that was free a moment ago (bound, read, released).
+public func freeLoopbackPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// Peak resident set size (VmHWM) of a process, in bytes, from /proc.
+public func peakResidentBytes(pid: Int32) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+        if parts.count >= 2, let kb = Int(parts[1]) { return kb * 1024 }
+    }
+    return nil
+}
