@@ -19,6 +19,7 @@ struct CLITests {
         ["shipment", "create"], ["shipment", "update"], ["shipment", "advance"], ["shipment", "cancel"], ["shipment", "delete"],
         ["reserve", "pledge"], ["import"], ["export"], ["query"], ["log", "list"], ["log", "show"], ["log", "verify"],
         ["log", "export"], ["log", "import"], ["replay"], ["digest"], ["conflicts"], ["explain"], ["quarantine"], ["codes"],
+        ["ca", "init"], ["ca", "issue"], ["serve"], ["status"], ["peers"], ["backup"],
     ]
 
     @Test("every command's --help shows an example", arguments: commands)

@@ -2,152 +2,254 @@ import ArgumentParser
 import Foundation
 import PaxsyncLog
 import PaxsyncModel
+import PaxsyncNet
 import PaxsyncStore
 
 struct DemoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Run a local coalition of the five founding members and show it converge.",
+        abstract: "Run a local coalition of the five founding members on loopback and show it converge.",
         discussion: """
-            Creates five nodes (SG, AU, JP, KR, IL) with keys and a shared roster under
-            --dir, writes sample facilities, stocks, shipments and reserve pledges at
-            each, makes one deliberately concurrent edit of a shipment, exchanges the
-            signed logs between the nodes in random order, and prints every node's
-            state digest (all equal), the pooled reserves and the conflict it detected.
-            Until peer sync lands, nodes exchange their logs in-process as bundles would.
+            Creates a coalition CA, keys, certificates and a roster under --dir, starts
+            one `paxsync serve` per member (SG, AU, JP, KR, IL) on free loopback ports,
+            loads sample facilities, stocks, a shipment and pooled-reserve pledges at
+            each, then takes JP offline while AU and JP edit the same shipment and two
+            members raise their pledges at once. When JP returns, every node converges:
+            the status table, the common digest and the detected conflict are printed.
+            The coalition keeps running until Ctrl-C (or exits at once with
+            --exit-when-converged); every daemon it started is stopped on exit.
 
-            Example:
-              paxsync demo --dir /tmp/coalition
-              PAXSYNC_DATA_DIR=/tmp/coalition/AU paxsync conflicts
+            Examples:
+              paxsync demo
+              paxsync demo --dir /tmp/coalition --nodes 7
+              paxsync demo --exit-when-converged --json
+              paxsync status --data-dir /tmp/coalition/AU      # while the demo runs
             """)
 
-    @Option(help: ArgumentHelp("Directory for the nodes (default: a new temporary directory).", valueName: "DIR")) var dir: String?
-    @Option(help: "Random seed for the exchange order.") var seed: UInt64?
+    @Option(help: ArgumentHelp("Directory for the coalition (default: a new temporary directory).", valueName: "DIR")) var dir: String?
+    @Option(help: "Number of members, 3–10: the five founders first, then NZ, CA, IN, DE, FR.") var nodes = 5
+    @Flag(name: .customLong("exit-when-converged"), help: "Stop the coalition and exit once it has converged.") var exitWhenConverged = false
+    @Option(help: "Seconds to wait for convergence before giving up.") var timeout: Double = 120
     @OptionGroup var json: JSONFlag
+
+    func validate() throws {
+        guard (3...CoalitionDemo.candidates.count).contains(nodes) else {
+            throw ValidationError("--nodes must be between 3 and \(CoalitionDemo.candidates.count)")
+        }
+        if json.enabled && !exitWhenConverged { throw ValidationError("--json prints one report at the end: add --exit-when-converged") }
+    }
 
     func run() throws {
         let base = dir ?? (NSTemporaryDirectory() as NSString).appendingPathComponent("paxsync-demo-\(ProcessInfo.processInfo.processIdentifier)")
-        let seed = seed ?? UInt64.random(in: 1...UInt64(UInt32.max))
-        let report = try CoalitionDemo(base: base, seed: seed, say: json.enabled ? { _ in } : { print($0) }).run()
+        if FileManager.default.fileExists(atPath: (base as NSString).appendingPathComponent("ca")) {
+            throw PaxsyncError(.usage, "a demo coalition already exists here; choose another --dir or remove it", subject: base)
+        }
+        let demo = CoalitionDemo(base: base, count: nodes, timeout: timeout, quiet: json.enabled)
+        let coalition = try demo.setUp()
+        defer { coalition.stopAll() }
+        let report = try demo.run(coalition)
         if json.enabled { Output.json(report) }
+        guard report.converged else { throw ExitCode(1) }
+        if !exitWhenConverged {
+            print("\nThe coalition keeps running. In another terminal, try:")
+            print("  paxsync status --data-dir \(coalition.dataDir("AU"))")
+            print("  paxsync explain --data-dir \(coalition.dataDir("JP")) shipments AU-SHP-0001")
+            print("  kill -TERM \(coalition.pid("KR").map(String.init) ?? "<pid of KR>")   # stop KR; status on AU shows it disconnected and behind")
+            print("Press Ctrl-C to stop every node.")
+            waitForInterrupt()
+            print("\nStopping \(coalition.ids.count) nodes…")
+        }
+    }
+
+    /// Blocks until SIGINT or SIGTERM.
+    private func waitForInterrupt() {
+        let done = DispatchSemaphore(value: 0)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { done.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        done.wait()
+        sources.forEach { $0.cancel() }
     }
 }
 
-/// The walk-through behind `paxsync demo`.
+/// The walk-through behind `paxsync demo`: real daemons, real TLS, real sync.
 struct CoalitionDemo {
+    struct NodeReport: Codable {
+        let node: String
+        let digest: String
+        let logEntries: Int
+        let peersConnected: Int
+        let peers: Int
+        let lagEntries: UInt64
+        let openConflicts: Int
+    }
+
     struct Report: Codable {
         let dir: String
-        let seed: UInt64
-        let digests: [String: String]
+        let nodes: [NodeReport]
+        let digest: String?
         let converged: Bool
+        let seconds: Double
         let conflicts: [Conflict]
     }
 
-    static let founders: [(id: String, name: String)] = [
-        ("SG", "Singapore"), ("AU", "Australia"), ("JP", "Japan"), ("KR", "South Korea"), ("IL", "Israel"),
+    static let candidates: [LocalCoalition.Member] = [
+        .init(id: "SG", country: "SG", name: "Singapore"), .init(id: "AU", country: "AU", name: "Australia"),
+        .init(id: "JP", country: "JP", name: "Japan"), .init(id: "KR", country: "KR", name: "South Korea"),
+        .init(id: "IL", country: "IL", name: "Israel"), .init(id: "NZ", country: "NZ", name: "New Zealand"),
+        .init(id: "CA", country: "CA", name: "Canada"), .init(id: "IN", country: "IN", name: "India"),
+        .init(id: "DE", country: "DE", name: "Germany"), .init(id: "FR", country: "FR", name: "France"),
     ]
 
     let base: String
-    let seed: UInt64
-    let say: (String) -> Void
+    let count: Int
+    let timeout: Double
+    let quiet: Bool
 
-    func run() throws -> Report {
-        var rng = SplitMix64(seed: seed)
-        let keys = Dictionary(uniqueKeysWithValues: Self.founders.map { ($0.id, NodeSigningKey()) })
-        let roster = Roster(coalition: "Critical Minerals Coalition (demo)", members: Self.founders.enumerated().map { i, m in
-            RosterMember(id: m.id, country: m.id, name: m.name, signingKey: keys[m.id]!.publicKeyBase64, address: "127.0.0.1:\(7401 + i)")
-        })
-        say("Creating the coalition in \(base) (seed \(seed))")
-        var nodes: [String: Replica] = [:]
-        for m in Self.founders {
-            let dir = try NodeDirectory.initialize(path: (base as NSString).appendingPathComponent(m.id), nodeID: m.id, country: m.id,
-                                                   name: m.name, address: roster.member(m.id)!.address, roster: roster, key: keys[m.id]!)
-            nodes[m.id] = try dir.openReplica()
-            say("  node \(m.id) (\(m.name)): \(dir.path)")
+    func say(_ text: String) { if !quiet { print(text) } }
+
+    func setUp() throws -> LocalCoalition {
+        let members = Array(Self.candidates.prefix(count))
+        say("Creating a coalition of \(count) members in \(base): CA, signing keys, certificates, roster")
+        let coalition = try LocalCoalition(base: base, members: members, executable: LocalCoalition.currentExecutable)
+        for m in members {
+            try coalition.start(m.id)
+            say("  \(m.id) (\(m.name)): paxsync serve on \(coalition.roster.member(m.id)!.address), data in \(coalition.dataDir(m.id))")
         }
-        let ids = Self.founders.map(\.id)
+        try waitUntil("every daemon's admin socket answers") {
+            try coalition.ids.allSatisfy { AdminClient.isAnswering(try StatusSource(directory: coalition.directory($0)).socketPath) }
+        } progress: { "starting nodes" }
+        return coalition
+    }
 
-        say("\nEach member records its facilities, stocks and reserve pledges")
+    func run(_ coalition: LocalCoalition) throws -> Report {
+        let began = Date()
+        let ids = coalition.ids
+        let replicas = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica()) })
+        var rng = SplitMix64(seed: 2026)
+        var written = 0
+
+        say("\nEach member records its facilities, stocks and reserve pledges on its own node")
         for id in ids {
             let sample = SampleData.facilities(for: id)
-            var intents = sample.map { f in
+            let facilities = sample.map { f in
                 WriteIntent(table: Schema.facilities, keyParts: [f.id], kind: .create, values: [
                     "name": .text(f.name), "kind": .text(f.kind), "country": .text(id),
                     "latitude": .real(f.lat), "longitude": .real(f.lon)])
             }
-            try nodes[id]!.commit(intents, note: "demo: facilities")
-            intents = sample.flatMap { f in f.stocks.map { s in
+            let stocks = sample.flatMap { f in f.stocks.map { s in
                 WriteIntent(table: Schema.stocks, keyParts: [f.id, s.mineral, s.form], kind: .create, values: [
                     "quantity_kg": .integer(s.kg), "grade_pct": .real(s.grade), "as_of": .text("2026-11-28")])
             } }
-            try nodes[id]!.commit(intents, note: "demo: stocks")
+            try replicas[id]!.commit(facilities, note: "demo: facilities")
+            try replicas[id]!.commit(stocks, note: "demo: stocks")
+            written += 2
             for mineral in ["Li", "Nd"] {
-                try nodes[id]!.commit([WriteIntent(table: Schema.reservePledges, keyParts: ["POOL-2027", mineral, id], kind: .adjust,
-                                                   values: ["share_kg": .integer(Int64(rng.next() % 50 + 10) * 1000)])],
-                                      note: "demo: pledge")
+                try replicas[id]!.commit([WriteIntent(table: Schema.reservePledges, keyParts: ["POOL-2027", mineral, id], kind: .adjust,
+                                                      values: ["share_kg": .integer(Int64(rng.next() % 50 + 10) * 1000)])],
+                                         note: "demo: pledge")
+                written += 1
             }
-            say("  \(id): \(sample.count) facilities, \(sample.reduce(0) { $0 + $1.stocks.count }) stocks, pledges to POOL-2027")
+            say("  \(id): \(sample.count) facilities, \(stocks.count) stocks, pledges to POOL-2027")
         }
-        try exchange(nodes, ids, &rng, round: "first exchange")
-
-        say("\nAU ships neodymium oxide to Japan")
-        try nodes["AU"]!.commit([WriteIntent(table: Schema.shipments, keyParts: ["AU-SHP-0001"], kind: .create, values: [
+        say("AU ships neodymium oxide from Mount Weld to Japan's Kobe stockpile")
+        try replicas["AU"]!.commit([WriteIntent(table: Schema.shipments, keyParts: ["AU-SHP-0001"], kind: .create, values: [
             "mineral": .text("Nd"), "form": .text("oxide"), "quantity_kg": .integer(20_000),
             "from_facility": .text("AU-MTWELD"), "to_facility": .text("JP-KOBE"), "importer": .text("JP"),
             "carrier": .text("MV Southern Cross"), "eta": .text("2026-12-20T00:00:00Z"), "status": .text("planned")])],
             note: "demo: shipment")
-        try exchange(nodes, ids, &rng, round: "second exchange")
+        written += 1
+        _ = try converge(coalition, replicas, entries: written, label: "syncing")
 
-        say("\nConcurrently, before they exchange again:")
+        say("\nJP goes offline; meanwhile, concurrently:")
+        coalition.stop("JP")
         say("  AU departs the shipment and revises its ETA to 2026-12-18")
-        try nodes["AU"]!.commit([WriteIntent(table: Schema.shipments, keyParts: ["AU-SHP-0001"], kind: .update, values: [
+        try replicas["AU"]!.commit([WriteIntent(table: Schema.shipments, keyParts: ["AU-SHP-0001"], kind: .update, values: [
             "status": .text("in_transit"), "departed_at": .text("2026-11-29T06:00:00Z"), "eta": .text("2026-12-18T00:00:00Z")])],
             note: "demo: depart")
-        say("  JP, the importer, marks it loading and sets the ETA to 2026-12-21")
-        try nodes["JP"]!.commit([WriteIntent(table: Schema.shipments, keyParts: ["AU-SHP-0001"], kind: .update, values: [
+        say("  JP, the importer, offline, marks it loading and sets the ETA to 2026-12-21")
+        try replicas["JP"]!.commit([WriteIntent(table: Schema.shipments, keyParts: ["AU-SHP-0001"], kind: .update, values: [
             "status": .text("loading"), "eta": .text("2026-12-21T00:00:00Z")])], note: "demo: importer update")
-        say("  KR and SG raise their lithium pledges at the same time")
-        for id in ["KR", "SG"] {
-            try nodes[id]!.commit([WriteIntent(table: Schema.reservePledges, keyParts: ["POOL-2027", "Li", id], kind: .adjust,
-                                               values: ["share_kg": .integer(5_000)])], note: "demo: pledge increase")
+        say("  SG and AU raise their lithium pledges at the same moment")
+        for id in ["SG", "AU"] {
+            try replicas[id]!.commit([WriteIntent(table: Schema.reservePledges, keyParts: ["POOL-2027", "Li", id], kind: .adjust,
+                                                  values: ["share_kg": .integer(5_000)])], note: "demo: pledge increase")
         }
-        try exchange(nodes, ids, &rng, round: "final exchange")
+        written += 4
+        say("JP comes back online and catches up")
+        try coalition.start("JP")
+        let converged = try converge(coalition, replicas, entries: written, label: "converging")
 
-        var digests: [String: String] = [:]
-        say("\nState digests:")
+        // Peers that redial a returning node back off for up to a few seconds.
+        _ = try? waitUntil("every session re-established", limit: 15) {
+            try ids.allSatisfy { id in try StatusSource(directory: coalition.directory(id)).read().0.peers.allSatisfy(\.connected) }
+        } progress: { "reconnecting sessions to JP" }
+        var nodes: [NodeReport] = []
         for id in ids {
-            digests[id] = try nodes[id]!.digest().hex
-            say("  \(id)  \(digests[id]!)")
+            let status = try StatusSource(directory: coalition.directory(id)).read().0
+            nodes.append(NodeReport(node: id, digest: try replicas[id]!.digest().hex, logEntries: status.logEntries,
+                                    peersConnected: status.peers.filter(\.connected).count, peers: status.peers.count,
+                                    lagEntries: status.origins.reduce(0) { $0 + $1.lagEntries }, openConflicts: status.openConflicts))
         }
-        let converged = Set(digests.values).count == 1
-        say(converged ? "All five replicas hold the same state." : "Replicas DIFFER.")
-
-        let au = nodes["AU"]!
-        let shipment = try au.query("SELECT id, status, eta, departed_at FROM shipments")
-        say("\nShipment on every node: " + shipment.rows.map { $0.map(\.description).joined(separator: "  ") }.joined())
-        let pools = try au.query("SELECT reserve_id, mineral, total_kg, members FROM pooled_reserves ORDER BY mineral")
+        let digests = Set(nodes.map(\.digest))
+        let conflicts = try replicas["AU"]!.conflicts()
+        say("\nStatus of the coalition:")
+        say(String(StatusView.table(["NODE", "PEERS", "LOG ENTRIES", "LAG", "CONFLICTS", "DIGEST"], nodes.map { n in
+            [n.node, "\(n.peersConnected)/\(n.peers) connected", "\(n.logEntries)", "\(n.lagEntries)", "\(n.openConflicts)",
+             String(n.digest.prefix(16)) + "…"]
+        }).dropLast()))
+        if converged, digests.count == 1 {
+            say("\nAll \(ids.count) replicas hold the same state: digest \(digests.first!)")
+        } else {
+            say("\nReplicas DIFFER after \(timeout) s; see each node's serve.log under \(base)")
+        }
+        let shipment = try replicas["AU"]!.query("SELECT id, status, eta, departed_at FROM shipments")
+        say("Shipment on every node: " + shipment.rows.map { $0.map(\.description).joined(separator: "  ") }.joined())
+        let pools = try replicas["AU"]!.query("SELECT reserve_id, mineral, total_kg, members FROM pooled_reserves ORDER BY mineral")
         say("Pooled reserves: " + pools.rows.map { "\($0[0]) \($0[1]) \($0[2]) kg from \($0[3]) members" }.joined(separator: "; "))
-        let conflicts = try au.conflicts()
         say("\nConflicts detected (the same on every node):")
         for c in conflicts {
             say("  \(c.table) \(c.key) \(c.field): kept \(c.winner.value ?? "NULL") (\(c.winner.entry)), lost \(c.loser.value ?? "NULL") (\(c.loser.entry)) by \(c.decision)")
         }
-        say("\nTry: PAXSYNC_DATA_DIR=\((base as NSString).appendingPathComponent("JP")) paxsync explain shipments AU-SHP-0001")
-        if !converged { throw PaxsyncError(.invalidState, "the demo replicas did not converge", subject: base) }
-        return Report(dir: base, seed: seed, digests: digests, converged: converged, conflicts: conflicts)
+        return Report(dir: base, nodes: nodes, digest: digests.count == 1 ? digests.first : nil,
+                      converged: converged && digests.count == 1, seconds: Date().timeIntervalSince(began), conflicts: conflicts)
     }
 
-    /// Every node receives every other node's log, in a random order of pairs.
-    private func exchange(_ nodes: [String: Replica], _ ids: [String], _ rng: inout SplitMix64, round: String) throws {
-        var pairs = ids.flatMap { a in ids.filter { $0 != a }.map { (a, $0) } }
-        pairs.shuffle(using: &rng)
-        var applied = 0
-        for (from, to) in pairs {
-            var entries: [SignedEntry] = []
-            try nodes[from]!.forEachLoggedEntry { entry, _ in entries.append(entry); return true }
-            applied += try nodes[to]!.apply(entries).filter { $0 == .applied }.count
+    /// Waits until every node holds `entries` log entries and all digests agree, showing progress.
+    private func converge(_ coalition: LocalCoalition, _ replicas: [String: Replica], entries: Int, label: String) throws -> Bool {
+        var done = 0
+        do {
+            try waitUntil("\(label): every node holds \(entries) entries") {
+                let counts = try coalition.ids.map { try replicas[$0]!.logCount() }
+                done = counts.filter { $0 >= entries }.count
+                guard done == counts.count else { return false }
+                return Set(try coalition.ids.map { try replicas[$0]!.digest().hex }).count == 1
+            } progress: { "\(label): \(done)/\(coalition.ids.count) nodes hold all \(entries) entries" }
+            return true
+        } catch let error as PaxsyncError where error.message.hasPrefix("timed out") {
+            return false
         }
-        say("  \(round): \(pairs.count) log transfers, \(applied) entries applied")
+    }
+
+    private func waitUntil(_ what: String, limit: Double? = nil, _ condition: () throws -> Bool, progress: () -> String) throws {
+        let timeout = limit ?? self.timeout
+        let deadline = Date().addingTimeInterval(timeout)
+        let tty = !quiet && isatty(1) != 0
+        var last = ""
+        while try !condition() {
+            guard Date() < deadline else { throw PaxsyncError(.invalidState, "timed out after \(timeout) s", subject: what) }
+            let text = progress()
+            if tty { FileHandle.standardOutput.write(Data("\r\u{1B}[K\(text)".utf8)) } else if !quiet && text != last { print(text) }
+            last = text
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        if tty { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+        say("  \(progress()) ✓")
     }
 }
 
@@ -191,6 +293,26 @@ enum SampleData {
                      stocks: [("Mg", "metal", 90_000, 99.9)]),
             Facility(id: "IL-DIMONA", name: "Rotem Processing Plant", kind: "processing_plant", lat: 31.07, lon: 35.03,
                      stocks: [("Ge", "oxide", 1_500, 99.99), ("Sb", "metal", 12_000, 99.6)]),
+        ]
+        case "NZ": [
+            Facility(id: "NZ-TAURANGA", name: "Port of Tauranga", kind: "port", lat: -37.64, lon: 176.18,
+                     stocks: [("Mn", "ore", 60_000, 44.0)]),
+        ]
+        case "CA": [
+            Facility(id: "CA-SUDBURY", name: "Sudbury Smelter", kind: "refinery", lat: 46.49, lon: -80.99,
+                     stocks: [("Ni", "metal", 180_000, 99.8), ("Co", "metal", 9_000, 99.3)]),
+        ]
+        case "IN": [
+            Facility(id: "IN-VIZAG", name: "Visakhapatnam Rare Earths", kind: "processing_plant", lat: 17.69, lon: 83.22,
+                     stocks: [("Nd", "oxide", 14_000, 99.0)]),
+        ]
+        case "DE": [
+            Facility(id: "DE-HAMBURG", name: "Hamburg Metals Terminal", kind: "port", lat: 53.54, lon: 9.97,
+                     stocks: [("W", "concentrate", 7_500, 65.0)]),
+        ]
+        case "FR": [
+            Facility(id: "FR-LAROCHELLE", name: "La Rochelle Separation Plant", kind: "processing_plant", lat: 46.16, lon: -1.15,
+                     stocks: [("Dy", "oxide", 1_200, 99.9), ("Tb", "oxide", 400, 99.9)]),
         ]
         default: []
         }

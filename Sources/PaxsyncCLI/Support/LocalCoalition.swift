@@ -82,7 +82,7 @@ public final class LocalCoalition: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["serve", "--data-dir", dataDir(id)]
         if !FileManager.default.fileExists(atPath: logPath(id)) {
-            FileManager.default.createFile(atPath: logPath(id), contents: nil)
+            _ = FileManager.default.createFile(atPath: logPath(id), contents: nil)
         }
         guard let log = FileHandle(forWritingAtPath: logPath(id)) else {
             throw PaxsyncError(.storage, "cannot open the daemon's log", subject: logPath(id))

@@ -107,15 +107,20 @@ public struct PeerDialer: Service {
     private func dialLoop() async {
         var backoff = self.backoff
         var rng = SystemRandomNumberGenerator()
+        var failures = 0
         while !Task.isCancelled {
             let started = Date()
             do {
                 try await session()
+                failures = 0
             } catch is CancellationError {
                 return
             } catch {
                 registry.failed(peerID, "\(error)")
-                logger.notice("sync session with peer ended", metadata: ["error": "\(error)"])
+                failures += 1
+                // The first failure in a row, then every 20th, at notice; the rest at debug.
+                let level: Logger.Level = failures == 1 || failures % 20 == 0 ? .notice : .debug
+                logger.log(level: level, "sync session with peer ended", metadata: ["error": "\(error)", "attempt": "\(failures)"])
             }
             if Date().timeIntervalSince(started) > 10 { backoff.reset() }
             let delay = backoff.next(using: &rng)
@@ -133,7 +138,7 @@ public struct PeerDialer: Service {
                                                        transportSecurity: tls.clientSecurity, config: config)
         try await withGRPCClient(transport: transport) { client in
             let sync = Paxsync_V1_Sync.Client(wrapping: client)
-            let runner = SessionRunner(replica: replica, peerID: peerID, logger: logger)
+            let runner = SessionRunner(replica: replica, peerID: peerID, logger: logger, metrics: registry.metrics)
             var options = CallOptions.defaults
             options.maxResponseMessageBytes = SyncProtocol.maxMessageBytes
             try await runner.start()

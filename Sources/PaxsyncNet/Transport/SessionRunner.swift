@@ -14,7 +14,7 @@ public struct PeerStatistics: Sendable {
     public var entriesOut = 0
     public var bytesIn = 0
     public var bytesOut = 0
-    public var lastError: String?
+    public var sessions = 0
 }
 
 /// Drives one `SyncSession` over a pair of message streams.
@@ -28,6 +28,7 @@ final class SessionRunner: @unchecked Sendable {
     let peerID: String
     let logger: Logger
     let pollInterval: Duration
+    let metrics: NodeMetrics?
     private let lock = NSLock()
     private var machine: SyncSession
     private var outbox: [SyncMessage] = []
@@ -36,8 +37,9 @@ final class SessionRunner: @unchecked Sendable {
     /// The session's counters so far.
     var statistics: PeerStatistics { lock.withLock { stats } }
 
-    init(replica: Replica, peerID: String, logger: Logger, pollInterval: Duration = .milliseconds(15)) {
+    init(replica: Replica, peerID: String, logger: Logger, metrics: NodeMetrics? = nil, pollInterval: Duration = .milliseconds(15)) {
         self.replica = replica
+        self.metrics = metrics
         self.peerID = peerID
         var logger = logger
         logger[metadataKey: "peer"] = "\(peerID)"
@@ -54,6 +56,9 @@ final class SessionRunner: @unchecked Sendable {
         defer { lock.unlock() }
         return body(&machine)
     }
+
+    /// What the peer announced it holds, updated by its acks.
+    var peerVersionVector: [String: UInt64] { withMachine { $0.peerVersionVector } }
 
     var closedReason: String? {
         withMachine { m in if case .closed(let reason) = m.state { reason } else { nil } }
@@ -117,7 +122,10 @@ final class SessionRunner: @unchecked Sendable {
                 if closedReason != nil { return }
                 continue
             }
+            let began = DispatchTime.now().uptimeNanoseconds
             let result = try await replica.applyReceived(batch.map { ($0.body, $0.signature) })
+            metrics?.received(result, entries: batch.count, bytes: batch.reduce(0) { $0 + $1.byteCount }, peer: peerID,
+                              nanoseconds: DispatchTime.now().uptimeNanoseconds - began)
             if result.quarantined > 0 || result.equivocations > 0 {
                 logger.warning("entries from peer rejected", metadata: [
                     "quarantined": "\(result.quarantined)", "equivocations": "\(result.equivocations)"])
@@ -165,10 +173,12 @@ final class SessionRunner: @unchecked Sendable {
                 let caughtUp = candidates.count < rows.count ? false : rows.count < SyncProtocol.maxBatchEntries
                 try await send(.entries(selected, caughtUp: caughtUp))
                 if caughtUp { caughtUpSent = true }
+                let bytes = selected.reduce(0) { $0 + $1.byteCount }
                 lock.withLock {
                     stats.entriesOut += selected.count
-                    stats.bytesOut += selected.reduce(0) { $0 + $1.byteCount }
+                    stats.bytesOut += bytes
                 }
+                metrics?.traffic(peer: peerID, direction: "out", entries: selected.count, bytes: bytes)
                 withMachine { $0.sent(now: Self.now()) }
                 continue
             }

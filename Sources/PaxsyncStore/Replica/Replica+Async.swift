@@ -18,6 +18,9 @@ public struct BatchResult: Sendable {
     public var held = 0
     public var quarantined = 0
     public var equivocations = 0
+    /// Applied entries by origin, and rejected ones by error code, for metrics.
+    public var appliedByOrigin: [String: Int] = [:]
+    public var rejectedByCode: [String: Int] = [:]
 }
 
 // Async forms for the daemon: they suspend instead of blocking a thread while
@@ -32,19 +35,27 @@ extension Replica {
             var result = BatchResult()
             for (body, signature) in raw {
                 let outcome: ApplyOutcome
+                var origin = "?"
                 do {
                     let entry = try SignedEntry(body: body, signature: signature)
+                    origin = entry.changeSet.origin
                     outcome = try self.applyOne(db, entry: entry, now: now, releaseHeld: true)
                 } catch let error as PaxsyncError where error.code == .malformedEntry {
                     try self.quarantine(db, origin: nil, seq: nil, body: body, signature: signature, error: error, blocks: false, now: now)
                     outcome = .quarantined(error)
                 }
                 switch outcome {
-                case .applied: result.applied += 1
+                case .applied:
+                    result.applied += 1
+                    result.appliedByOrigin[origin, default: 0] += 1
                 case .duplicate: result.duplicate += 1
                 case .held: result.held += 1
-                case .quarantined: result.quarantined += 1
-                case .equivocation: result.equivocations += 1
+                case .quarantined(let error):
+                    result.quarantined += 1
+                    result.rejectedByCode[error.code.rawValue, default: 0] += 1
+                case .equivocation:
+                    result.equivocations += 1
+                    result.rejectedByCode["equivocation", default: 0] += 1
                 }
             }
             return result

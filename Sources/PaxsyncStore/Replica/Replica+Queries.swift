@@ -181,9 +181,13 @@ extension Replica {
         }
     }
 
-    public func quarantined() throws -> [QuarantineItem] {
-        try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM paxsync_quarantine ORDER BY id").map { row in
+    public func quarantined() throws -> [QuarantineItem] { try writer.read(Self.quarantined) }
+    public func held() throws -> [HeldItem] { try writer.read(Self.held) }
+    public func equivocations() throws -> [EquivocationItem] { try writer.read(Self.equivocations) }
+
+    static func quarantined(_ db: Database) throws -> [QuarantineItem] {
+        do {
+            return try Row.fetchAll(db, sql: "SELECT * FROM paxsync_quarantine ORDER BY id").map { row in
                 let origin: String? = row["origin"]
                 let seq: Int64? = row["seq"]
                 return QuarantineItem(entry: origin.map { "\($0):\(seq ?? 0)" }, code: row["code"], reason: row["reason"],
@@ -194,18 +198,18 @@ extension Replica {
         }
     }
 
-    public func held() throws -> [HeldItem] {
-        try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM paxsync_held ORDER BY origin, seq").map { row in
+    static func held(_ db: Database) throws -> [HeldItem] {
+        do {
+            return try Row.fetchAll(db, sql: "SELECT * FROM paxsync_held ORDER BY origin, seq").map { row in
                 HeldItem(entry: "\(row["origin"] as String):\(row["seq"] as Int64)", code: row["reason_code"], reason: row["reason"],
                          receivedAt: CivilTime.iso8601(milliseconds: UInt64(row["received_at"] as Int64)))
             }
         }
     }
 
-    public func equivocations() throws -> [EquivocationItem] {
-        try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM paxsync_equivocations ORDER BY origin, seq").map { row in
+    static func equivocations(_ db: Database) throws -> [EquivocationItem] {
+        do {
+            return try Row.fetchAll(db, sql: "SELECT * FROM paxsync_equivocations ORDER BY origin, seq").map { row in
                 EquivocationItem(entry: "\(row["origin"] as String):\(row["seq"] as Int64)",
                                  hashA: [UInt8](row["hash_a"] as Data).hex, hashB: [UInt8](row["hash_b"] as Data).hex,
                                  detectedAt: CivilTime.iso8601(milliseconds: UInt64(row["detected_at"] as Int64)))

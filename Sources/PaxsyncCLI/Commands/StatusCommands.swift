@@ -1,0 +1,215 @@
+import ArgumentParser
+import Foundation
+import PaxsyncModel
+import PaxsyncNet
+import PaxsyncStore
+
+/// Reads a node's status: from its daemon's admin socket when it runs, else from the replica.
+struct StatusSource {
+    let directory: NodeDirectory
+
+    var socketPath: String { directory.file(directory.configuration.adminSocket) }
+
+    /// The status, and why the daemon could not be asked when it could not.
+    func read() throws -> (NodeStatus, daemonProblem: String?) {
+        do {
+            let bytes = try AdminClient.request(socketPath, "status")
+            do {
+                return (try JSONDecoder().decode(NodeStatus.self, from: Data(bytes)), nil)
+            } catch {
+                throw PaxsyncError(.badInput, "the daemon's answer is not a status document: \(String(decoding: bytes.prefix(200), as: UTF8.self))",
+                                   subject: socketPath)
+            }
+        } catch let failure as AdminClient.Failure {
+            if case .permissionDenied = failure { throw PaxsyncError(.usage, failure.description, subject: directory.configuration.nodeID) }
+            let replica = try directory.openReplica(writable: false)
+            let status = try NodeStatus.build(replica: replica, version: PaxsyncCommand.version, daemon: nil,
+                                              replicaBytes: replicaFileBytes(directory.replicaPath))
+            return (status, failure.description)
+        }
+    }
+}
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show what a node is doing: peers, lag per origin, held and quarantined entries, conflicts.",
+        discussion: """
+            Asks the running daemon through its admin socket (DATA-DIR/admin.sock,
+            owner only). When the daemon is not running, says so and shows what the
+            replica holds. Lag: for each origin, the highest sequence held here
+            against the highest any connected peer has announced.
+            Examples:
+              paxsync status --data-dir au
+              paxsync status --data-dir au --watch
+              paxsync status --data-dir au --json | jq '.origins[] | select(.lagEntries > 0)'
+            """)
+    @OptionGroup var node: NodeOptions
+    @OptionGroup var json: JSONFlag
+    @Flag(help: "Refresh in place every --interval seconds until Ctrl-C.") var watch = false
+    @Option(help: "Seconds between refreshes with --watch.") var interval: Double = 1
+
+    func validate() throws {
+        if watch && json.enabled { throw ValidationError("--watch redraws a table; use --json without --watch for scripts") }
+        if interval < 0.1 { throw ValidationError("--interval must be at least 0.1 seconds") }
+    }
+
+    func run() throws {
+        let source = StatusSource(directory: try node.directory())
+        repeat {
+            let (status, problem) = try source.read()
+            if json.enabled {
+                Output.json(status)
+                return
+            }
+            var text = StatusView.render(status, daemonProblem: problem)
+            if watch {
+                text = "\u{1B}[H\u{1B}[2J" + text + "\n(refreshing every \(interval) s; Ctrl-C to stop)\n"
+            }
+            FileHandle.standardOutput.write(Data(text.utf8))
+            if watch { Thread.sleep(forTimeInterval: interval) }
+        } while watch
+    }
+}
+
+struct PeersCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "peers",
+        abstract: "Show the node's peers: connected or not, since when, traffic, last error.",
+        discussion: """
+            The peer part of `paxsync status`, from the running daemon.
+            Examples:
+              paxsync peers --data-dir au
+              paxsync peers --data-dir au --json
+            """)
+    @OptionGroup var node: NodeOptions
+    @OptionGroup var json: JSONFlag
+
+    func run() throws {
+        let (status, problem) = try StatusSource(directory: try node.directory()).read()
+        if json.enabled {
+            Output.json(status.peers)
+            return
+        }
+        if let problem {
+            print("node \(status.node): \(problem)")
+            return
+        }
+        print(StatusView.peers(status), terminator: "")
+    }
+}
+
+/// The status as text tables.
+enum StatusView {
+    static func render(_ s: NodeStatus, daemonProblem: String?) -> String {
+        var out = ""
+        if let daemonProblem {
+            out += "node \(s.node)  daemon NOT RUNNING  (\(daemonProblem))\n"
+            out += "showing what the replica holds; peers and lag need the daemon (`paxsync serve`)\n"
+        } else {
+            out += "node \(s.node)  paxsync \(s.version)  up \(duration(s.uptimeSeconds ?? 0)) since \(s.startedAt ?? "?")  listening \(s.listen ?? "?")\n"
+        }
+        out += "roster: " + s.roster.map { "\($0.id) (\($0.name))" }.joined(separator: ", ") + "\n"
+        out += "log: \(s.logEntries) entries  replica: \(bytes(s.replicaBytes))  open conflicts: \(s.openConflicts)\n"
+        if daemonProblem == nil {
+            out += "\n" + peers(s)
+        }
+        out += "\n" + table(["ORIGIN", "HELD", "KNOWN", "LAG", "LAG TIME", "LAST ENTRY", "STATE"], s.origins.map { o in
+            [o.origin, "\(o.heldSeq)", "\(o.knownSeq)", "\(o.lagEntries)", o.lagSeconds.map(duration) ?? "-", o.lastEntryAt ?? "-",
+             o.state + (o.reason.map { ": \($0)" } ?? "")]
+        })
+        if !s.held.isEmpty {
+            out += "\nheld entries (released automatically when their cause clears):\n"
+            out += table(["ENTRY", "CODE", "REASON"], s.held.prefix(20).map { [$0.entry, $0.code, $0.reason] })
+            if s.held.count > 20 { out += "… and \(s.held.count - 20) more (paxsync status --json)\n" }
+        }
+        if !s.quarantined.isEmpty {
+            out += "\nquarantined entries (rejected whole, kept as evidence; see `paxsync quarantine`):\n"
+            out += table(["ENTRY", "CODE", "REASON"], s.quarantined.suffix(20).map { [$0.entry ?? "(undecodable)", $0.code, $0.reason] })
+        }
+        if !s.equivocations.isEmpty {
+            out += "\nEQUIVOCATION: these members signed two different entries with the same sequence:\n"
+            out += table(["ENTRY", "HASH A", "HASH B", "DETECTED"], s.equivocations.map { [$0.entry, String($0.hashA.prefix(16)), String($0.hashB.prefix(16)), $0.detectedAt] })
+        }
+        return out
+    }
+
+    static func peers(_ s: NodeStatus) -> String {
+        guard !s.peers.isEmpty else { return "no peers configured\n" }
+        return table(["PEER", "ADDRESS", "STATE", "SINCE", "LAST CONTACT", "BEHIND", "IN", "OUT", "LAST ERROR"], s.peers.map { p in
+            [p.id, p.address, p.connected ? "connected" : "disconnected", p.since ?? "never connected", p.lastContact ?? "-",
+             p.behindEntries == 0 ? "0" : "\(p.behindEntries) entries",
+             "\(p.entriesIn) / \(bytes(p.bytesIn))", "\(p.entriesOut) / \(bytes(p.bytesOut))", p.lastError ?? "-"]
+        })
+    }
+
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m\(s % 60)s" }
+        if s < 86400 { return "\(s / 3600)h\((s % 3600) / 60)m" }
+        return "\(s / 86400)d\((s % 86400) / 3600)h"
+    }
+
+    static func bytes(_ n: Int) -> String {
+        if n < 1024 { return "\(n) B" }
+        if n < 1 << 20 { return String(format: "%.1f KiB", Double(n) / 1024) }
+        if n < 1 << 30 { return String(format: "%.1f MiB", Double(n) / 1_048_576) }
+        return String(format: "%.2f GiB", Double(n) / 1_073_741_824)
+    }
+}
+
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Copy the replica to a file with SQLite's online backup, safely while the daemon runs.",
+        discussion: """
+            The copy is a consistent snapshot (records, log, merge metadata) and is
+            checked with `PRAGMA integrity_check` and the log's signatures and chains
+            before the command reports success. To restore: stop the daemon, put the
+            copy in place of replica.sqlite (removing replica.sqlite-wal and -shm),
+            start it; peers send whatever it missed since the backup.
+            Example:
+              paxsync backup --data-dir au --out /backups/au-2026-11-29.sqlite
+            """)
+    @OptionGroup var node: NodeOptions
+    @Option(help: ArgumentHelp("The backup file to create.", valueName: "FILE")) var out: String
+    @OptionGroup var json: JSONFlag
+
+    func run() throws {
+        guard !FileManager.default.fileExists(atPath: out) else {
+            throw PaxsyncError(.usage, "the backup file exists; refusing to overwrite it", subject: out)
+        }
+        let dir = try node.directory()
+        let replica = try dir.openReplica(writable: false)
+        try replica.backup(to: out)
+        let copy = try Replica(path: out, nodeID: replica.nodeID, roster: replica.roster,
+                               configuration: ReplicaConfiguration(readOnly: true))
+        let problems = try copy.integrityCheck()
+        guard problems.isEmpty || problems == ["ok"] else {
+            throw PaxsyncError(.storage, "the backup fails integrity_check: \(problems.prefix(3).joined(separator: "; "))", subject: out)
+        }
+        var verifier = LogVerifier(roster: copy.roster)
+        try copy.forEachLoggedEntry { entry, position in
+            try verifier.check(body: entry.body, signature: entry.signature, position: "log position \(position)")
+            return true
+        }
+        let verification = verifier.report
+        let digest = try copy.digest().hex
+        if json.enabled {
+            Output.json(["file": out, "node": replica.nodeID, "entries": "\(verification.entries)", "digest": digest])
+        } else {
+            print("Backed up \(replica.nodeID)'s replica to \(out): \(verification.entries) log entries verified, digest \(digest)")
+        }
+    }
+}

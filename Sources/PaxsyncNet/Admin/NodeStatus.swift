@@ -1,0 +1,146 @@
+import Foundation
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncStore
+
+/// What `paxsync status` shows: the node, its peers, every origin's lag, and
+/// what is held, quarantined or in conflict. The daemon serves it on its admin
+/// socket; without a daemon it is read from the replica alone
+/// (`daemonRunning` false, no peer sessions).
+public struct NodeStatus: Codable, Sendable {
+    public struct Member: Codable, Sendable, Equatable {
+        public var id: String
+        public var country: String
+        public var name: String
+        public var address: String
+    }
+
+    public struct Peer: Codable, Sendable, Equatable {
+        public var id: String
+        public var address: String
+        public var connected: Bool
+        /// Since when connected, or disconnected (nil: never connected since start).
+        public var since: String?
+        public var lastContact: String?
+        public var sessions: Int
+        public var entriesIn: Int
+        public var entriesOut: Int
+        public var bytesIn: Int
+        public var bytesOut: Int
+        /// Entries this node holds that the peer has not announced holding.
+        public var behindEntries: UInt64
+        public var lastError: String?
+    }
+
+    public struct Origin: Codable, Sendable, Equatable {
+        public var origin: String
+        /// Highest contiguous sequence held here.
+        public var heldSeq: UInt64
+        /// Highest sequence known anywhere: here or advertised by a peer.
+        public var knownSeq: UInt64
+        public var lagEntries: UInt64
+        /// While lagging: how old the newest entry held from this origin is, in seconds.
+        public var lagSeconds: Double?
+        /// Clock time (HLC) of the newest entry held.
+        public var lastEntryAt: String?
+        /// ok, blocked (quarantined entry), or equivocating.
+        public var state: String
+        public var reason: String?
+    }
+
+    public var node: String
+    public var version: String
+    public var daemonRunning: Bool
+    public var startedAt: String?
+    public var uptimeSeconds: Double?
+    public var listen: String?
+    public var generatedAt: String
+    public var roster: [Member]
+    public var peers: [Peer]
+    public var origins: [Origin]
+    public var held: [HeldItem]
+    public var quarantined: [QuarantineItem]
+    public var equivocations: [EquivocationItem]
+    public var openConflicts: Int
+    public var logEntries: Int
+    public var replicaBytes: Int
+
+    /// Origins whose entries are held, quarantined or equivocating, for alerts.
+    public var troubledOrigins: [String] {
+        origins.filter { $0.state != "ok" }.map(\.origin)
+    }
+}
+
+/// Live session facts the daemon adds to the replica's state.
+public struct DaemonFacts: Sendable {
+    public var version: String
+    public var startedAt: Date
+    public var listen: String
+    /// Peers this node syncs with.
+    public var peers: [String]
+
+    public init(version: String, startedAt: Date, listen: String, peers: [String]) {
+        self.version = version
+        self.startedAt = startedAt
+        self.listen = listen
+        self.peers = peers
+    }
+}
+
+extension NodeStatus {
+    /// Builds the status from the replica and, when the daemon runs, its peer registry.
+    public static func build(replica: Replica, version: String, daemon: (facts: DaemonFacts, registry: PeerRegistry)?,
+                             replicaBytes: Int, now: Date = Date()) throws -> NodeStatus {
+        let snapshot = try replica.statusSnapshot()
+        let nowMs = UInt64(now.timeIntervalSince1970 * 1000)
+        var known = snapshot.versionVector
+        var peers: [Peer] = []
+        if let (facts, registry) = daemon {
+            for id in facts.peers {
+                let s = registry.statistics(id)
+                let peerVV = registry.versionVector(of: id)
+                for (origin, seq) in peerVV where seq > known[origin] ?? 0 { known[origin] = seq }
+                let behind = snapshot.versionVector.reduce(UInt64(0)) { $0 + $1.value.subtractingClamped(peerVV[$1.key] ?? 0) }
+                peers.append(Peer(id: id, address: replica.roster.member(id)?.address ?? "", connected: s?.connected ?? false,
+                                  since: s?.since.map(iso8601), lastContact: s?.lastContact.map(iso8601), sessions: s?.sessions ?? 0,
+                                  entriesIn: s?.entriesIn ?? 0, entriesOut: s?.entriesOut ?? 0,
+                                  bytesIn: s?.bytesIn ?? 0, bytesOut: s?.bytesOut ?? 0,
+                                  behindEntries: s == nil ? 0 : behind, lastError: registry.lastError(id)))
+            }
+        }
+        let originStates = Dictionary(uniqueKeysWithValues: snapshot.origins.map { ($0.origin, $0) })
+        let origins = replica.roster.memberIDs.union(known.keys).sorted().map { origin -> Origin in
+            let state = originStates[origin]
+            let held = snapshot.versionVector[origin] ?? 0
+            let top = max(held, known[origin] ?? 0)
+            let lastMs = state?.lastMilliseconds
+            return Origin(origin: origin, heldSeq: held, knownSeq: top, lagEntries: top - held,
+                          lagSeconds: top > held ? lastMs.map { Double(nowMs.subtractingClamped($0)) / 1000 } : nil,
+                          lastEntryAt: state?.lastTime, state: state?.status ?? "ok", reason: state?.reason)
+        }
+        return NodeStatus(
+            node: replica.nodeID, version: version, daemonRunning: daemon != nil,
+            startedAt: daemon.map { iso8601($0.facts.startedAt) },
+            uptimeSeconds: daemon.map { now.timeIntervalSince($0.facts.startedAt) },
+            listen: daemon?.facts.listen, generatedAt: iso8601(now),
+            roster: replica.roster.members.map { Member(id: $0.id, country: $0.country, name: $0.name, address: $0.address) },
+            peers: peers, origins: origins, held: snapshot.held, quarantined: snapshot.quarantined,
+            equivocations: snapshot.equivocations, openConflicts: snapshot.openConflicts, logEntries: snapshot.logEntries,
+            replicaBytes: replicaBytes)
+    }
+
+    static func iso8601(_ date: Date) -> String {
+        CivilTime.iso8601(milliseconds: UInt64(max(0, date.timeIntervalSince1970) * 1000))
+    }
+}
+
+extension UInt64 {
+    func subtractingClamped(_ other: UInt64) -> UInt64 { self > other ? self - other : 0 }
+}
+
+/// Bytes of the replica file and its write-ahead log.
+public func replicaFileBytes(_ path: String) -> Int {
+    [path, path + "-wal"].reduce(0) { sum, file in
+        sum + ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0)
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import PaxsyncCLI
+import PaxsyncNet
+import PaxsyncTestSupport
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Operators' tools against real `paxsync serve` processes: status, peers,
+/// the admin socket's permissions, metrics, backup, and the demo.
+@Suite("operators: status, admin endpoint, metrics, demo", .serialized)
+struct OperatorTests {
+    static let members: [LocalCoalition.Member] = ["AU", "JP", "KR"].map { .init(id: $0, country: $0, name: "Member \($0)") }
+
+    func status(_ c: LocalCoalition, _ id: String) throws -> NodeStatus {
+        let text = try Paxsync(dataDir: c.dataDir(id)).ok(["status", "--json"])
+        return try JSONDecoder().decode(NodeStatus.self, from: Data(text.utf8))
+    }
+
+    func write(_ c: LocalCoalition, _ id: String, _ facility: String) throws {
+        try Paxsync(dataDir: c.dataDir(id)).ok(["facility", "create", "--id", facility, "--name", "F", "--kind", "port",
+                                                "--country", id, "--lat", "1", "--lon", "2"])
+    }
+
+    @Test("status shows connected peers, then a stopped peer disconnected and behind, then caught up; status without a daemon says so")
+    func statusThroughOutage() throws {
+        let dir = TemporaryDirectory("paxsync-status")
+        let metricsPort = freeLoopbackPort()
+        let c = try LocalCoalition(base: dir.path, members: Self.members, executable: Paxsync.binary) { id, config in
+            if id == "AU" { config.metricsListen = "127.0.0.1:\(metricsPort)" }
+        }
+        defer { c.stopAll() }
+        for id in c.ids { try c.start(id) }
+        try write(c, "JP", "JP-A")
+        _ = try waitFor("AU sees both peers connected and JP:1") {
+            let s = try status(c, "AU")
+            return s.peers.allSatisfy(\.connected) && s.origins.first { $0.origin == "JP" }?.heldSeq == 1
+        }
+        var au = try status(c, "AU")
+        #expect(au.daemonRunning && au.node == "AU" && au.roster.map(\.id) == ["AU", "JP", "KR"])
+        #expect(au.peers.map(\.id) == ["JP", "KR"])
+        #expect(au.origins.allSatisfy { $0.lagEntries == 0 && $0.state == "ok" })
+        #expect(au.peers.first { $0.id == "JP" }!.entriesIn >= 1)
+        let table = try Paxsync(dataDir: c.dataDir("AU")).ok(["status"])
+        #expect(table.contains("node AU") && table.contains("connected") && table.contains("ORIGIN"))
+        #expect(try Paxsync(dataDir: c.dataDir("AU")).ok(["peers"]).contains("KR"))
+
+        // Metrics: counters from the sessions, gauges refreshed at the scrape.
+        let metrics = try httpGet("http://127.0.0.1:\(metricsPort)/metrics")
+        #expect(metrics.contains("paxsync_peer_connected{peer=\"KR\"} 1"), "\(metrics)")
+        #expect(metrics.contains("paxsync_entries_applied_total{origin=\"JP\"} 1"))
+        #expect(metrics.contains("paxsync_apply_duration_seconds_bucket"))
+        #expect(try httpGet("http://127.0.0.1:\(metricsPort)/other").contains("not found"))
+
+        // KR goes down; JP writes; AU shows KR disconnected and one entry behind.
+        #expect(c.stop("KR") == 0)
+        try write(c, "JP", "JP-B")
+        _ = try waitFor("AU holds JP:2 and shows KR down") {
+            let s = try status(c, "AU")
+            return s.origins.first { $0.origin == "JP" }?.heldSeq == 2 && s.peers.first { $0.id == "KR" }?.connected == false
+        }
+        au = try status(c, "AU")
+        let kr = au.peers.first { $0.id == "KR" }!
+        #expect(!kr.connected && kr.behindEntries == 1 && kr.sessions == 1)
+        let down = try Paxsync(dataDir: c.dataDir("KR")).run(["status"])
+        #expect(down.status == 0 && down.stdout.contains("daemon NOT RUNNING"))
+        let offline = try status(c, "KR")
+        #expect(!offline.daemonRunning && offline.peers.isEmpty && offline.origins.first { $0.origin == "JP" }?.heldSeq == 1)
+
+        // KR returns and catches up; AU sees it connected again with nothing missing.
+        try c.start("KR")
+        _ = try waitFor("KR catches up") {
+            try status(c, "KR").origins.first { $0.origin == "JP" }?.heldSeq == 2
+                && status(c, "AU").peers.first { $0.id == "KR" }?.behindEntries == 0
+        }
+        au = try status(c, "AU")
+        #expect(au.peers.first { $0.id == "KR" }!.connected && au.peers.first { $0.id == "KR" }!.sessions == 2)
+        #expect(try status(c, "KR").origins.allSatisfy { $0.lagEntries == 0 })
+    }
+
+    @Test("the admin socket is owner-only; another account is refused; a second daemon on the same data directory is refused")
+    func adminEndpointIsPrivate() throws {
+        let dir = TemporaryDirectory("paxsync-admin")
+        let c = try LocalCoalition(base: dir.path, members: Array(Self.members.prefix(2)), executable: Paxsync.binary)
+        defer { c.stopAll() }
+        try c.start("AU")
+        let socket = c.dataDir("AU") + "/admin.sock"
+        _ = try waitFor("admin socket") { AdminClient.isAnswering(socket) }
+        let attributes = try FileManager.default.attributesOfItem(atPath: socket)
+        #expect(attributes[.posixPermissions] as? Int == 0o600)
+        #expect((attributes[.ownerAccountID] as? NSNumber)?.uint32Value == getuid())
+
+        // A second daemon for the same data directory stops at once, naming the cause.
+        let second = try Paxsync(dataDir: c.dataDir("AU")).run(["serve", "--listen", "127.0.0.1:\(freeLoopbackPort())"])
+        #expect(second.status != 0 && second.output.contains("another paxsync serve already runs"), "\(second.output)")
+        #expect(AdminClient.isAnswering(socket), "the first daemon keeps its socket")
+
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+            // Not root: no other account to try from here; the mode check above is what refuses it.
+            return
+        }
+        // Let another account through the directories, so only the socket's own mode stands in its way.
+        for path in [dir.path, c.dataDir("AU"), (Paxsync.binary as NSString).deletingLastPathComponent] {
+            chmod(path, 0o755)
+        }
+        let other = Process()
+        other.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        other.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", Paxsync.binary, "status", "--data-dir", c.dataDir("AU")]
+        let err = Pipe()
+        other.standardError = err
+        other.standardOutput = Pipe()
+        try other.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        other.waitUntilExit()
+        #expect(other.terminationStatus != 0)
+        #expect(text.contains("permission denied"), "\(text)")
+    }
+
+    @Test("backup: an online copy while the daemon runs, verified, with the live digest")
+    func backup() throws {
+        let dir = TemporaryDirectory("paxsync-backup")
+        let c = try LocalCoalition(base: dir.path, members: Array(Self.members.prefix(2)), executable: Paxsync.binary)
+        defer { c.stopAll() }
+        try c.start("AU")
+        try write(c, "AU", "AU-A")
+        let au = Paxsync(dataDir: c.dataDir("AU"))
+        let out = try au.ok(["backup", "--out", dir.file("copy.sqlite"), "--json"])
+        let digest = try au.ok(["digest"]).components(separatedBy: " ")[0]
+        #expect(out.contains(digest) && out.contains("\"entries\" : \"1\""))
+        let again = try au.run(["backup", "--out", dir.file("copy.sqlite")])
+        #expect(again.status != 0 && again.stderr.contains("refusing to overwrite"))
+    }
+
+    @Test("paxsync demo --exit-when-converged: five daemons converge with one conflict and are all stopped")
+    func demo() throws {
+        let dir = TemporaryDirectory("paxsync-demo")
+        let r = try Paxsync().run(["demo", "--dir", dir.file("coalition"), "--exit-when-converged", "--json"])
+        #expect(r.status == 0, "\(r.output)")
+        let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        #expect(report["converged"] as? Bool == true)
+        let nodes = report["nodes"] as! [[String: Any]]
+        #expect(nodes.map { $0["node"] as! String } == ["SG", "AU", "JP", "KR", "IL"])
+        #expect(Set(nodes.map { $0["digest"] as! String }).count == 1)
+        #expect(nodes.allSatisfy { $0["lagEntries"] as? Int == 0 && $0["openConflicts"] as? Int == 1 })
+        let conflicts = report["conflicts"] as! [[String: Any]]
+        #expect(conflicts.count == 1 && conflicts[0]["field"] as? String == "eta")
+        for id in ["SG", "AU", "JP", "KR", "IL"] {
+            #expect(!AdminClient.isAnswering(dir.file("coalition/\(id)/admin.sock")), "\(id)'s daemon was stopped")
+        }
+    }
+}
+
+/// GET over plain HTTP; the body as text.
+func httpGet(_ url: String) throws -> String {
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: Result<String, any Error> = .failure(URLError(.timedOut))
+    URLSession.shared.dataTask(with: URL(string: url)!) { data, _, error in
+        result = error.map { .failure($0) } ?? .success(String(decoding: data ?? Data(), as: UTF8.self))
+        done.signal()
+    }.resume()
+    _ = done.wait(timeout: .now() + 10)
+    return try result.get()
+}
