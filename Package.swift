@@ -103,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "paxsync-bench",
             dependencies: [
-                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncCLI", "PaxsyncTestSupport",
+                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncNet", "PaxsyncCLI", "PaxsyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/paxsync-bench"

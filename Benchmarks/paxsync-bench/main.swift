@@ -15,7 +15,9 @@ do {
     switch mode {
     case "local": try localBench(rowCount: numbers.first ?? 100_000, writeCount: numbers.dropFirst().first ?? 500)
     case "catchup": try catchUpBench(rowCount: numbers.first ?? 1_000_000)
-    case "latency": try latencyBench(writes: numbers.first ?? 300)
+    case "latency":
+        try latencyBench(writes: numbers.first ?? 300, wake: true)
+        try latencyBench(writes: numbers.first ?? 300, wake: false)
     default:
         print("usage: paxsync-bench [local [ROWS] [WRITES] | catchup [ROWS] | latency [WRITES]]")
         exit(2)

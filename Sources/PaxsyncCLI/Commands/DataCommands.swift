@@ -36,6 +36,7 @@ struct ImportCommand: ParsableCommand {
             progress.update($0, intents.count)
         }
         progress.finish()
+        if !entries.isEmpty { node.wakeDaemon() }
         let seconds = Date().timeIntervalSince(started)
         let changed = entries.reduce(0) { $0 + $1.changeSet.changes.count }
         if json.enabled {

@@ -147,6 +147,7 @@ struct LogCommand: ParsableCommand {
                 if batch.count >= 500 { try flush() }
             }
             try flush()
+            node.wakeDaemon()
             // Entries held for clock skew earlier may be due now.
             counts["released", default: 0] += try replica.retryHeld()
             progress.finish()

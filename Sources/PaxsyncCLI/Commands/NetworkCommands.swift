@@ -120,7 +120,11 @@ struct ServeCommand: AsyncParsableCommand {
                                   replicaBytes: replicaFileBytes(replicaPath))
         }
         let admin = AdminServer(path: dir.file(config.adminSocket), logger: logger) { command in
-            guard command == "status" else { return Array("{\"error\": \"unknown command; send status\"}\n".utf8) }
+            if command == "wake" {
+                registry.wakeup.wake()
+                return Array("{}\n".utf8)
+            }
+            guard command == "status" else { return Array("{\"error\": \"unknown command; send status or wake\"}\n".utf8) }
             guard let report = status() else { return Array("{\"error\": \"the replica could not be read\"}\n".utf8) }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

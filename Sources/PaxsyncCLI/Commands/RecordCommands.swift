@@ -11,6 +11,7 @@ func commitAndReport(_ node: NodeOptions, _ json: JSONFlag, _ intents: [WriteInt
         if json.enabled { Output.json(["entry": nil as String?]) } else { print("Nothing changed.") }
         return
     }
+    node.wakeDaemon()
     if json.enabled {
         Output.json(["entry": entry.id.description, "hash": entry.hash.hex, "changes": String(entry.changeSet.changes.count)])
     } else {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PaxsyncModel
+import PaxsyncNet
 import PaxsyncStore
 
 /// `--data-dir`, shared by every command that works on a node.
@@ -18,6 +19,15 @@ struct NodeOptions: ParsableArguments {
 
     func replica(writable: Bool = false) throws -> Replica {
         try directory().openReplica(writable: writable)
+    }
+
+    /// After a local write: tells a running daemon to push the new entries now
+    /// (best effort; without a daemon, or if it does not answer, it polls).
+    func wakeDaemon() {
+        guard let dir = try? directory() else { return }
+        let socket = dir.file(dir.configuration.adminSocket)
+        guard FileManager.default.fileExists(atPath: socket) else { return }
+        _ = try? AdminClient.request(socket, "wake", timeoutSeconds: 1)
     }
 }
 

@@ -29,6 +29,7 @@ final class SessionRunner: @unchecked Sendable {
     let logger: Logger
     let pollInterval: Duration
     let metrics: NodeMetrics?
+    let wakeup: LogWakeup
     private let lock = NSLock()
     private var machine: SyncSession
     private var outbox: [SyncMessage] = []
@@ -37,9 +38,11 @@ final class SessionRunner: @unchecked Sendable {
     /// The session's counters so far.
     var statistics: PeerStatistics { lock.withLock { stats } }
 
-    init(replica: Replica, peerID: String, logger: Logger, metrics: NodeMetrics? = nil, pollInterval: Duration = .milliseconds(15)) {
+    init(replica: Replica, peerID: String, logger: Logger, metrics: NodeMetrics? = nil, wakeup: LogWakeup = LogWakeup(),
+         pollInterval: Duration = .milliseconds(15)) {
         self.replica = replica
         self.metrics = metrics
+        self.wakeup = wakeup
         self.peerID = peerID
         var logger = logger
         logger[metadataKey: "peer"] = "\(peerID)"
@@ -126,6 +129,8 @@ final class SessionRunner: @unchecked Sendable {
             let result = try await replica.applyReceived(batch.map { ($0.body, $0.signature) })
             metrics?.received(result, entries: batch.count, bytes: batch.reduce(0) { $0 + $1.byteCount }, peer: peerID,
                               nanoseconds: DispatchTime.now().uptimeNanoseconds - began)
+            // Relay at once: other sessions send what just landed.
+            if result.applied > 0 { wakeup.wake() }
             if result.quarantined > 0 || result.equivocations > 0 {
                 logger.warning("entries from peer rejected", metadata: [
                     "quarantined": "\(result.quarantined)", "equivocations": "\(result.equivocations)"])
@@ -150,6 +155,7 @@ final class SessionRunner: @unchecked Sendable {
                 if case .goodbye = message { return }
             }
             if closedReason != nil { return }
+            let seen = wakeup.current
             let syncing = withMachine { $0.state == .syncing }
             guard syncing else {
                 try await Task.sleep(for: pollInterval)
@@ -185,7 +191,8 @@ final class SessionRunner: @unchecked Sendable {
             if !candidates.isEmpty { continue }
             // Idle: heartbeat if due, then wait for new local entries.
             _ = perform(withMachine { $0.tick(now: Self.now()) })
-            try await Task.sleep(for: pollInterval)
+            await wakeup.wait(after: seen, timeout: pollInterval)
+            try Task.checkCancellation()
         }
     }
 }

@@ -31,7 +31,7 @@ struct SyncService: Paxsync_V1_Sync.SimpleServiceProtocol {
             logger.warning("refused a peer: not one of this node's peers", metadata: ["peer": "\(peerID)", "remote": "\(remote)"])
             throw RPCError(code: .permissionDenied, message: "\(replica.nodeID) does not peer with \(peerID)")
         }
-        let runner = SessionRunner(replica: replica, peerID: peerID, logger: logger, metrics: registry.metrics)
+        let runner = SessionRunner(replica: replica, peerID: peerID, logger: logger, metrics: registry.metrics, wakeup: registry.wakeup)
         registry.connected(peerID, runner)
         defer { registry.disconnected(peerID, runner) }
         logger.info("peer connected", metadata: ["peer": "\(peerID)", "remote": "\(remote)"])
@@ -47,6 +47,8 @@ struct SyncService: Paxsync_V1_Sync.SimpleServiceProtocol {
 /// since the daemon started.
 public final class PeerRegistry: @unchecked Sendable {
     public let metrics: NodeMetrics?
+    /// Rung when the log grows; wakes every session's sender.
+    public let wakeup = LogWakeup()
     private let lock = NSLock()
     private var runners: [String: SessionRunner] = [:]
     private var errors: [String: String] = [:]
