@@ -80,6 +80,12 @@ public struct SyncSession: Sendable {
         case (.syncing, .hello):
             return close("peer \(certifiedPeerID) sent a second hello", notify: true)
         case (.syncing, .entries(let entries, _)):
+            // The peer holds what it sends: never offer those entries back to it.
+            for entry in entries {
+                if let id = ChangeSet.peekID(body: entry.body), id.seq > peerVersionVector[id.origin] ?? 0 {
+                    peerVersionVector[id.origin] = id.seq
+                }
+            }
             return entries.isEmpty ? [] : [.apply(entries)]
         case (.syncing, .ack(let vv)):
             for (origin, seq) in vv where seq > peerVersionVector[origin] ?? 0 { peerVersionVector[origin] = seq }

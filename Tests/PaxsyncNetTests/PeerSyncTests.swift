@@ -104,7 +104,10 @@ struct RefusalTests {
                                         registry: jp.registry, backoff: Backoff(initialMilliseconds: 50, maximumMilliseconds: 200),
                                         logger: jp.logger)
             group.addTask { try await dialer.run() }
-            try await Task.sleep(for: .milliseconds(1500))
+            // Long enough for a few refused attempts; under load the first refusal can take a while.
+            try await Task.sleep(for: .milliseconds(1000))
+            let deadline = Date().addingTimeInterval(30)
+            while jp.registry.lastError("AU") == nil && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
             group.cancelAll()
         }
         #expect(try jp.replica.logCount() == 0, "no entry may reach a refused peer")

@@ -95,6 +95,31 @@ struct SyncSessionTests {
         #expect(s.peerVersionVector["AU"] == 9, "acks never lower what the peer is known to hold")
     }
 
+    @Test("a peer that never sends its hello is dropped after three heartbeat intervals")
+    func noHello() {
+        var s = session()
+        _ = s.start(localVersionVector: [:], now: 0)
+        #expect(s.tick(now: SyncProtocol.heartbeatMilliseconds).isEmpty, "no heartbeats before the hello")
+        guard case .close(let reason, true) = s.tick(now: 3 * SyncProtocol.heartbeatMilliseconds).first else {
+            Issue.record("expected the session to close")
+            return
+        }
+        #expect(reason.contains("silent") && s.isClosed)
+    }
+
+    @Test("entries received from the peer are never offered back to it")
+    func noEcho() {
+        var s = open()
+        let coalition = TestCoalition(["AU", "JP", "KR"])
+        let kr = coalition.sign(ChangeSet(origin: "KR", seq: 1, hlc: HLC(physicalMilliseconds: TestTime.start, logical: 0),
+                                          prevHash: [], changes: []))
+        _ = s.received(.entries([RawEntry(kr)], caughtUp: true), now: 2)
+        #expect(s.peerVersionVector["KR"] == 1)
+        #expect(s.select([(EntryID(origin: "KR", seq: 1), RawEntry(kr))]).isEmpty, "JP relayed KR:1 to us; it has it")
+        _ = s.received(.entries([RawEntry(body: [0xFF, 0x01], signature: [])], caughtUp: true), now: 3)
+        #expect(s.peerVersionVector["KR"] == 1, "undecodable bytes claim nothing")
+    }
+
     @Test("an idle session heartbeats; a silent peer is dropped")
     func heartbeats() {
         var s = open()

@@ -31,7 +31,9 @@ public struct SyncConfiguration: Sendable {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
             throw PaxsyncError(.badInput, "expected host:port", subject: text)
         }
-        return (String(text[..<colon]), port)
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }   // [::1]:7400
+        return (host, port)
     }
 }
 
@@ -46,8 +48,18 @@ public final class SyncServer: Service, @unchecked Sendable {
         let peers = configuration.peers
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.rpc.maxRequestPayloadSize = SyncProtocol.maxMessageBytes
+        let address: GRPCNIOTransportCore.SocketAddress
+        if configuration.listenHost.contains(":") {
+            address = .ipv6(host: configuration.listenHost, port: configuration.listenPort)
+        } else if configuration.listenHost.split(separator: ".").count == 4,
+                  configuration.listenHost.split(separator: ".").allSatisfy({ UInt8($0) != nil }) {
+            address = .ipv4(host: configuration.listenHost, port: configuration.listenPort)
+        } else {
+            throw PaxsyncError(.badInput, "listen must be an IP address and port, like 0.0.0.0:7400 or [::]:7400",
+                               subject: "\(configuration.listenHost):\(configuration.listenPort)")
+        }
         let transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: configuration.listenHost, port: configuration.listenPort),
+            address: address,
             transportSecurity: configuration.tls.serverSecurity, config: config)
         server = GRPCServer(transport: transport, services: [
             SyncService(replica: replica, accepts: { peers.contains($0) }, registry: registry, logger: logger),
@@ -116,6 +128,8 @@ public struct PeerDialer: Service {
             } catch is CancellationError {
                 return
             } catch {
+                // Shutting down: the transport reports the cancellation as its own error.
+                if Task.isCancelled { return }
                 registry.failed(peerID, "\(error)")
                 failures += 1
                 // The first failure in a row, then every 20th, at notice; the rest at debug.
@@ -134,7 +148,8 @@ public struct PeerDialer: Service {
         // TLS verifies that the server's certificate names the node we dial.
         config.http2.authority = CoalitionPKI.dnsName(forNode: peerID)
         config.backoff = .init(initial: .milliseconds(100), max: .seconds(1), multiplier: 2, jitter: 0.2)
-        let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: host, port: port),
+        // Roster addresses may be host names (resolved on every dial) or IP literals.
+        let transport = try HTTP2ClientTransport.Posix(target: .dns(host: host, port: port),
                                                        transportSecurity: tls.clientSecurity, config: config)
         try await withGRPCClient(transport: transport) { client in
             let sync = Paxsync_V1_Sync.Client(wrapping: client)

@@ -158,6 +158,8 @@ final class SessionRunner: @unchecked Sendable {
             let seen = wakeup.current
             let syncing = withMachine { $0.state == .syncing }
             guard syncing else {
+                // Waiting for the hello: a peer silent for three heartbeat intervals is dropped.
+                _ = perform(withMachine { $0.tick(now: Self.now()) })
                 try await Task.sleep(for: pollInterval)
                 continue
             }
