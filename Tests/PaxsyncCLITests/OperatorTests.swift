@@ -4,9 +4,7 @@ import PaxsyncNet
 import PaxsyncTestSupport
 import Testing
 
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import PaxsyncModel
 
 /// Operators' tools against real `paxsync serve` processes: status, peers,
 /// the admin socket's permissions, metrics, backup, and the demo.
@@ -152,14 +150,32 @@ struct OperatorTests {
     }
 }
 
-/// GET over plain HTTP; the body as text.
+/// GET over plain HTTP/1.1 on loopback with a bare socket; the whole response as text.
 func httpGet(_ url: String) throws -> String {
-    let done = DispatchSemaphore(value: 0)
-    nonisolated(unsafe) var result: Result<String, any Error> = .failure(URLError(.timedOut))
-    URLSession.shared.dataTask(with: URL(string: url)!) { data, _, error in
-        result = error.map { .failure($0) } ?? .success(String(decoding: data ?? Data(), as: UTF8.self))
-        done.signal()
-    }.resume()
-    _ = done.wait(timeout: .now() + 10)
-    return try result.get()
+    let rest = url.dropFirst("http://".count)
+    let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+    let hostPort = rest[..<slash].split(separator: ":")
+    let path = slash == rest.endIndex ? "/" : String(rest[slash...])
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr(String(hostPort[0]))
+    addr.sin_port = UInt16(hostPort[1])!.bigEndian
+    let connected = withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw PaxsyncError(.notFound, "cannot connect", subject: url) }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: \(hostPort[0])\r\nConnection: close\r\n\r\n".utf8)
+    _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+    var response: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if n <= 0 { break }
+        response += chunk[0..<n]
+    }
+    return String(decoding: response, as: UTF8.self)
 }

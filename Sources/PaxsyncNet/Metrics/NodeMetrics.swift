@@ -58,7 +58,10 @@ public final class NodeMetrics: Sendable {
         func gauge(_ label: String, _ dimensions: [(String, String)], _ value: Double) {
             Meter(label: label, dimensions: dimensions, factory: factory).set(value)
         }
-        for peer in status.peers { gauge("paxsync_peer_connected", [("peer", peer.id)], peer.connected ? 1 : 0) }
+        for peer in status.peers {
+            gauge("paxsync_peer_connected", [("peer", peer.id)], peer.connected ? 1 : 0)
+            gauge("paxsync_peer_behind_entries", [("peer", peer.id)], Double(peer.behindEntries))
+        }
         for origin in status.origins {
             gauge("paxsync_origin_lag_entries", [("origin", origin.origin)], Double(origin.lagEntries))
             gauge("paxsync_origin_sequence", [("origin", origin.origin)], Double(origin.heldSeq))
