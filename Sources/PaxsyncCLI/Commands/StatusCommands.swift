@@ -143,15 +143,7 @@ enum StatusView {
         })
     }
 
-    static func table(_ header: [String], _ rows: [[String]]) -> String {
-        var widths = header.map(\.count)
-        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
-        func line(_ cells: [String]) -> String {
-            cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
-                .joined(separator: "  ")
-        }
-        return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
-    }
+    static func table(_ header: [String], _ rows: [[String]]) -> String { Output.render(header, rows) }
 
     static func duration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())

@@ -12,15 +12,18 @@ enum Output {
 
     /// A plain-text table with a header row and aligned columns.
     static func table(_ header: [String], _ rows: [[String]]) {
+        print(render(header, rows), terminator: "")
+    }
+
+    /// The table as text, one line per row, each ending in a newline.
+    static func render(_ header: [String], _ rows: [[String]]) -> String {
         var widths = header.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         func line(_ cells: [String]) -> String {
             cells.enumerated().map { i, c in i == cells.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ")
         }
-        var text = line(header) + "\n"
-        for row in rows { text += line(row) + "\n" }
-        print(text, terminator: "")
+        return ([line(header)] + rows.map(line)).joined(separator: "\n") + "\n"
     }
 
     static func error(_ message: String) {
