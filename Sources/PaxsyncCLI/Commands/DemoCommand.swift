@@ -157,6 +157,8 @@ struct CoalitionDemo {
             }
             say("  \(id): \(sample.count) facilities, \(stocks.count) stocks, pledges to POOL-2027")
         }
+        // The shipment names JP's stockpile, which AU must hold before it may refer to it.
+        _ = try converge(coalition, replicas, entries: written, label: "syncing")
         say("AU ships neodymium oxide from Mount Weld to Japan's Kobe stockpile")
         try replicas["AU"]!.commit([WriteIntent(table: Schema.shipments, keyParts: ["AU-SHP-0001"], kind: .create, values: [
             "mineral": .text("Nd"), "form": .text("oxide"), "quantity_kg": .integer(20_000),
