@@ -51,34 +51,45 @@ final class NetNode: @unchecked Sendable {
 
 /// Runs servers for `nodes`, dialers along `links` (from the lower id), then `body`.
 func withNetwork(_ nodes: [NetNode], links: [(String, String)], body: () async throws -> Void) async throws {
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        var servers: [String: SyncServer] = [:]
-        for node in nodes {
-            let peers = Set(links.compactMap { $0.0 == node.id ? $0.1 : $0.1 == node.id ? $0.0 : nil })
-            let server = try SyncServer(replica: node.replica, configuration: SyncConfiguration(
-                listenHost: "127.0.0.1", listenPort: 0, tls: node.tls, peers: peers), registry: node.registry, logger: node.logger)
-            servers[node.id] = server
-            group.addTask { try await server.run() }
-        }
+    var servers: [String: SyncServer] = [:]
+    for node in nodes {
+        let peers = Set(links.compactMap { $0.0 == node.id ? $0.1 : $0.1 == node.id ? $0.0 : nil })
+        servers[node.id] = try SyncServer(replica: node.replica, configuration: SyncConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, tls: node.tls, peers: peers), registry: node.registry, logger: node.logger)
+    }
+    try await withServers(Array(servers.values)) {
         for node in nodes {
             node.port = try #require(try await servers[node.id]!.port)
         }
-        for (a, b) in links {
-            let (from, to) = a < b ? (a, b) : (b, a)
-            let dialer = nodes.first { $0.id == from }!
-            let target = nodes.first { $0.id == to }!
-            let service = try PeerDialer(replica: dialer.replica, peer: to, address: "127.0.0.1:\(target.port)", tls: dialer.tls,
-                                         registry: dialer.registry, backoff: Backoff(initialMilliseconds: 50, maximumMilliseconds: 400),
-                                         logger: dialer.logger)
-            group.addTask { try await service.run() }
+        try await withThrowingTaskGroup(of: Void.self) { dialers in
+            for (a, b) in links {
+                let (from, to) = a < b ? (a, b) : (b, a)
+                let dialer = nodes.first { $0.id == from }!
+                let target = nodes.first { $0.id == to }!
+                let service = try PeerDialer(replica: dialer.replica, peer: to, address: "127.0.0.1:\(target.port)", tls: dialer.tls,
+                                             registry: dialer.registry, backoff: Backoff(initialMilliseconds: 50, maximumMilliseconds: 400),
+                                             logger: dialer.logger)
+                dialers.addTask { try await service.run() }
+            }
+            defer { dialers.cancelAll() }
+            try await body()
         }
+    }
+}
+
+/// Runs servers around `body`, then stops them gracefully (never by cancelling
+/// a server mid-accept: apple/swift-nio#2637) and waits for them to finish.
+func withServers(_ servers: [SyncServer], body: () async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for server in servers { group.addTask { try await server.run() } }
         do {
             try await body()
         } catch {
-            group.cancelAll()
+            for server in servers { server.shutdown() }
             throw error
         }
-        group.cancelAll()
+        for server in servers { server.shutdown() }
+        try await group.waitForAll()
     }
 }
 

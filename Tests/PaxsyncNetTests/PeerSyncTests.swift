@@ -96,19 +96,20 @@ struct RefusalTests {
         let jp = try NetNode("JP", coalition: coalition, pki: pki, dir: dir)
         let server = try SyncServer(replica: au.replica, configuration: SyncConfiguration(
             listenHost: "127.0.0.1", listenPort: 0, tls: au.tls, peers: ["JP", "KR"]), registry: au.registry, logger: au.logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.run() }
+        try await withServers([server]) {
             let port = try #require(try await server.port)
-            // AU sorts before JP, so dial AU -> JP's direction is irrelevant here: JP dials AU directly.
+            // JP dials AU directly, whichever sorts first.
             let dialer = try PeerDialer(replica: jp.replica, peer: "AU", address: "127.0.0.1:\(port)", tls: try jpTLS(pki),
                                         registry: jp.registry, backoff: Backoff(initialMilliseconds: 50, maximumMilliseconds: 200),
                                         logger: jp.logger)
-            group.addTask { try await dialer.run() }
-            // Long enough for a few refused attempts; under load the first refusal can take a while.
-            try await Task.sleep(for: .milliseconds(1000))
-            let deadline = Date().addingTimeInterval(30)
-            while jp.registry.lastError("AU") == nil && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-            group.cancelAll()
+            try await withThrowingTaskGroup(of: Void.self) { dialers in
+                dialers.addTask { try await dialer.run() }
+                // Long enough for a few refused attempts; under load the first refusal can take a while.
+                try await Task.sleep(for: .milliseconds(1000))
+                let deadline = Date().addingTimeInterval(30)
+                while jp.registry.lastError("AU") == nil && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                dialers.cancelAll()
+            }
         }
         #expect(try jp.replica.logCount() == 0, "no entry may reach a refused peer")
         #expect(jp.registry.lastError("AU") != nil)

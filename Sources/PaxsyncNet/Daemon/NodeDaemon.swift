@@ -77,10 +77,17 @@ public final class SyncServer: Service, @unchecked Sendable {
         try await withGracefulShutdownHandler {
             try await server.serve()
         } onGracefulShutdown: {
-            // Sessions are long-lived streams: end them so the server can drain.
-            self.registry.closeAll("node \(self.logger[metadataKey: "node"].map { "\($0)" } ?? "") is shutting down")
-            self.server.beginGracefulShutdown()
+            self.shutdown()
         }
+    }
+
+    /// Ends the sessions and stops accepting; `run` returns once they drained.
+    /// Prefer this to cancelling `run`: cancelling a server while it accepts a
+    /// connection can trap in NIO (apple/swift-nio#2637).
+    public func shutdown() {
+        // Sessions are long-lived streams: end them so the server can drain.
+        registry.closeAll("node \(logger[metadataKey: "node"].map { "\($0)" } ?? "") is shutting down")
+        server.beginGracefulShutdown()
     }
 }
 

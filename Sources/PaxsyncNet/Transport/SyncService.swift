@@ -60,10 +60,7 @@ public final class PeerRegistry: @unchecked Sendable {
     public init(metrics: NodeMetrics? = nil) { self.metrics = metrics }
 
     func connected(_ peer: String, _ runner: SessionRunner) {
-        lock.withLock {
-            runners[peer] = runner
-            errors[peer] = nil
-        }
+        lock.withLock { runners[peer] = runner }
         metrics?.session(peer: peer, outcome: "opened")
     }
 
