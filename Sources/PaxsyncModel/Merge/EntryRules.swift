@@ -69,15 +69,18 @@ public enum EntryRules {
         }
         switch (change.op, table.isCounter) {
         case (.adjust, true):
-            guard names == Set(table.fields.map(\.name)) else { throw fail(.malformedEntry, "an adjustment sets every counter field") }
+            // Every name is a distinct field of the table (checked above), so equal counts mean all are set.
+            guard names.count == table.fields.count else { throw fail(.malformedEntry, "an adjustment sets every counter field") }
             guard change.fields.contains(where: { $0.value.integer != 0 }) else { throw fail(.malformedEntry, "an adjustment of zero changes nothing") }
         case (_, true):
             throw fail(.malformedEntry, "\(table.name) is changed only by adjustments")
         case (.adjust, false):
             throw fail(.malformedEntry, "\(table.name) has no counter fields to adjust")
         case (.create, false):
-            let missing = table.fields.map(\.name).filter { !names.contains($0) }
-            guard missing.isEmpty else { throw fail(.malformedEntry, "a creation sets every field; missing \(missing.joined(separator: ", "))") }
+            if names.count != table.fields.count {
+                let missing = table.fields.map(\.name).filter { !names.contains($0) }
+                throw fail(.malformedEntry, "a creation sets every field; missing \(missing.joined(separator: ", "))")
+            }
         case (.update, false):
             guard !names.isEmpty else { throw fail(.malformedEntry, "an update sets at least one field") }
             if let immutable = change.fields.first(where: { table.field($0.name)!.immutable }) {

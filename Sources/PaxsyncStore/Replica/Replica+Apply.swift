@@ -176,7 +176,7 @@ extension Replica {
             }
             var history: [String: [RecordEvent]] = [:]
             do {
-                try EntryRules.checkStructure(cs, members: roster.memberIDs)
+                try EntryRules.checkStructure(cs, members: memberIDs)
                 for change in cs.changes {
                     history[change.recordName] = try preloaded[change.recordName] ?? loadEvents(db, table: change.table, key: change.key)
                 }

@@ -36,6 +36,8 @@ public final class Replica: Sendable {
     let clock: any PhysicalClock
     let signingKey: NodeSigningKey?
     let publicKeys: [String: [UInt8]]
+    /// The roster's member ids, computed once (the apply path checks them per entry).
+    let memberIDs: Set<String>
     let logger: Logger
 
     /// Opens (creating if needed) the replica at `path`.
@@ -78,6 +80,7 @@ public final class Replica: Sendable {
         self.clock = clock
         self.configuration = configuration
         self.publicKeys = Dictionary(uniqueKeysWithValues: roster.members.map { ($0.id, $0.publicKeyBytes) })
+        self.memberIDs = roster.memberIDs
         var logger = logger
         logger[metadataKey: "node"] = "\(nodeID)"
         self.logger = logger
