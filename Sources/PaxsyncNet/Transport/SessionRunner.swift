@@ -112,6 +112,8 @@ final class SessionRunner: @unchecked Sendable {
         }
     }
 
+    /// Receives until the stream ends or the session closes, applying each batch
+    /// in order before reading the next (HTTP/2 flow control holds the sender).
     func receiveLoop<Inbound: AsyncSequence>(_ inbound: Inbound) async throws where Inbound.Element == SyncMessage {
         for try await message in inbound {
             lock.withLock { stats.lastContact = Date() }
@@ -125,21 +127,28 @@ final class SessionRunner: @unchecked Sendable {
                 if closedReason != nil { return }
                 continue
             }
-            let began = DispatchTime.now().uptimeNanoseconds
-            let result = try await replica.applyReceived(batch.map { ($0.body, $0.signature) })
-            metrics?.received(result, entries: batch.count, bytes: batch.reduce(0) { $0 + $1.byteCount }, peer: peerID,
-                              nanoseconds: DispatchTime.now().uptimeNanoseconds - began)
-            // Relay at once: other sessions send what just landed.
-            if result.applied > 0 { wakeup.wake() }
-            if result.quarantined > 0 || result.equivocations > 0 {
-                logger.warning("entries from peer rejected", metadata: [
-                    "quarantined": "\(result.quarantined)", "equivocations": "\(result.equivocations)"])
-            }
-            let vv = try await replica.versionVectorAsync()
-            _ = perform(withMachine { $0.applied(quarantined: result.quarantined, localVersionVector: vv, now: Self.now()) })
+            // Decoding and signature checks happen here, off the database's writer.
+            let prepared = replica.prepareReceived(batch.map { ($0.body, $0.signature) })
+            try await apply(prepared, bytes: batch.reduce(0) { $0 + $1.byteCount })
             if closedReason != nil { return }
         }
         _ = perform(withMachine { $0.stop("peer \(peerID) closed the stream") })
+    }
+
+    /// Applies one prepared batch, records it, and queues the ack.
+    private func apply(_ prepared: PreparedBatch, bytes: Int) async throws {
+        let began = DispatchTime.now().uptimeNanoseconds
+        let result = try await replica.applyPrepared(prepared)
+        metrics?.received(result, entries: prepared.count, bytes: bytes, peer: peerID,
+                          nanoseconds: DispatchTime.now().uptimeNanoseconds - began)
+        // Relay at once: other sessions send what just landed.
+        if result.applied > 0 { wakeup.wake() }
+        if result.quarantined > 0 || result.equivocations > 0 {
+            logger.warning("entries from peer rejected", metadata: [
+                "quarantined": "\(result.quarantined)", "equivocations": "\(result.equivocations)"])
+        }
+        let vv = try await replica.versionVectorAsync()
+        _ = perform(withMachine { $0.applied(quarantined: result.quarantined, localVersionVector: vv, now: Self.now()) })
     }
 
     /// The only writer of the session: returns after sending a goodbye or when the session closed.

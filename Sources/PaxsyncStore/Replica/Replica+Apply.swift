@@ -98,9 +98,11 @@ extension Replica {
     /// A `local` entry (written on this node) that breaks a rule is refused with
     /// the error instead of being quarantined; the caller's transaction rolls back.
     /// `preloaded` carries record histories the caller has just read in this transaction.
+    /// `verified` is the signature check already made against this replica's
+    /// roster (`prepareReceived`); nil checks it here.
     func applyOne(_ db: Database, entry: SignedEntry, now: UInt64, releaseHeld: Bool, local: Bool = false,
-                  preloaded: [String: [RecordEvent]] = [:]) throws -> ApplyOutcome {
-        let outcome = try judgeAndMerge(db, entry: entry, now: now, local: local, preloaded: preloaded)
+                  preloaded: [String: [RecordEvent]] = [:], verified: Bool? = nil) throws -> ApplyOutcome {
+        let outcome = try judgeAndMerge(db, entry: entry, now: now, local: local, preloaded: preloaded, verified: verified)
         if outcome == .applied, releaseHeld {
             try releaseWaiting(db, on: entry.id, now: now)
         }
@@ -108,7 +110,7 @@ extension Replica {
     }
 
     private func judgeAndMerge(_ db: Database, entry: SignedEntry, now: UInt64, local: Bool = false,
-                               preloaded: [String: [RecordEvent]] = [:]) throws -> ApplyOutcome {
+                               preloaded: [String: [RecordEvent]] = [:], verified: Bool? = nil) throws -> ApplyOutcome {
         let cs = entry.changeSet
         let hash = entry.hash
 
@@ -117,7 +119,7 @@ extension Replica {
             let error = PaxsyncError(.unknownOrigin, "origin \(cs.origin) is not in the roster", subject: cs.id.description)
             return try quarantine(db, entry: entry, error: error, blocks: false, now: now)
         }
-        guard entry.verify(publicKey: key) else {
+        guard verified ?? entry.verify(publicKey: key) else {
             let error = PaxsyncError(.badSignature, "the signature does not verify against \(cs.origin)'s roster key", subject: cs.id.description)
             return try quarantine(db, entry: entry, error: error, blocks: false, now: now)
         }

@@ -11,6 +11,18 @@ public struct LoggedEntry: Sendable {
     public let signature: [UInt8]
 }
 
+/// Received entries decoded and signature-checked, ready for the apply path.
+public struct PreparedBatch: Sendable {
+    enum Item: Sendable {
+        /// `verified`: the signature checked against the origin's roster key; nil when the origin is unknown.
+        case decoded(SignedEntry, verified: Bool?)
+        case undecodable(body: [UInt8], signature: [UInt8], error: PaxsyncError)
+    }
+
+    let items: [Item]
+    public var count: Int { items.count }
+}
+
 /// What a batch of received entries came to.
 public struct BatchResult: Sendable {
     public var applied = 0
@@ -29,18 +41,39 @@ extension Replica {
     /// Applies raw received entries (body + signature) in order, in one transaction.
     /// Bytes that do not decode are quarantined; nothing a peer sends throws here.
     public func applyReceived(_ raw: [(body: [UInt8], signature: [UInt8])]) async throws -> BatchResult {
+        try await applyPrepared(prepareReceived(raw))
+    }
+
+    /// The part of applying a received batch that needs no database: decoding
+    /// and checking signatures against the roster. Pure and thread-safe, so a
+    /// session prepares the next batch while the previous one is being applied.
+    public func prepareReceived(_ raw: [(body: [UInt8], signature: [UInt8])]) -> PreparedBatch {
+        PreparedBatch(items: raw.map { body, signature in
+            do {
+                let entry = try SignedEntry(body: body, signature: signature)
+                let verified = publicKeys[entry.changeSet.origin].map { entry.verify(publicKey: $0) }
+                return .decoded(entry, verified: verified)
+            } catch {
+                return .undecodable(body: body, signature: signature, error: error as? PaxsyncError
+                                    ?? PaxsyncError(.malformedEntry, "not a valid SignedEntry message", cause: "\(error)"))
+            }
+        })
+    }
+
+    /// Applies a prepared batch in order, in one transaction.
+    public func applyPrepared(_ batch: PreparedBatch) async throws -> BatchResult {
         guard !configuration.readOnly else { throw PaxsyncError(.usage, "the replica is open read-only", subject: path) }
         let now = clock.nowMilliseconds()
         return try await writer.write { db in
             var result = BatchResult()
-            for (body, signature) in raw {
+            for item in batch.items {
                 let outcome: ApplyOutcome
                 var origin = "?"
-                do {
-                    let entry = try SignedEntry(body: body, signature: signature)
+                switch item {
+                case .decoded(let entry, let verified):
                     origin = entry.changeSet.origin
-                    outcome = try self.applyOne(db, entry: entry, now: now, releaseHeld: true)
-                } catch let error as PaxsyncError where error.code == .malformedEntry {
+                    outcome = try self.applyOne(db, entry: entry, now: now, releaseHeld: true, verified: verified)
+                case .undecodable(let body, let signature, let error):
                     try self.quarantine(db, origin: nil, seq: nil, body: body, signature: signature, error: error, blocks: false, now: now)
                     outcome = .quarantined(error)
                 }
