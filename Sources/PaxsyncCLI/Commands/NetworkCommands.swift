@@ -84,6 +84,8 @@ struct ServeCommand: AsyncParsableCommand {
             sorts after this node's (reconnecting with backoff), pushes local writes
             to connected peers as they land, relays every origin's entries, and retries
             held entries. SIGTERM or SIGINT finishes the batch being applied, then exits.
+            While it runs, `paxsync status` reads it through the owner-only admin socket
+            (admin_socket), and Prometheus metrics are served at metrics_listen if set.
             Example:
               paxsync serve --data-dir au
             """)
