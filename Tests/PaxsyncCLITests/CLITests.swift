@@ -42,6 +42,26 @@ struct CLITests {
         #expect(again.status != 0 && again.stderr.contains("already initialised"))
     }
 
+    @Test("roster add --from merges another node's roster and refuses a member with another key")
+    func rosterAddFrom() throws {
+        let (au, auPath) = try node("AU")
+        let (_, jpPath) = try node("JP")
+        #expect(try au.ok(["roster", "add", "--from", jpPath + "/roster.json"]).contains("Added JP; the roster lists AU, JP"))
+        #expect(try au.ok(["roster", "add", "--from", jpPath + "/roster.json"]).contains("Added nobody new"))
+        #expect(try au.ok(["roster", "show", "--json"]).contains("\"JP\""))
+        // A different JP (new key) is refused, naming the member; the roster is unchanged.
+        let other = dir.file("other-jp")
+        try Paxsync().ok(["node", "init", "--node-id", "JP", "--data-dir", other])
+        let r = try au.run(["roster", "add", "--from", other + "/roster.json"])
+        #expect(r.status != 0 && r.stderr.contains("JP is already in the roster with another key"))
+        func key(_ path: String, _ id: String) throws -> String? {
+            let roster = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path + "/roster.json"))) as! [String: Any]
+            return (roster["members"] as! [[String: Any]]).first { $0["id"] as? String == id }?["signingKey"] as? String
+        }
+        #expect(try key(auPath, "JP") == key(jpPath, "JP"))
+        #expect(try key(auPath, "JP") != key(other, "JP"))
+    }
+
     @Test("the walk-through: write, import, query, export, verify, bundle, tamper, replay")
     func walkThrough() throws {
         let (paxsync, path) = try node()
