@@ -124,6 +124,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "PaxsyncCLITests", dependencies: ["PaxsyncCLI", "PaxsyncModel", "PaxsyncTestSupport"]),
+        .testTarget(
+            name: "PaxsyncCLITests",
+            dependencies: ["PaxsyncCLI", "PaxsyncNet", "PaxsyncModel", "PaxsyncTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
     ]
 )

@@ -4,6 +4,7 @@ import PaxsyncNet
 import PaxsyncTestSupport
 import Testing
 
+import Logging
 import PaxsyncModel
 
 /// Operators' tools against real `paxsync serve` processes: status, peers,
@@ -178,4 +179,25 @@ func httpGet(_ url: String) throws -> String {
         response += chunk[0..<n]
     }
     return String(decoding: response, as: UTF8.self)
+}
+
+@Suite("journal log lines")
+struct JournalLogTests {
+    final class Lines: @unchecked Sendable {
+        let lock = NSLock()
+        var all: [String] = []
+        func add(_ line: String) { lock.lock(); all.append(line); lock.unlock() }
+    }
+
+    @Test("each line carries its syslog priority, the metadata and the message; lines below the level are dropped")
+    func priorities() {
+        let lines = Lines()
+        var logger = Logger(label: "paxsync") { JournalLogHandler(label: $0, level: .info, write: lines.add) }
+        logger[metadataKey: "node"] = "AU"
+        logger.warning("quarantined entry", metadata: ["entry": "JP:7"])
+        logger.info("serving")
+        logger.debug("reconnecting")
+        #expect(lines.all == ["<4>warning paxsync: entry=JP:7 node=AU quarantined entry\n", "<6>info paxsync: node=AU serving\n"])
+        #expect(JournalLogHandler.priority(.error) == 3 && JournalLogHandler.priority(.critical) == 2)
+    }
 }

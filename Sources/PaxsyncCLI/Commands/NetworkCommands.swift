@@ -96,7 +96,9 @@ struct ServeCommand: AsyncParsableCommand {
         let dir = try node.directory()
         let config = dir.configuration
         let level = Logger.Level(rawValue: config.logLevel) ?? .info
+        let journal = ProcessInfo.processInfo.environment["JOURNAL_STREAM"] != nil
         LoggingSystem.bootstrap { label in
+            if journal { return JournalLogHandler(label: label, level: level) }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
