@@ -1,6 +1,7 @@
 import Foundation
 import PaxsyncCLI
 import PaxsyncModel
+import PaxsyncNet
 import PaxsyncTestSupport
 import Testing
 
@@ -106,8 +107,28 @@ struct ServeTests {
             return try Set(c.ids.map { try c.digest($0) }).count == 1 && count.contains("3")
         }
         if !caughtUp { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
+        // The restarted KR was sent only what it missed (3 entries), never the 4 it held.
+        let status = try JSONDecoder().decode(NodeStatus.self, from: Data(c.cli("KR").ok(["status", "--json"]).utf8))
+        #expect(status.daemonRunning && status.peers.allSatisfy { $0.entriesIn <= 3 }, "\(status.peers.map { ($0.id, $0.entriesIn) })")
+        #expect(status.peers.reduce(0) { $0 + $1.entriesIn } >= 3, "the 3 missed entries arrived")
         for id in c.ids { c.stop(id) }
         #expect(try c.cli("KR").ok(["log", "verify", "--quiet"]).hasPrefix("OK"))
+    }
+
+    @Test("a line AU–JP–KR (AU and KR not peered) converges through JP")
+    func line() throws {
+        let c = try ServedCoalition(["AU", "JP", "KR"], peers: ["AU": "JP", "JP": "AU,KR", "KR": "JP"])
+        for id in c.ids { try c.start(id) }
+        try c.cli("AU").ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "1"])
+        try c.cli("KR").ok(["facility", "create", "--id", "KR-F", "--name", "F", "--kind", "port", "--country", "KR", "--lat", "2", "--lon", "2"])
+        let converged = try waitFor("AU and KR meet through JP") {
+            let rows = try c.cli("AU").ok(["query", "SELECT COUNT(*) AS n FROM facilities"])
+            return try Set(c.ids.map { try c.digest($0) }).count == 1 && rows.contains("2")
+        }
+        if !converged { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
+        let au = try JSONDecoder().decode(NodeStatus.self, from: Data(c.cli("AU").ok(["status", "--json"]).utf8))
+        #expect(au.peers.map(\.id) == ["JP"], "AU has no session with KR")
+        for id in c.ids { #expect(c.stop(id) == 0) }
     }
 
     @Test("a client without a certificate is refused by the TLS handshake (openssl s_client)")
