@@ -18,6 +18,14 @@ struct OperatorTests {
         return try JSONDecoder().decode(NodeStatus.self, from: Data(text.utf8))
     }
 
+    /// AU and JP set up, AU's daemon started.
+    func runningAU(_ prefix: String) throws -> (TemporaryDirectory, LocalCoalition) {
+        let dir = TemporaryDirectory(prefix)
+        let c = try LocalCoalition(base: dir.path, members: Array(Self.members.prefix(2)), executable: Paxsync.binary)
+        try c.start("AU")
+        return (dir, c)
+    }
+
     func write(_ c: LocalCoalition, _ id: String, _ facility: String) throws {
         try Paxsync(dataDir: c.dataDir(id)).ok(["facility", "create", "--id", facility, "--name", "F", "--kind", "port",
                                                 "--country", id, "--lat", "1", "--lon", "2"])
@@ -81,10 +89,8 @@ struct OperatorTests {
 
     @Test("the admin socket is owner-only; another account is refused; a second daemon on the same data directory is refused")
     func adminEndpointIsPrivate() throws {
-        let dir = TemporaryDirectory("paxsync-admin")
-        let c = try LocalCoalition(base: dir.path, members: Array(Self.members.prefix(2)), executable: Paxsync.binary)
+        let (dir, c) = try runningAU("paxsync-admin")
         defer { c.stopAll() }
-        try c.start("AU")
         let socket = c.dataDir("AU") + "/admin.sock"
         _ = try waitFor("admin socket") { AdminClient.isAnswering(socket) }
         let attributes = try FileManager.default.attributesOfItem(atPath: socket)
@@ -119,10 +125,8 @@ struct OperatorTests {
 
     @Test("backup: an online copy while the daemon runs, verified, with the live digest")
     func backup() throws {
-        let dir = TemporaryDirectory("paxsync-backup")
-        let c = try LocalCoalition(base: dir.path, members: Array(Self.members.prefix(2)), executable: Paxsync.binary)
+        let (dir, c) = try runningAU("paxsync-backup")
         defer { c.stopAll() }
-        try c.start("AU")
         try write(c, "AU", "AU-A")
         let au = Paxsync(dataDir: c.dataDir("AU"))
         let out = try au.ok(["backup", "--out", dir.file("copy.sqlite"), "--json"])
