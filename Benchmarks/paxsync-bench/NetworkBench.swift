@@ -137,7 +137,7 @@ func latencyBench(writes: Int, wake: Bool = true) throws {
         let kg = Int64(1_000_000 + i)
         let began = DispatchTime.now().uptimeNanoseconds
         _ = try writers[writer]!.commit([Records.stock("\(writer)-LAT", "Li", "ore", kg: kg)])
-        if wake { _ = try? AdminClient.request(coalition.dataDir(writer) + "/admin.sock", "wake") }   // as the CLI does
+        if wake { _ = try? AdminClient.request(coalition.dataDir(writer) + "/admin.sock", AdminClient.wake) }   // as the CLI does
         try waitUntil("write \(i) from \(writer) visible at \(reader)", timeout: 30, poll: 0.001) {
             try readers[reader]!.read { db in
                 try Int64.fetchOne(db, sql: "SELECT quantity_kg FROM stocks WHERE facility_id = ? AND mineral = 'Li' AND form = 'ore'",

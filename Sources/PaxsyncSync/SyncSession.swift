@@ -40,6 +40,10 @@ public struct SyncSession: Sendable {
     public private(set) var lastHeardMilliseconds: UInt64
     public private(set) var lastSentMilliseconds: UInt64
     public private(set) var quarantinedFromPeer = 0
+    /// Set when the session closed because the peer is not who or what it may
+    /// be (not in the roster, a hello naming another node than its
+    /// certificate): the server answers such a session with permission denied.
+    public private(set) var refusal: String?
 
     public init(localNodeID: String, certifiedPeerID: String, members: Set<String>, now: UInt64) {
         self.localNodeID = localNodeID
@@ -54,7 +58,7 @@ public struct SyncSession: Sendable {
     /// The session begins: refuse a peer that is not in the roster, else send our hello.
     public mutating func start(localVersionVector: [String: UInt64], now: UInt64) -> [Action] {
         guard members.contains(certifiedPeerID) else {
-            return close("peer \(certifiedPeerID) is not in the roster", notify: true)
+            return refuse("peer \(certifiedPeerID) is not in the roster")
         }
         lastSentMilliseconds = now
         return [.send(.hello(.init(nodeID: localNodeID, versionVector: localVersionVector)))]
@@ -67,7 +71,7 @@ public struct SyncSession: Sendable {
         switch (state, message) {
         case (.awaitingHello, .hello(let hello)):
             guard hello.nodeID == certifiedPeerID else {
-                return close("peer says it is \(hello.nodeID) but its certificate names \(certifiedPeerID)", notify: true)
+                return refuse("peer says it is \(hello.nodeID) but its certificate names \(certifiedPeerID)")
             }
             guard hello.protocolVersion == SyncProtocol.version else {
                 return close("peer \(hello.nodeID) speaks sync protocol \(hello.protocolVersion); this node speaks \(SyncProtocol.version)", notify: true)
@@ -147,6 +151,11 @@ public struct SyncSession: Sendable {
     /// The shell ends the session (shutdown, transport error).
     public mutating func stop(_ reason: String) -> [Action] {
         guard !isClosed else { return [] }
+        return close(reason, notify: true)
+    }
+
+    private mutating func refuse(_ reason: String) -> [Action] {
+        refusal = reason
         return close(reason, notify: true)
     }
 

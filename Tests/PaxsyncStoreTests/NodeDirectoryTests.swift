@@ -34,6 +34,7 @@ struct NodeDirectoryTests {
         ("node_id = \"AU\"\nlisten\n", "c:2", "key = value"),
         ("node_id = \"AU\"\nmax_clock_skew_seconds = soon\n", "c", "whole number"),
         ("listen = \"x\"\n", "c", "node_id"),
+        ("node_id = \"AU\"\nlog_level = \"verbose\"\n", "c", "log_level must be one of trace, debug"),
     ])
     func errors(text: String, at: String, mention: String) {
         #expect { try NodeConfiguration.parse(text, source: "c") } throws: {

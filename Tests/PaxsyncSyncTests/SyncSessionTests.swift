@@ -44,6 +44,7 @@ struct SyncSessionTests {
         let actions = s.received(.hello(.init(nodeID: "KR", versionVector: [:])), now: 1)
         guard case .close(let reason, true) = actions.first else { Issue.record("not closed: \(actions)"); return }
         #expect(reason.contains("KR") && reason.contains("certificate names JP"))
+        #expect(s.refusal == reason, "a refusal, which the server answers with permission denied")
         #expect(s.select([(EntryID(origin: "AU", seq: 1), raw(1))]).isEmpty)
     }
 
@@ -51,7 +52,7 @@ struct SyncSessionTests {
     func notInRoster() {
         var s = session(peer: "FR")
         guard case .close(let reason, _) = s.start(localVersionVector: [:], now: 0).first else { Issue.record("not closed"); return }
-        #expect(reason.contains("not in the roster"))
+        #expect(reason.contains("not in the roster") && s.refusal == reason)
     }
 
     @Test("protocol violations close the session", arguments: [
@@ -104,7 +105,7 @@ struct SyncSessionTests {
             Issue.record("expected the session to close")
             return
         }
-        #expect(reason.contains("silent") && s.isClosed)
+        #expect(reason.contains("silent") && s.isClosed && s.refusal == nil, "silence is not a refusal")
     }
 
     @Test("entries received from the peer are never offered back to it")

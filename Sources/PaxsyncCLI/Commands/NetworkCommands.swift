@@ -105,52 +105,6 @@ struct ServeCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "paxsync")
         logger[metadataKey: "node"] = "\(config.nodeID)"
-        let replica = try dir.openReplica(writable: true)
-        let tls = TLSFiles(certificate: dir.file(config.tlsCertificate), privateKey: dir.file(config.tlsKey), ca: dir.file(config.tlsCA))
-        let (host, port) = try SyncConfiguration.address(listen ?? config.listen)
-        let peers = config.peerIDs(roster: replica.roster.members.map(\.id))
-        let unknown = peers.subtracting(replica.roster.memberIDs)
-        guard unknown.isEmpty else {
-            throw PaxsyncError(.badInput, "peers \(unknown.sorted().joined(separator: ", ")) are not in the roster", subject: dir.file(NodeDirectory.configFile))
-        }
-        let metrics = NodeMetrics()
-        let registry = PeerRegistry(metrics: metrics)
-        let server = try SyncServer(replica: replica, configuration: SyncConfiguration(listenHost: host, listenPort: port, tls: tls, peers: peers),
-                                    registry: registry, logger: logger)
-        let facts = DaemonFacts(version: PaxsyncCommand.version, startedAt: Date(), listen: "\(host):\(port)", peers: peers.sorted())
-        let replicaPath = dir.replicaPath
-        let status: @Sendable () -> NodeStatus? = {
-            try? NodeStatus.build(replica: replica, version: facts.version, daemon: (facts, registry),
-                                  replicaBytes: replicaFileBytes(replicaPath))
-        }
-        let admin = AdminServer(path: dir.file(config.adminSocket), logger: logger) { command in
-            if command == "wake" {
-                registry.wakeup.wake()
-                return Array("{}\n".utf8)
-            }
-            guard command == "status" else { return Array("{\"error\": \"unknown command; send status or wake\"}\n".utf8) }
-            guard let report = status() else { return Array("{\"error\": \"the replica could not be read\"}\n".utf8) }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            return Array((try? encoder.encode(report)) ?? Data())
-        }
-        // The admin socket comes up first: it refuses to start a second daemon on this data directory.
-        var services: [any Service] = [admin, server, HeldRetrier(replica: replica, logger: logger)]
-        if !config.metricsListen.isEmpty {
-            let (metricsHost, metricsPort) = try SyncConfiguration.address(config.metricsListen)
-            services.append(MetricsServer(host: metricsHost, port: metricsPort, logger: logger) {
-                if let report = status() { metrics.refresh(from: report) }
-                return metrics.exposition()
-            })
-        }
-        for peer in peers.sorted() where peer > config.nodeID {
-            let address = replica.roster.member(peer)!.address
-            services.append(try PeerDialer(replica: replica, peer: peer, address: address, tls: tls, registry: registry, logger: logger))
-        }
-        logger.info("serving", metadata: ["listen": "\(host):\(port)", "peers": "\(peers.sorted().joined(separator: ","))"])
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
-        logger.info("stopped")
+        try await NodeDaemon(directory: dir, version: PaxsyncCommand.version, listenOverride: listen, logger: logger).run()
     }
 }

@@ -13,7 +13,7 @@ struct StatusSource {
     /// The status, and why the daemon could not be asked when it could not.
     func read() throws -> (NodeStatus, daemonProblem: String?) {
         do {
-            let bytes = try AdminClient.request(socketPath, "status")
+            let bytes = try AdminClient.request(socketPath, AdminClient.status)
             do {
                 return (try JSONDecoder().decode(NodeStatus.self, from: Data(bytes)), nil)
             } catch {
@@ -23,8 +23,7 @@ struct StatusSource {
         } catch let failure as AdminClient.Failure {
             if case .permissionDenied = failure { throw PaxsyncError(.usage, failure.description, subject: directory.configuration.nodeID) }
             let replica = try directory.openReplica(writable: false)
-            let status = try NodeStatus.build(replica: replica, version: PaxsyncCommand.version, daemon: nil,
-                                              replicaBytes: replicaFileBytes(directory.replicaPath))
+            let status = try NodeStatus.build(replica: replica, version: PaxsyncCommand.version, daemon: nil)
             return (status, failure.description)
         }
     }

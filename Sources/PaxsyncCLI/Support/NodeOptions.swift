@@ -27,7 +27,7 @@ struct NodeOptions: ParsableArguments {
         guard let dir = try? directory() else { return }
         let socket = dir.file(dir.configuration.adminSocket)
         guard FileManager.default.fileExists(atPath: socket) else { return }
-        _ = try? AdminClient.request(socket, "wake", timeoutSeconds: 1)
+        _ = try? AdminClient.request(socket, AdminClient.wake, timeoutSeconds: 1)
     }
 }
 

@@ -60,6 +60,33 @@ public final class AdminServer: Service, @unchecked Sendable {
     }
 }
 
+extension AdminServer {
+    /// The daemon's commands: `status` answers the node's status as JSON;
+    /// `wake` tells the sessions the log grew (a CLI write) so they push now.
+    public static func commands(status: @escaping @Sendable () throws -> NodeStatus, wakeup: LogWakeup) -> Responder {
+        { command in
+            func failure(_ message: String) -> [UInt8] {
+                Array((try? JSONEncoder().encode(["error": message])) ?? Data()) + [UInt8(ascii: "\n")]
+            }
+            switch command {
+            case AdminClient.wake:
+                wakeup.wake()
+                return Array("{}\n".utf8)
+            case AdminClient.status:
+                do {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys]
+                    return Array(try encoder.encode(try status()))
+                } catch {
+                    return failure("the node's status could not be read: \(error)")
+                }
+            default:
+                return failure("unknown command \"\(command.prefix(40))\"; send \(AdminClient.status) or \(AdminClient.wake)")
+            }
+        }
+    }
+}
+
 /// Reads one command line, answers it, closes.
 final class AdminHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
@@ -94,6 +121,10 @@ final class AdminHandler: ChannelInboundHandler {
 
 /// The client side: one blocking request, as `paxsync status` makes it.
 public enum AdminClient {
+    /// The commands the admin socket understands.
+    public static let status = "status"
+    public static let wake = "wake"
+
     /// Why the daemon could not be asked.
     public enum Failure: Error, CustomStringConvertible {
         /// No socket file, or nothing listening on it: the daemon is not running.

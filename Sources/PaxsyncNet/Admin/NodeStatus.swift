@@ -90,7 +90,7 @@ public struct DaemonFacts: Sendable {
 extension NodeStatus {
     /// Builds the status from the replica and, when the daemon runs, its peer registry.
     public static func build(replica: Replica, version: String, daemon: (facts: DaemonFacts, registry: PeerRegistry)?,
-                             replicaBytes: Int, now: Date = Date()) throws -> NodeStatus {
+                             now: Date = Date()) throws -> NodeStatus {
         let snapshot = try replica.statusSnapshot()
         let nowMs = UInt64(now.timeIntervalSince1970 * 1000)
         var known = snapshot.versionVector
@@ -109,7 +109,7 @@ extension NodeStatus {
             }
         }
         let originStates = Dictionary(uniqueKeysWithValues: snapshot.origins.map { ($0.origin, $0) })
-        let origins = replica.roster.memberIDs.union(known.keys).sorted().map { origin -> Origin in
+        let origins = replica.memberIDs.union(known.keys).sorted().map { origin -> Origin in
             let state = originStates[origin]
             let held = snapshot.versionVector[origin] ?? 0
             let top = max(held, known[origin] ?? 0)
@@ -126,7 +126,7 @@ extension NodeStatus {
             roster: replica.roster.members.map { Member(id: $0.id, country: $0.country, name: $0.name, address: $0.address) },
             peers: peers, origins: origins, held: snapshot.held, quarantined: snapshot.quarantined,
             equivocations: snapshot.equivocations, openConflicts: snapshot.openConflicts, logEntries: snapshot.logEntries,
-            replicaBytes: replicaBytes)
+            replicaBytes: replicaFileBytes(replica.path))
     }
 
     static func iso8601(_ date: Date) -> String {

@@ -3,13 +3,16 @@ import PaxsyncStore
 import ServiceLifecycle
 
 /// Retries held entries once a second, so entries held for clock skew are
-/// applied as soon as this node's clock is within the bound.
+/// applied as soon as this node's clock is within the bound; released entries
+/// wake the sessions so they are relayed at once.
 public struct HeldRetrier: Service {
     let replica: Replica
+    let wakeup: LogWakeup
     let logger: Logger
 
-    public init(replica: Replica, logger: Logger) {
+    public init(replica: Replica, wakeup: LogWakeup, logger: Logger) {
         self.replica = replica
+        self.wakeup = wakeup
         self.logger = logger
     }
 
@@ -18,7 +21,10 @@ public struct HeldRetrier: Service {
             while !Task.isCancelled {
                 do {
                     let released = try await replica.retryHeldAsync()
-                    if released > 0 { logger.info("released held entries", metadata: ["count": "\(released)"]) }
+                    if released > 0 {
+                        logger.info("released held entries", metadata: ["count": "\(released)"])
+                        wakeup.wake()
+                    }
                     try await Task.sleep(for: .seconds(1))
                 } catch is CancellationError {
                     return

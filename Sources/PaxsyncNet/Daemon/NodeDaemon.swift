@@ -2,6 +2,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOCore
 import PaxsyncModel
 import PaxsyncStore
 import PaxsyncSync
@@ -48,13 +49,12 @@ public final class SyncServer: Service, @unchecked Sendable {
         let peers = configuration.peers
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.rpc.maxRequestPayloadSize = SyncProtocol.maxMessageBytes
+        // The listener binds an IP literal; NIO parses it (host names are for dialing).
         let address: GRPCNIOTransportCore.SocketAddress
-        if configuration.listenHost.contains(":") {
-            address = .ipv6(host: configuration.listenHost, port: configuration.listenPort)
-        } else if configuration.listenHost.split(separator: ".").count == 4,
-                  configuration.listenHost.split(separator: ".").allSatisfy({ UInt8($0) != nil }) {
-            address = .ipv4(host: configuration.listenHost, port: configuration.listenPort)
-        } else {
+        switch try? NIOCore.SocketAddress(ipAddress: configuration.listenHost, port: configuration.listenPort) {
+        case .v4?: address = .ipv4(host: configuration.listenHost, port: configuration.listenPort)
+        case .v6?: address = .ipv6(host: configuration.listenHost, port: configuration.listenPort)
+        default:
             throw PaxsyncError(.badInput, "listen must be an IP address and port, like 0.0.0.0:7400 or [::]:7400",
                                subject: "\(configuration.listenHost):\(configuration.listenPort)")
         }
@@ -70,7 +70,10 @@ public final class SyncServer: Service, @unchecked Sendable {
 
     /// The bound port, once listening.
     public var port: Int? {
-        get async throws { try await server.listeningAddress?.ipv4?.port }
+        get async throws {
+            let address = try await server.listeningAddress
+            return address?.ipv4?.port ?? address?.ipv6?.port
+        }
     }
 
     public func run() async throws {

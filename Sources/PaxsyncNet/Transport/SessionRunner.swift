@@ -21,8 +21,8 @@ public struct PeerStatistics: Sendable {
 ///
 /// One task receives (applies batches, queues acks); the other is the only
 /// writer: it flushes queued control messages, then sends what the peer lacks
-/// from the local log in bounded batches, then polls the log for new entries
-/// (local writes by the CLI land within one poll interval).
+/// from the local log in bounded batches, then waits for the log to grow
+/// (`LogWakeup`, with a poll interval as the fallback).
 final class SessionRunner: @unchecked Sendable {
     let replica: Replica
     let peerID: String
@@ -49,19 +49,20 @@ final class SessionRunner: @unchecked Sendable {
         self.logger = logger
         self.pollInterval = pollInterval
         self.machine = SyncSession(localNodeID: replica.nodeID, certifiedPeerID: peerID,
-                                   members: replica.roster.memberIDs, now: Self.now())
+                                   members: replica.memberIDs, now: Self.now())
     }
 
     static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
 
     private func withMachine<T>(_ body: (inout SyncSession) -> T) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&machine)
+        lock.withLock { body(&machine) }
     }
 
     /// What the peer announced it holds, updated by its acks.
     var peerVersionVector: [String: UInt64] { withMachine { $0.peerVersionVector } }
+
+    /// Why the peer was refused, when it was (see `SyncSession.refusal`).
+    var refusal: String? { withMachine { $0.refusal } }
 
     var closedReason: String? {
         withMachine { m in if case .closed(let reason) = m.state { reason } else { nil } }
@@ -205,14 +206,6 @@ final class SessionRunner: @unchecked Sendable {
             await wakeup.wait(after: seen, timeout: pollInterval)
             try Task.checkCancellation()
         }
-    }
-}
-
-extension NSLock {
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        lock()
-        defer { unlock() }
-        return try body()
     }
 }
 

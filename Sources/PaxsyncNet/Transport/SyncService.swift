@@ -37,9 +37,7 @@ struct SyncService: Paxsync_V1_Sync.SimpleServiceProtocol {
         logger.info("peer connected", metadata: ["peer": "\(peerID)", "remote": "\(remote)"])
         let inbound = request.compactMap { SyncMessage(wire: $0) }
         try await runner.run(inbound: inbound) { message in try await response.write(message.toWire()) }
-        if let reason = runner.closedReason, reason.contains("certificate names") || reason.contains("not in the roster") {
-            throw RPCError(code: .permissionDenied, message: reason)
-        }
+        if let refusal = runner.refusal { throw RPCError(code: .permissionDenied, message: refusal) }
     }
 }
 

@@ -30,6 +30,9 @@ public struct NodeConfiguration: Sendable, Equatable {
 
     public init(nodeID: String) { self.nodeID = nodeID }
 
+    /// swift-log's levels, as `log_level` spells them.
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
     static let keys = ["node_id", "replica", "roster", "key", "max_clock_skew_seconds", "listen", "log_level",
                        "tls_certificate", "tls_key", "tls_ca", "peers", "admin_socket", "metrics_listen"]
 
@@ -112,7 +115,12 @@ public struct NodeConfiguration: Sendable, Equatable {
         if let v = values["roster"] { config.rosterFile = v }
         if let v = values["key"] { config.keyFile = v }
         if let v = values["listen"] { config.listen = v }
-        if let v = values["log_level"] { config.logLevel = v }
+        if let v = values["log_level"] {
+            guard logLevels.contains(v) else {
+                throw PaxsyncError(.badInput, "log_level must be one of \(logLevels.joined(separator: ", ")), not \"\(v)\"", subject: source)
+            }
+            config.logLevel = v
+        }
         if let v = values["tls_certificate"] { config.tlsCertificate = v }
         if let v = values["tls_key"] { config.tlsKey = v }
         if let v = values["tls_ca"] { config.tlsCA = v }

@@ -25,14 +25,17 @@ public struct PreparedBatch: Sendable {
 
 /// What a batch of received entries came to.
 public struct BatchResult: Sendable {
-    public var applied = 0
     public var duplicate = 0
     public var held = 0
-    public var quarantined = 0
-    public var equivocations = 0
-    /// Applied entries by origin, and rejected ones by error code, for metrics.
+    /// Applied entries by origin, and rejected ones by error code (`equivocation` for forks).
     public var appliedByOrigin: [String: Int] = [:]
     public var rejectedByCode: [String: Int] = [:]
+
+    public var applied: Int { appliedByOrigin.values.reduce(0, +) }
+    public var equivocations: Int { rejectedByCode[Self.equivocation] ?? 0 }
+    public var quarantined: Int { rejectedByCode.values.reduce(0, +) - equivocations }
+
+    static let equivocation = "equivocation"
 }
 
 // Async forms for the daemon: they suspend instead of blocking a thread while
@@ -78,17 +81,11 @@ extension Replica {
                     outcome = .quarantined(error)
                 }
                 switch outcome {
-                case .applied:
-                    result.applied += 1
-                    result.appliedByOrigin[origin, default: 0] += 1
+                case .applied: result.appliedByOrigin[origin, default: 0] += 1
                 case .duplicate: result.duplicate += 1
                 case .held: result.held += 1
-                case .quarantined(let error):
-                    result.quarantined += 1
-                    result.rejectedByCode[error.code.rawValue, default: 0] += 1
-                case .equivocation:
-                    result.equivocations += 1
-                    result.rejectedByCode["equivocation", default: 0] += 1
+                case .quarantined(let error): result.rejectedByCode[error.code.rawValue, default: 0] += 1
+                case .equivocation: result.rejectedByCode[BatchResult.equivocation, default: 0] += 1
                 }
             }
             return result

@@ -40,6 +40,8 @@ public struct LogFilter: Sendable {
 public struct OriginState: Codable, Sendable {
     public let origin: String
     public let lastSeq: UInt64
+    /// Physical time of the newest entry held (its HLC), in milliseconds, and as text.
+    public let lastMilliseconds: UInt64?
     public let lastTime: String?
     public let status: String
     public let reason: String?
@@ -170,14 +172,15 @@ extension Replica {
         return Conflict(table: row["tbl"], key: row["key"], field: row["field"], winner: winner, loser: loser, decision: row["decision"])
     }
 
-    public func origins() throws -> [OriginState] {
-        try writer.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM paxsync_origins ORDER BY origin").map { row in
-                let hlc = UInt64(bitPattern: row["last_hlc"])
-                return OriginState(origin: row["origin"], lastSeq: UInt64(row["last_seq"] as Int64),
-                                   lastTime: hlc == 0 ? nil : HLC(rawValue: hlc).iso8601,
-                                   status: row["status"], reason: row["status_reason"])
-            }
+    public func origins() throws -> [OriginState] { try writer.read(Self.origins) }
+
+    static func origins(_ db: Database) throws -> [OriginState] {
+        try Row.fetchAll(db, sql: "SELECT * FROM paxsync_origins ORDER BY origin").map { row in
+            let hlc = HLC(rawValue: UInt64(bitPattern: row["last_hlc"]))
+            return OriginState(origin: row["origin"], lastSeq: UInt64(row["last_seq"] as Int64),
+                               lastMilliseconds: hlc == .zero ? nil : hlc.physicalMilliseconds,
+                               lastTime: hlc == .zero ? nil : hlc.iso8601,
+                               status: row["status"], reason: row["status_reason"])
         }
     }
 

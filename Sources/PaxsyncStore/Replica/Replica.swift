@@ -37,7 +37,7 @@ public final class Replica: Sendable {
     let signingKey: NodeSigningKey?
     let publicKeys: [String: [UInt8]]
     /// The roster's member ids, computed once (the apply path checks them per entry).
-    let memberIDs: Set<String>
+    public let memberIDs: Set<String>
     let logger: Logger
 
     /// Opens (creating if needed) the replica at `path`.

@@ -1,0 +1,69 @@
+import Foundation
+import Logging
+import PaxsyncModel
+import PaxsyncStore
+import ServiceLifecycle
+
+/// Everything `paxsync serve` runs for one node, wired from its data directory:
+/// the admin socket, the sync server, the held-entry retrier, the metrics
+/// endpoint when configured, and a dialer per peer whose id sorts after the
+/// node's. SIGTERM or SIGINT shuts them down gracefully, dialers first.
+public struct NodeDaemon {
+    public let replica: Replica
+    public let listen: String
+    public let peers: [String]
+    let services: [any Service]
+    let logger: Logger
+
+    public init(directory dir: NodeDirectory, version: String, listenOverride: String? = nil, logger: Logger) throws {
+        let config = dir.configuration
+        let replica = try dir.openReplica(writable: true)
+        let tls = TLSFiles(certificate: dir.file(config.tlsCertificate), privateKey: dir.file(config.tlsKey), ca: dir.file(config.tlsCA))
+        let (host, port) = try SyncConfiguration.address(listenOverride ?? config.listen)
+        let peers = config.peerIDs(roster: replica.roster.members.map(\.id))
+        let unknown = peers.subtracting(replica.memberIDs)
+        guard unknown.isEmpty else {
+            throw PaxsyncError(.badInput, "peers \(unknown.sorted().joined(separator: ", ")) are not in the roster",
+                               subject: dir.file(NodeDirectory.configFile))
+        }
+        let metrics = NodeMetrics()
+        let registry = PeerRegistry(metrics: metrics)
+        let server = try SyncServer(replica: replica, configuration: SyncConfiguration(listenHost: host, listenPort: port, tls: tls, peers: peers),
+                                    registry: registry, logger: logger)
+        let facts = DaemonFacts(version: version, startedAt: Date(), listen: "\(host):\(port)", peers: peers.sorted())
+        let status: @Sendable () throws -> NodeStatus = {
+            try NodeStatus.build(replica: replica, version: version, daemon: (facts, registry))
+        }
+        // The admin socket comes first: it refuses to start a second daemon on this data directory.
+        var services: [any Service] = [
+            AdminServer(path: dir.file(config.adminSocket), logger: logger, respond: AdminServer.commands(status: status, wakeup: registry.wakeup)),
+            server,
+            HeldRetrier(replica: replica, wakeup: registry.wakeup, logger: logger),
+        ]
+        if !config.metricsListen.isEmpty {
+            let (metricsHost, metricsPort) = try SyncConfiguration.address(config.metricsListen)
+            services.append(MetricsServer(host: metricsHost, port: metricsPort, logger: logger) {
+                if let report = try? status() { metrics.refresh(from: report) }
+                return metrics.exposition()
+            })
+        }
+        for peer in peers.sorted() where peer > config.nodeID {
+            services.append(try PeerDialer(replica: replica, peer: peer, address: replica.roster.member(peer)!.address, tls: tls,
+                                           registry: registry, logger: logger))
+        }
+        self.replica = replica
+        self.listen = facts.listen
+        self.peers = facts.peers
+        self.services = services
+        self.logger = logger
+    }
+
+    /// Runs until SIGTERM or SIGINT, then finishes the batch being applied and returns.
+    public func run() async throws {
+        logger.info("serving", metadata: ["listen": "\(listen)", "peers": "\(peers.joined(separator: ","))"])
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("stopped")
+    }
+}
