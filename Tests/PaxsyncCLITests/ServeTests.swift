@@ -9,65 +9,48 @@ import Testing
 import Glibc
 #endif
 
-/// A local coalition of `paxsync serve` processes, set up entirely with the CLI.
+/// A local coalition set up entirely with the CLI (`ca init`, `node init`,
+/// `ca issue`, `roster add --from`), its daemons run by `LocalCoalition`.
 final class ServedCoalition {
     let dir = TemporaryDirectory("paxsync-serve")
     let ids: [String]
     var ports: [String: Int] = [:]
-    var processes: [String: Process] = [:]
+    private var daemons: LocalCoalition!
 
     init(_ ids: [String], peers: [String: String] = [:]) throws {
         self.ids = ids
         let cli = Paxsync()
         try cli.ok(["ca", "init", "--dir", dir.file("ca")])
-        var members: [[String: Any]] = []
         for id in ids {
             let path = dir.file(id)
             ports[id] = freeLoopbackPort()
             try cli.ok(["node", "init", "--node-id", id, "--data-dir", path, "--address", "127.0.0.1:\(ports[id]!)"])
             try cli.ok(["ca", "issue", "--ca", dir.file("ca"), "--node-id", id, "--out", path + "/tls"])
-            let roster = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path + "/roster.json"))) as! [String: Any]
-            members.append((roster["members"] as! [[String: Any]])[0])
             if let list = peers[id] {
                 let config = try String(contentsOfFile: path + "/paxsync.conf", encoding: .utf8)
                 try config.replacingOccurrences(of: "peers = \"*\"", with: "peers = \"\(list)\"")
                     .write(toFile: path + "/paxsync.conf", atomically: true, encoding: .utf8)
             }
         }
-        try JSONSerialization.data(withJSONObject: ["format": 1, "coalition": "test", "members": members])
-            .write(to: URL(fileURLWithPath: dir.file("roster.json")))
-        for id in ids { try cli.ok(["roster", "set", "--data-dir", dir.file(id), dir.file("roster.json")]) }
+        for id in ids {
+            for other in ids where other != id {
+                try cli.ok(["roster", "add", "--data-dir", dir.file(id), "--from", dir.file(other) + "/roster.json"])
+            }
+        }
+        daemons = try LocalCoalition(opening: dir.path, ids: ids, executable: Paxsync.binary)
     }
 
     func cli(_ id: String) -> Paxsync { Paxsync(dataDir: dir.file(id)) }
 
-    func start(_ id: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Paxsync.binary)
-        process.arguments = ["serve", "--data-dir", dir.file(id)]
-        FileManager.default.createFile(atPath: dir.file("\(id).log"), contents: nil)
-        let log = FileHandle(forWritingAtPath: dir.file("\(id).log"))!
-        log.seekToEndOfFile()
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
-        processes[id] = process
-    }
+    func start(_ id: String) throws { try daemons.start(id) }
 
     /// SIGTERM and wait; returns the exit status.
     @discardableResult
-    func stop(_ id: String) -> Int32 {
-        guard let p = processes.removeValue(forKey: id) else { return -1 }
-        p.terminate()
-        p.waitUntilExit()
-        return p.terminationStatus
-    }
+    func stop(_ id: String) -> Int32 { daemons.stop(id) ?? -1 }
 
     func digest(_ id: String) throws -> String { try cli(id).ok(["digest"]).components(separatedBy: " ")[0] }
 
-    func log(_ id: String) -> String { (try? String(contentsOfFile: dir.file("\(id).log"), encoding: .utf8)) ?? "" }
-
-    deinit { for id in Array(processes.keys) { stop(id) } }
+    func log(_ id: String) -> String { (try? String(contentsOfFile: daemons.logPath(id), encoding: .utf8)) ?? "" }
 }
 
 func waitFor(_ what: String, seconds: Double = 20, _ condition: () throws -> Bool) throws -> Bool {

@@ -22,14 +22,7 @@ struct CACommand: ParsableCommand {
         @Option(help: "Validity in days.") var days = 3650
 
         func run() throws {
-            let crt = (dir as NSString).appendingPathComponent("ca.crt")
-            guard !FileManager.default.fileExists(atPath: crt) else {
-                throw PaxsyncError(.usage, "a CA already exists here; refusing to overwrite its key", subject: dir)
-            }
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let ca = try CoalitionPKI.createCA(name: name, validDays: days)
-            try write(crt, ca.certificatePEM, mode: 0o644)
-            try write((dir as NSString).appendingPathComponent("ca.key"), ca.privateKeyPEM, mode: 0o600)
+            _ = try CADirectory.create(at: dir, name: name, validDays: days)
             print("Created the coalition CA in \(dir): ca.crt (give to every node), ca.key (keep offline)")
         }
     }
@@ -50,28 +43,9 @@ struct CACommand: ParsableCommand {
         @Option(help: "Validity in days.") var days = 825
 
         func run() throws {
-            func read(_ name: String) throws -> String {
-                let path = (ca as NSString).appendingPathComponent(name)
-                guard let data = FileManager.default.contents(atPath: path) else {
-                    throw PaxsyncError(.notFound, "cannot read the CA's \(name); create a CA with `paxsync ca init`", subject: path)
-                }
-                return String(decoding: data, as: UTF8.self)
-            }
-            let caCert = try read("ca.crt")
-            let issued = try CoalitionPKI.issueNode(id: nodeID, caCertificatePEM: caCert, caKeyPEM: try read("ca.key"),
-                                                    hosts: host, validDays: days)
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try write((out as NSString).appendingPathComponent("node.crt"), issued.certificatePEM, mode: 0o644)
-            try write((out as NSString).appendingPathComponent("node.key"), issued.privateKeyPEM, mode: 0o600)
-            try write((out as NSString).appendingPathComponent("ca.crt"), caCert, mode: 0o644)
+            try CADirectory(ca).issueNode(id: nodeID, hosts: host, validDays: days, into: out)
             print("Issued \(CoalitionPKI.dnsName(forNode: nodeID)) for \(nodeID) into \(out): node.crt, node.key, ca.crt")
         }
-    }
-}
-
-func write(_ path: String, _ text: String, mode: Int) throws {
-    guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: mode]) else {
-        throw PaxsyncError(.storage, "cannot write the file", subject: path)
     }
 }
 

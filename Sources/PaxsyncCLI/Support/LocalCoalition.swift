@@ -44,13 +44,8 @@ public final class LocalCoalition: @unchecked Sendable {
         self.base = base
         self.members = members
         self.executable = executable
-        let fm = FileManager.default
-        try fm.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let caDir = (base as NSString).appendingPathComponent("ca")
-        try fm.createDirectory(atPath: caDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let ca = try CoalitionPKI.createCA(name: "paxsync local coalition CA")
-        try write((caDir as NSString).appendingPathComponent("ca.crt"), ca.certificatePEM, mode: 0o644)
-        try write((caDir as NSString).appendingPathComponent("ca.key"), ca.privateKeyPEM, mode: 0o600)
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let ca = try CADirectory.create(at: (base as NSString).appendingPathComponent("ca"), name: "paxsync local coalition CA")
 
         let keys = Dictionary(uniqueKeysWithValues: members.map { ($0.id, NodeSigningKey()) })
         roster = Roster(coalition: "paxsync local coalition", members: members.map { m in
@@ -63,13 +58,21 @@ public final class LocalCoalition: @unchecked Sendable {
                                              address: roster.member(m.id)!.address, roster: roster, key: keys[m.id]!) {
                 configure(m.id, &$0)
             }
-            let issued = try CoalitionPKI.issueNode(id: m.id, caCertificatePEM: ca.certificatePEM, caKeyPEM: ca.privateKeyPEM)
-            let tls = (path as NSString).appendingPathComponent("tls")
-            try fm.createDirectory(atPath: tls, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try write((tls as NSString).appendingPathComponent("node.crt"), issued.certificatePEM, mode: 0o644)
-            try write((tls as NSString).appendingPathComponent("node.key"), issued.privateKeyPEM, mode: 0o600)
-            try write((tls as NSString).appendingPathComponent("ca.crt"), ca.certificatePEM, mode: 0o644)
+            try ca.issueNode(id: m.id, into: (path as NSString).appendingPathComponent("tls"))
         }
+    }
+
+    /// Opens a coalition laid out as `init` lays it out (nodes in `BASE/ID`),
+    /// however it was made, to run its daemons.
+    public init(opening base: String, ids: [String], executable: String) throws {
+        guard let first = ids.first else { throw PaxsyncError(.usage, "a coalition needs at least one node", subject: base) }
+        let roster = try NodeDirectory.open((base as NSString).appendingPathComponent(first)).loadRoster()
+        self.base = base
+        self.roster = roster
+        self.members = ids.map { id in
+            Member(id: id, country: roster.member(id)?.country ?? id, name: roster.member(id)?.name ?? id)
+        }
+        self.executable = executable
     }
 
     public func dataDir(_ id: String) -> String { (base as NSString).appendingPathComponent(id) }

@@ -15,6 +15,13 @@ public struct TLSFiles: Sendable {
         self.ca = ca
     }
 
+    /// The files `paxsync ca issue` writes into a directory: node.crt, node.key, ca.crt.
+    public init(directory: String) {
+        self.init(certificate: (directory as NSString).appendingPathComponent("node.crt"),
+                  privateKey: (directory as NSString).appendingPathComponent("node.key"),
+                  ca: (directory as NSString).appendingPathComponent("ca.crt"))
+    }
+
     /// Checks the files exist, naming the missing one.
     public func check() throws {
         for (what, path) in [("certificate", certificate), ("TLS private key", privateKey), ("coalition CA certificate", ca)]

@@ -112,7 +112,8 @@ public struct NodeDirectory: Sendable {
         try Self.writeFile(rosterPath, String(decoding: roster.encoded(), as: UTF8.self), mode: 0o644)
     }
 
-    static func writeFile(_ path: String, _ contents: String, mode: Int) throws {
+    /// Writes a file with exactly `mode` (also when it existed), naming it on failure.
+    public static func writeFile(_ path: String, _ contents: String, mode: Int) throws {
         guard FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: mode]) else {
             throw PaxsyncError(.storage, "cannot write file", subject: path)
         }
