@@ -26,12 +26,6 @@ func waitUntil(_ what: String, timeout: Double, poll: Double = 0.05, _ condition
     }
 }
 
-func waitForLog(_ coalition: LocalCoalition, _ id: String, _ text: String) throws {
-    try waitUntil("node \(id): \"\(text)\" in \(coalition.logPath(id))", timeout: 30) {
-        ((try? String(contentsOfFile: coalition.logPath(id), encoding: .utf8)) ?? "").contains(text)
-    }
-}
-
 /// A fresh node (JP) catches up from a peer (AU) holding `rowCount` stock row
 /// changes in change sets of 100 rows, over mutual TLS on loopback.
 func catchUpBench(rowCount: Int, batch: Int = 100) throws {
@@ -70,7 +64,9 @@ func catchUpBench(rowCount: Int, batch: Int = 100) throws {
 
     // JP listens first; AU dials it (the lower id dials), so the clock starts with AU.
     try coalition.start("JP")
-    try waitForLog(coalition, "JP", "serving")
+    try waitUntil("JP's daemon answers on its admin socket", timeout: 30) {
+        AdminClient.isAnswering(try coalition.directory("JP").file("admin.sock"))
+    }
     let jp = try coalition.directory("JP").openReplica(writable: false)
     let began = DispatchTime.now().uptimeNanoseconds
     try coalition.start("AU")

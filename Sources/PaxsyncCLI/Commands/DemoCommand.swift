@@ -201,7 +201,7 @@ struct CoalitionDemo {
         let digests = Set(nodes.map(\.digest))
         let conflicts = try replicas["AU"]!.conflicts()
         say("\nStatus of the coalition:")
-        say(String(StatusView.table(["NODE", "PEERS", "LOG ENTRIES", "LAG", "CONFLICTS", "DIGEST"], nodes.map { n in
+        say(String(Output.render(["NODE", "PEERS", "LOG ENTRIES", "LAG", "CONFLICTS", "DIGEST"], nodes.map { n in
             [n.node, "\(n.peersConnected)/\(n.peers) connected", "\(n.logEntries)", "\(n.lagEntries)", "\(n.openConflicts)",
              String(n.digest.prefix(16)) + "…"]
         }).dropLast()))

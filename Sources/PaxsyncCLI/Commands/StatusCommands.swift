@@ -113,36 +113,34 @@ enum StatusView {
         if daemonProblem == nil {
             out += "\n" + peers(s)
         }
-        out += "\n" + table(["ORIGIN", "HELD", "KNOWN", "LAG", "LAG TIME", "LAST ENTRY", "STATE"], s.origins.map { o in
+        out += "\n" + Output.render(["ORIGIN", "HELD", "KNOWN", "LAG", "LAG TIME", "LAST ENTRY", "STATE"], s.origins.map { o in
             [o.origin, "\(o.heldSeq)", "\(o.knownSeq)", "\(o.lagEntries)", o.lagSeconds.map(duration) ?? "-", o.lastEntryAt ?? "-",
              o.state + (o.reason.map { ": \($0)" } ?? "")]
         })
         if !s.held.isEmpty {
             out += "\nheld entries (released automatically when their cause clears):\n"
-            out += table(["ENTRY", "CODE", "REASON"], s.held.prefix(20).map { [$0.entry, $0.code, $0.reason] })
+            out += Output.render(["ENTRY", "CODE", "REASON"], s.held.prefix(20).map { [$0.entry, $0.code, $0.reason] })
             if s.held.count > 20 { out += "… and \(s.held.count - 20) more (paxsync status --json)\n" }
         }
         if !s.quarantined.isEmpty {
             out += "\nquarantined entries (rejected whole, kept as evidence; see `paxsync quarantine`):\n"
-            out += table(["ENTRY", "CODE", "REASON"], s.quarantined.suffix(20).map { [$0.entry ?? "(undecodable)", $0.code, $0.reason] })
+            out += Output.render(["ENTRY", "CODE", "REASON"], s.quarantined.suffix(20).map { [$0.entry ?? "(undecodable)", $0.code, $0.reason] })
         }
         if !s.equivocations.isEmpty {
             out += "\nEQUIVOCATION: these members signed two different entries with the same sequence:\n"
-            out += table(["ENTRY", "HASH A", "HASH B", "DETECTED"], s.equivocations.map { [$0.entry, String($0.hashA.prefix(16)), String($0.hashB.prefix(16)), $0.detectedAt] })
+            out += Output.render(["ENTRY", "HASH A", "HASH B", "DETECTED"], s.equivocations.map { [$0.entry, String($0.hashA.prefix(16)), String($0.hashB.prefix(16)), $0.detectedAt] })
         }
         return out
     }
 
     static func peers(_ s: NodeStatus) -> String {
         guard !s.peers.isEmpty else { return "no peers configured\n" }
-        return table(["PEER", "ADDRESS", "STATE", "SINCE", "LAST CONTACT", "BEHIND", "IN", "OUT", "LAST ERROR"], s.peers.map { p in
+        return Output.render(["PEER", "ADDRESS", "STATE", "SINCE", "LAST CONTACT", "BEHIND", "IN", "OUT", "LAST ERROR"], s.peers.map { p in
             [p.id, p.address, p.connected ? "connected" : "disconnected", p.since ?? "never connected", p.lastContact ?? "-",
              p.behindEntries == 0 ? "0" : "\(p.behindEntries) entries",
              "\(p.entriesIn) / \(bytes(p.bytesIn))", "\(p.entriesOut) / \(bytes(p.bytesOut))", p.lastError ?? "-"]
         })
     }
-
-    static func table(_ header: [String], _ rows: [[String]]) -> String { Output.render(header, rows) }
 
     static func duration(_ seconds: Double) -> String {
         let s = Int(seconds.rounded())
@@ -183,19 +181,21 @@ struct BackupCommand: ParsableCommand {
         }
         let dir = try node.directory()
         let replica = try dir.openReplica(writable: false)
-        try replica.backup(to: out)
+        let copying = Progress("backing up", unit: "pages", enabled: !json.enabled)
+        try replica.backup(to: out, progress: copying.update)
+        copying.finish()
         let copy = try Replica(path: out, nodeID: replica.nodeID, roster: replica.roster,
                                configuration: ReplicaConfiguration(readOnly: true))
         let problems = try copy.integrityCheck()
-        guard problems.isEmpty || problems == ["ok"] else {
+        guard problems == ["ok"] else {
             throw PaxsyncError(.storage, "the backup fails integrity_check: \(problems.prefix(3).joined(separator: "; "))", subject: out)
         }
-        var verifier = LogVerifier(roster: copy.roster)
-        try copy.forEachLoggedEntry { entry, position in
-            try verifier.check(body: entry.body, signature: entry.signature, position: "log position \(position)")
-            return true
+        let verifying = Progress("verifying the copy's log", unit: "entries", enabled: !json.enabled)
+        let verification = try Replay.verify(.replica(copy), progress: verifying.update)
+        verifying.finish()
+        if let failure = verification.firstError {
+            throw PaxsyncError(.badInput, "the backup's log does not verify: \(failure)", subject: out)
         }
-        let verification = verifier.report
         let digest = try copy.digest().hex
         if json.enabled {
             Output.json(["file": out, "node": replica.nodeID, "entries": "\(verification.entries)", "digest": digest])

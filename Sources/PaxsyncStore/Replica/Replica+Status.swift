@@ -32,10 +32,13 @@ extension Replica {
 
     /// Copies the whole database to a new file with SQLite's online backup:
     /// a consistent snapshot, taken while other connections keep writing.
-    public func backup(to path: String) throws {
+    /// `progress` gets (pages copied, total pages) as the copy advances.
+    public func backup(to path: String, progress: ((Int, Int?) -> Void)? = nil) throws {
         let destination = try DatabaseQueue(path: path)
         do {
-            try writer.backup(to: destination)
+            try writer.backup(to: destination, pagesPerStep: 1024) { step in
+                progress?(step.completedPageCount, step.totalPageCount)
+            }
             try destination.close()
         } catch {
             throw PaxsyncError(.storage, "the online backup failed", subject: path, cause: "\(error)")
