@@ -58,7 +58,7 @@ let package = Package(
         // send and what to do with what arrives.
         .target(
             name: "PaxsyncSync",
-            dependencies: ["PaxsyncModel", "PaxsyncLog"]
+            dependencies: ["PaxsyncModel"]
         ),
         // The network: coalition PKI (X.509), mutual-TLS gRPC transport, the
         // generated sync service, and the daemon's services.

@@ -1,4 +1,3 @@
-import PaxsyncLog
 import PaxsyncModel
 
 /// A peer-sync message, as the session logic sees it (the wire form is in PaxsyncNet).
@@ -36,18 +35,21 @@ public enum SyncMessage: Sendable, Equatable {
     }
 }
 
-/// An entry as carried on the wire: body and signature, decoded only by the apply path.
+/// An entry as carried on the wire: body and signature, decoded and checked only
+/// by the apply path, with the entry id its body announces.
 public struct RawEntry: Sendable, Equatable {
+    /// The `ORIGIN:SEQ` the body's leading fields announce (read by the
+    /// transport with the protobuf decoder); nil when they do not decode. Not
+    /// yet checked against the signature: the session uses it only to know what
+    /// the sender holds, never to accept anything.
+    public let id: EntryID?
     public let body: [UInt8]
     public let signature: [UInt8]
 
-    public init(body: [UInt8], signature: [UInt8]) {
+    public init(id: EntryID?, body: [UInt8], signature: [UInt8]) {
+        self.id = id
         self.body = body
         self.signature = signature
-    }
-
-    public init(_ entry: SignedEntry) {
-        self.init(body: entry.body, signature: entry.signature)
     }
 
     public var byteCount: Int { body.count + signature.count }

@@ -1,4 +1,3 @@
-import PaxsyncLog
 import PaxsyncModel
 
 /// The state machine of one sync session with one peer, without I/O.
@@ -86,7 +85,7 @@ public struct SyncSession: Sendable {
         case (.syncing, .entries(let entries, _)):
             // The peer holds what it sends: never offer those entries back to it.
             for entry in entries {
-                if let id = ChangeSet.peekID(body: entry.body), id.seq > peerVersionVector[id.origin] ?? 0 {
+                if let id = entry.id, id.seq > peerVersionVector[id.origin] ?? 0 {
                     peerVersionVector[id.origin] = id.seq
                 }
             }

@@ -100,6 +100,33 @@ struct CLITests {
         _ = path
     }
 
+    @Test("a bundle carrying a crafted entry body is refused by verify, import and replay, without a crash")
+    func poisonBundle() throws {
+        let (paxsync, _) = try node()
+        try paxsync.ok(["facility", "create", "--id", "AU-A", "--name", "A", "--kind", "mine", "--country", "AU", "--lat", "1", "--lon", "1"])
+        let bundle = dir.file("one.pxb")
+        try paxsync.ok(["log", "export", "--out", bundle, "--quiet"])
+        // Keep the magic and the header frame; replace the one entry frame by a crafted one.
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: bundle)))
+        let headerLength = Int(bytes[8]) << 24 | Int(bytes[9]) << 16 | Int(bytes[10]) << 8 | Int(bytes[11])
+        let envelope: [UInt8] = [0x0A, UInt8(HostileBodies.hugeLength.count)] + HostileBodies.hugeLength + [0x12, 64] + Array(repeating: 0, count: 64)
+        let poisoned = Array(bytes[0..<12 + headerLength]) + [0, 0, 0, UInt8(envelope.count)] + envelope
+        let path = dir.file("poisoned.pxb")
+        try Data(poisoned).write(to: URL(fileURLWithPath: path))
+
+        let verify = try Paxsync().run(["log", "verify", "--bundle", path, "--quiet"])
+        #expect(verify.status == 1, "\(verify.output)")
+        #expect(verify.stdout.contains("FAILED") && verify.stdout.contains("bundle entry 1") && verify.stdout.contains("does not decode"),
+                "\(verify.output)")
+        let (jp, _) = try node("JP")
+        // Imported entries are judged as if a peer sent them: the crafted one is quarantined.
+        let imported = try jp.run(["log", "import", path])
+        #expect(imported.status == 0 && imported.stdout.contains("1 quarantined"), "\(imported.output)")
+        #expect(try jp.ok(["quarantine", "--json"]).contains("malformed-entry"))
+        let replay = try Paxsync().run(["replay", "--bundle", path, "--into", dir.file("p.sqlite"), "--quiet"])
+        #expect(replay.status == 1 && replay.stderr.contains("bundle entry 1"), "\(replay.output)")
+    }
+
     @Test("bad input gets a clear error naming what was wrong", arguments: [
         (["facility", "create", "--id", "AU-X", "--name", "X", "--kind", "volcano", "--country", "AU", "--lat", "1", "--lon", "1"], "field kind"),
         (["facility", "create", "--id", "JP-X", "--name", "X", "--kind", "mine", "--country", "JP", "--lat", "1", "--lon", "1"], "only JP, whose id namespaces this record"),

@@ -4,7 +4,8 @@ import PaxsyncSync
 import PaxsyncTestSupport
 import Testing
 
-func raw(_ n: Int) -> RawEntry { RawEntry(body: [UInt8(n)], signature: [UInt8(n)]) }
+func raw(_ n: Int) -> RawEntry { RawEntry(id: nil, body: [UInt8(n)], signature: [UInt8(n)]) }
+func raw(_ entry: SignedEntry) -> RawEntry { RawEntry(id: entry.id, body: entry.body, signature: entry.signature) }
 
 @Suite("Sync session state machine")
 struct SyncSessionTests {
@@ -114,11 +115,13 @@ struct SyncSessionTests {
         let coalition = TestCoalition(["AU", "JP", "KR"])
         let kr = coalition.sign(ChangeSet(origin: "KR", seq: 1, hlc: HLC(physicalMilliseconds: TestTime.start, logical: 0),
                                           prevHash: [], changes: []))
-        _ = s.received(.entries([RawEntry(kr)], caughtUp: true), now: 2)
+        _ = s.received(.entries([raw(kr)], caughtUp: true), now: 2)
         #expect(s.peerVersionVector["KR"] == 1)
-        #expect(s.select([(EntryID(origin: "KR", seq: 1), RawEntry(kr))]).isEmpty, "JP relayed KR:1 to us; it has it")
-        _ = s.received(.entries([RawEntry(body: [0xFF, 0x01], signature: [])], caughtUp: true), now: 3)
-        #expect(s.peerVersionVector["KR"] == 1, "undecodable bytes claim nothing")
+        #expect(s.select([(EntryID(origin: "KR", seq: 1), raw(kr))]).isEmpty, "JP relayed KR:1 to us; it has it")
+        let before = s.peerVersionVector
+        let junk = RawEntry(id: nil, body: [0xFF, 0x01], signature: [])
+        #expect(s.received(.entries([junk], caughtUp: true), now: 3) == [.apply([junk])], "the apply path judges it")
+        #expect(s.peerVersionVector == before, "an entry whose body names no id claims nothing")
     }
 
     @Test("an idle session heartbeats; a silent peer is dropped")

@@ -156,41 +156,16 @@ extension FieldValue {
 }
 
 extension ChangeSet {
-    /// Best-effort origin and sequence of a body that may be corrupt: reads the
-    /// leading protobuf fields up to the first damage. Used only to name an
-    /// entry in an error message.
-    public static func peekID(body: [UInt8]) -> EntryID? {
-        var i = 0
-        var origin: String?
-        var seq: UInt64?
-        func varint() -> UInt64? {
-            var value: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < body.count, shift < 64 {
-                let b = body[i]
-                i += 1
-                value |= UInt64(b & 0x7F) << shift
-                if b & 0x80 == 0 { return value }
-                shift += 7
-            }
-            return nil
-        }
-        while i < body.count, origin == nil || seq == nil {
-            guard let tag = varint() else { break }
-            switch (tag >> 3, tag & 7) {
-            case (2, 2):
-                guard let n = varint(), i + Int(n) <= body.count else { return nil }
-                origin = String(decoding: body[i..<i + Int(n)], as: UTF8.self)
-                i += Int(n)
-            case (3, 0): seq = varint()
-            case (_, 0): _ = varint()
-            case (_, 2):
-                guard let n = varint(), i + Int(n) <= body.count else { break }
-                i += Int(n)
-            default: i = body.count
-            }
-        }
-        guard let origin, let seq, Identifier.isValidMember(origin) else { return nil }
-        return EntryID(origin: origin, seq: seq)
+    /// The origin and sequence number a body announces, read by swift-protobuf
+    /// from its leading fields (`ChangeSetHeader`) without decoding the changes;
+    /// nil when the body is not a valid protobuf message or names no valid
+    /// origin. Says nothing about the signature or the rest of the body: it
+    /// names an entry in messages and tells a session what a peer sent.
+    public static func headerID(body: [UInt8]) -> EntryID? {
+        var options = BinaryDecodingOptions()
+        options.discardUnknownFields = true
+        guard let header = try? Paxsync_V1_ChangeSetHeader(serializedBytes: body, options: options),
+              Identifier.isValidMember(header.origin), header.seq > 0 else { return nil }
+        return EntryID(origin: header.origin, seq: header.seq)
     }
 }

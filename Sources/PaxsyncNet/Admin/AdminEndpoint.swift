@@ -32,6 +32,13 @@ public final class AdminServer: Service, @unchecked Sendable {
                                subject: path)
         }
         let respond = self.respond
+        // The socket must never exist at its path with more than mode 0600, not
+        // even for a moment: bind it inside a fresh 0700 directory beside the
+        // path, restrict it there, and only then rename it into place (rename
+        // also replaces a stale socket file atomically).
+        let staging = try Self.makeStagingDirectory(beside: path)
+        defer { rmdir(staging) }
+        let staged = staging + "/s"
         let channel: Channel
         do {
             channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -41,14 +48,16 @@ public final class AdminServer: Service, @unchecked Sendable {
                         try channel.pipeline.syncOperations.addHandler(AdminHandler(respond: respond))
                     }
                 }
-                .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+                .bind(unixDomainSocketPath: staged, cleanupExistingSocketFile: true).get()
         } catch {
             throw PaxsyncError(.storage, "cannot open the admin socket (admin_socket in paxsync.conf; at most 107 bytes)",
                                subject: path, cause: "\(error)")
         }
-        guard chmod(path, 0o600) == 0 else {
+        guard chmod(staged, 0o600) == 0, rename(staged, path) == 0 else {
+            let reason = String(cString: strerror(errno))
             channel.close(promise: nil)
-            throw PaxsyncError(.storage, "cannot restrict the admin socket to its owner", subject: path)
+            unlink(staged)
+            throw PaxsyncError(.storage, "cannot put the owner-only admin socket in place", subject: path, cause: reason)
         }
         logger.info("admin endpoint listening", metadata: ["socket": "\(path)"])
         try await withGracefulShutdownHandler {
@@ -57,6 +66,17 @@ public final class AdminServer: Service, @unchecked Sendable {
             channel.close(promise: nil)
         }
         unlink(path)
+    }
+
+    /// A new directory, mode 0700, in the directory of `path`.
+    static func makeStagingDirectory(beside path: String) throws -> String {
+        let directory = (path as NSString).deletingLastPathComponent
+        var template = Array(((directory.isEmpty ? "." : directory) + "/.aXXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw PaxsyncError(.storage, "cannot create a private directory beside the admin socket",
+                               subject: path, cause: String(cString: strerror(errno)))
+        }
+        return String(cString: made)
     }
 }
 

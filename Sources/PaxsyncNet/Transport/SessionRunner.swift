@@ -182,7 +182,7 @@ final class SessionRunner: @unchecked Sendable {
             var bytes = 0
             for row in rows {
                 if bytes + row.body.count > SyncProtocol.maxBatchBytes && !candidates.isEmpty { break }
-                candidates.append((row.id, RawEntry(body: row.body, signature: row.signature)))
+                candidates.append((row.id, RawEntry(id: row.id, body: row.body, signature: row.signature)))
                 bytes += row.body.count + row.signature.count
                 cursor = row.position
             }

@@ -49,7 +49,10 @@ extension SyncMessage {
             self = .hello(.init(nodeID: h.nodeID, protocolVersion: h.protocolVersion, schemaVersion: h.schemaVersion,
                                 versionVector: Self.vector(h.versionVector)))
         case .entries(let b):
-            self = .entries(b.entries.map { RawEntry(body: Array($0.body), signature: Array($0.signature)) }, caughtUp: b.caughtUp)
+            self = .entries(b.entries.map { e in
+                let body = Array(e.body)
+                return RawEntry(id: ChangeSet.headerID(body: body), body: body, signature: Array(e.signature))
+            }, caughtUp: b.caughtUp)
         case .ack(let a): self = .ack(versionVector: Self.vector(a.versionVector))
         case .heartbeat(let h): self = .heartbeat(sentAtMilliseconds: h.sentAtMs)
         case .goodbye(let g): self = .goodbye(reason: g.reason)

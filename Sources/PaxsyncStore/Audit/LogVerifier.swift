@@ -27,7 +27,7 @@ public struct LogVerifier {
     public mutating func check(body: [UInt8], signature: [UInt8], position: String) throws(PaxsyncError) {
         let entry: SignedEntry
         do { entry = try SignedEntry(body: body, signature: signature) } catch {
-            let name = ChangeSet.peekID(body: body).map { "\($0) (\(position))" } ?? position
+            let name = ChangeSet.headerID(body: body).map { "\($0) (\(position))" } ?? position
             throw PaxsyncError(.malformedEntry, "the entry body does not decode: it was altered or is corrupt", subject: name,
                                cause: error.cause)
         }

@@ -1,0 +1,105 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import PaxsyncLog
+import PaxsyncModel
+@testable import PaxsyncNet
+import PaxsyncStore
+import PaxsyncSync
+import PaxsyncTestSupport
+import Testing
+
+@Suite("Hostile peers", .serialized)
+struct HostilePeerTests {
+    let dir = TemporaryDirectory("paxsync-hostile")
+    let coalition = TestCoalition(["AU", "JP", "KR"])
+
+    /// Wire form of a batch of raw bodies with junk signatures, then `valid`.
+    func batch(_ bodies: [[UInt8]], then valid: [LoggedEntry]) -> Paxsync_V1_SyncMessage {
+        var batch = Paxsync_V1_EntryBatch()
+        batch.entries = bodies.map { body in
+            var e = Paxsync_V1_SignedEntry()
+            e.body = Data(body)
+            e.signature = Data(repeating: 7, count: 64)
+            return e
+        } + valid.map { row in
+            var e = Paxsync_V1_SignedEntry()
+            e.body = Data(row.body)
+            e.signature = Data(row.signature)
+            return e
+        }
+        var message = Paxsync_V1_SyncMessage()
+        message.entries = batch
+        return message
+    }
+
+    @Test("crafted bodies from a certified peer are quarantined as malformed-entry; the node keeps syncing")
+    func poisonBodies() async throws {
+        let pki = try TestPKI(dir: dir)
+        let au = try NetNode("AU", coalition: coalition, pki: pki, dir: dir)
+        let jp = try NetNode("JP", coalition: coalition, pki: pki, dir: dir)   // the attacker holds JP's certificate
+        let kr = try NetNode("KR", coalition: coalition, pki: pki, dir: dir)
+        try jp.replica.commit([Records.facility("JP-B", country: "JP")])
+        let valid = try await jp.replica.logEntries(after: 0, limit: 10)
+        try kr.replica.commit([Records.facility("KR-C", country: "KR")])
+
+        let server = try SyncServer(replica: au.replica, configuration: SyncConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, tls: au.tls, peers: ["JP", "KR"]), registry: au.registry, logger: au.logger)
+        try await withServers([server]) {
+            let port = try #require(try await server.port)
+            var config = HTTP2ClientTransport.Posix.Config.defaults
+            config.http2.authority = CoalitionPKI.dnsName(forNode: "AU")
+            let transport = try HTTP2ClientTransport.Posix(target: .ipv4(host: "127.0.0.1", port: port),
+                                                           transportSecurity: jp.tls.clientSecurity, config: config)
+            let (acked, ackedContinuation) = AsyncStream<[String: UInt64]>.makeStream()
+            try await withGRPCClient(transport: transport) { client in
+                let sync = Paxsync_V1_Sync.Client(wrapping: client)
+                try await sync.session { writer in
+                    try await writer.write(SyncMessage.hello(.init(nodeID: "JP", versionVector: [:])).toWire())
+                    try await writer.write(batch(HostileBodies.all.map(\.body), then: valid))
+                    // Hold the stream open until AU has judged the batch and acknowledged it.
+                    for await _ in acked { break }
+                } onResponse: { response in
+                    for try await message in response.messages {
+                        if case .ack(let vv)? = SyncMessage(wire: message) {
+                            ackedContinuation.yield(vv)
+                            return
+                        }
+                    }
+                    ackedContinuation.finish()
+                }
+            }
+            let quarantined = try au.replica.quarantined()
+            #expect(quarantined.count == HostileBodies.all.count)
+            #expect(quarantined.allSatisfy { $0.code == PaxsyncError.Code.malformedEntry.rawValue && !$0.blocksOrigin })
+            #expect(try au.replica.logCount() == 1, "JP's valid entry after the crafted ones was applied")
+
+            // The node goes on syncing with an honest peer over the same server.
+            let dialer = try PeerDialer(replica: kr.replica, peer: "AU", address: "127.0.0.1:\(port)", tls: kr.tls,
+                                        registry: kr.registry, backoff: Backoff(initialMilliseconds: 50, maximumMilliseconds: 400),
+                                        logger: kr.logger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await dialer.run() }
+                defer { group.cancelAll() }
+                try await eventually("KR and AU exchange their entries") {
+                    try au.replica.logCount() == 2 && kr.replica.logCount() == 2
+                }
+            }
+        }
+        #expect(try au.replica.digest() == kr.replica.digest())
+    }
+
+    @Test("the wire conversion names a valid entry and gives no id to a crafted body")
+    func wireIDs() throws {
+        let entry = coalition.sign(ChangeSet(origin: "KR", seq: 3, hlc: HLC(physicalMilliseconds: TestTime.start, logical: 0),
+                                             prevHash: Array(repeating: 1, count: 32), changes: []))
+        let wire = batch(HostileBodies.all.map(\.body), then: [])
+        guard case .entries(let raw, _)? = SyncMessage(wire: wire) else {
+            Issue.record("not an entry batch")
+            return
+        }
+        #expect(raw.count == HostileBodies.all.count && raw.allSatisfy { $0.id == nil })
+        let good = SyncMessage.entries([RawEntry(id: entry.id, body: entry.body, signature: entry.signature)], caughtUp: true)
+        #expect(SyncMessage(wire: good.toWire()) == good)
+    }
+}
