@@ -147,6 +147,16 @@ public struct SyncSession: Sendable {
         return []
     }
 
+    /// When `tick` next has something to do, in the same milliseconds as `now`:
+    /// the next heartbeat, or the moment a silent peer is dropped. The shell
+    /// sleeps until then unless something happens first; nil once closed.
+    public var nextDeadlineMilliseconds: UInt64? {
+        guard !isClosed else { return nil }
+        let silence = lastHeardMilliseconds + 3 * SyncProtocol.heartbeatMilliseconds
+        guard state == .syncing else { return silence }
+        return min(silence, lastSentMilliseconds + SyncProtocol.heartbeatMilliseconds)
+    }
+
     /// The shell ends the session (shutdown, transport error).
     public mutating func stop(_ reason: String) -> [Action] {
         guard !isClosed else { return [] }

@@ -124,6 +124,18 @@ struct SyncSessionTests {
         #expect(s.peerVersionVector == before, "an entry whose body names no id claims nothing")
     }
 
+    @Test("the next deadline is the silence limit before the hello, then the earlier of heartbeat and silence")
+    func deadlines() {
+        var s = session()
+        _ = s.start(localVersionVector: [:], now: 0)
+        #expect(s.nextDeadlineMilliseconds == 3 * SyncProtocol.heartbeatMilliseconds)
+        _ = s.received(.hello(.init(nodeID: "JP", versionVector: [:])), now: 1_000)
+        s.sent(now: 2_000)
+        #expect(s.nextDeadlineMilliseconds == 2_000 + SyncProtocol.heartbeatMilliseconds)
+        _ = s.received(.goodbye(reason: "bye"), now: 3_000)
+        #expect(s.nextDeadlineMilliseconds == nil)
+    }
+
     @Test("an idle session heartbeats; a silent peer is dropped")
     func heartbeats() {
         var s = open()

@@ -1,47 +1,74 @@
-import Foundation
+import Synchronization
 
 /// Wakes the daemon's sessions when the log grows, so new entries go out at
-/// once instead of at the next poll: rung after a batch from a peer is applied
-/// (relay) and by the CLI through the admin socket after a local write (`wake`).
-/// Polling stays as the fallback for writers that do not ring.
-public final class LogWakeup: @unchecked Sendable {
-    private let lock = NSLock()
-    private var generation: UInt64 = 0
-    private var nextID: UInt64 = 0
-    private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+/// once: rung after a batch from a peer is applied (relay), when held entries
+/// are released, and by the CLI through the admin socket after a local write
+/// (`wake`). A session also has one of its own, rung when its peer sends
+/// something that needs an answer. Nothing polls: an idle session sleeps until
+/// a wake-up or its next heartbeat is due.
+public final class LogWakeup: Sendable {
+    private struct State {
+        var generation: UInt64 = 0
+        var nextID: UInt64 = 0
+        var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        var cancelled: Set<UInt64> = []
+    }
+
+    private let state = Mutex(State())
 
     public init() {}
 
-    /// The number of wake-ups so far; pass it to `wait(after:timeout:)`.
-    public var current: UInt64 { lock.withLock { generation } }
+    /// The number of wake-ups so far; pass it to `wait(after:)`.
+    public var current: UInt64 { state.withLock { $0.generation } }
 
     /// Resumes every waiter; a session that is busy sees the new generation.
     public func wake() {
-        let woken = lock.withLock {
-            generation += 1
-            defer { waiters.removeAll() }
-            return Array(waiters.values)
+        let woken = state.withLock { s in
+            s.generation += 1
+            defer { s.waiters.removeAll() }
+            return Array(s.waiters.values)
         }
         for waiter in woken { waiter.resume() }
     }
 
+    /// Returns once woken after generation `seen`, or when the task is cancelled.
+    public func wait(after seen: UInt64) async {
+        let id = state.withLock { s in
+            s.nextID += 1
+            return s.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { s in
+                    if s.generation > seen || s.cancelled.remove(id) != nil { return true }
+                    s.waiters[id] = continuation
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter: CheckedContinuation<Void, Never>? = state.withLock { s in
+                if let waiter = s.waiters.removeValue(forKey: id) { return waiter }
+                s.cancelled.insert(id)   // cancelled before it registered: resume it as it does
+                return nil
+            }
+            waiter?.resume()
+        }
+        state.withLock { _ = $0.cancelled.remove(id) }
+    }
+
+    /// Returns once any of `wakeups` rings after its generation in `seen`, or after `timeout`.
+    public static func first(of wakeups: [(LogWakeup, seen: UInt64)], timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            for (wakeup, seen) in wakeups { group.addTask { await wakeup.wait(after: seen) } }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
     /// Returns once woken after generation `seen`, or after `timeout`.
     public func wait(after seen: UInt64, timeout: Duration) async {
-        let id = lock.withLock { nextID += 1; return nextID }
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let ready = lock.withLock {
-                if generation > seen { return true }
-                waiters[id] = continuation
-                return false
-            }
-            if ready {
-                continuation.resume()
-                return
-            }
-            Task {
-                try? await Task.sleep(for: timeout)
-                self.lock.withLock { self.waiters.removeValue(forKey: id) }?.resume()
-            }
-        }
+        await Self.first(of: [(self, seen)], timeout: timeout)
     }
 }

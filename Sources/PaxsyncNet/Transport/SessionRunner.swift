@@ -21,15 +21,18 @@ public struct PeerStatistics: Sendable {
 ///
 /// One task receives (applies batches, queues acks); the other is the only
 /// writer: it flushes queued control messages, then sends what the peer lacks
-/// from the local log in bounded batches, then waits for the log to grow
-/// (`LogWakeup`, with a poll interval as the fallback).
+/// from the local log in bounded batches, then sleeps until the log grows (the
+/// node's `LogWakeup`), the peer sends something that needs an answer (the
+/// session's own wake-up), or the next heartbeat is due. An idle session does
+/// no work between heartbeats.
 final class SessionRunner: @unchecked Sendable {
     let replica: Replica
     let peerID: String
     let logger: Logger
-    let pollInterval: Duration
     let metrics: NodeMetrics?
     let wakeup: LogWakeup
+    /// Rung when the receiver queued a control message or the state changed.
+    let kick = LogWakeup()
     private let lock = NSLock()
     private var machine: SyncSession
     private var outbox: [SyncMessage] = []
@@ -38,8 +41,7 @@ final class SessionRunner: @unchecked Sendable {
     /// The session's counters so far.
     var statistics: PeerStatistics { lock.withLock { stats } }
 
-    init(replica: Replica, peerID: String, logger: Logger, metrics: NodeMetrics? = nil, wakeup: LogWakeup = LogWakeup(),
-         pollInterval: Duration = .milliseconds(15)) {
+    init(replica: Replica, peerID: String, logger: Logger, metrics: NodeMetrics? = nil, wakeup: LogWakeup = LogWakeup()) {
         self.replica = replica
         self.metrics = metrics
         self.wakeup = wakeup
@@ -47,7 +49,6 @@ final class SessionRunner: @unchecked Sendable {
         var logger = logger
         logger[metadataKey: "peer"] = "\(peerID)"
         self.logger = logger
-        self.pollInterval = pollInterval
         self.machine = SyncSession(localNodeID: replica.nodeID, certifiedPeerID: peerID,
                                    members: replica.memberIDs, now: Self.now())
     }
@@ -80,6 +81,7 @@ final class SessionRunner: @unchecked Sendable {
                 if notify { lock.withLock { outbox.append(.goodbye(reason: reason)) } }
             }
         }
+        if !actions.isEmpty { kick.wake() }
         return apply
     }
 
@@ -124,7 +126,10 @@ final class SessionRunner: @unchecked Sendable {
                     stats.bytesIn += entries.reduce(0) { $0 + $1.byteCount }
                 }
             }
-            guard let batch = perform(withMachine { $0.received(message, now: Self.now()) }) else {
+            let wasSyncing = withMachine { $0.state == .syncing }
+            let batch = perform(withMachine { $0.received(message, now: Self.now()) })
+            if !wasSyncing { kick.wake() }   // the hello: the sender may start
+            guard let batch else {
                 if closedReason != nil { return }
                 continue
             }
@@ -166,11 +171,13 @@ final class SessionRunner: @unchecked Sendable {
             }
             if closedReason != nil { return }
             let seen = wakeup.current
+            let kicked = kick.current
             let syncing = withMachine { $0.state == .syncing }
             guard syncing else {
                 // Waiting for the hello: a peer silent for three heartbeat intervals is dropped.
                 _ = perform(withMachine { $0.tick(now: Self.now()) })
-                try await Task.sleep(for: pollInterval)
+                await idle(seen: seen, kicked: kicked)
+                try Task.checkCancellation()
                 continue
             }
             if cursor == nil {
@@ -201,11 +208,21 @@ final class SessionRunner: @unchecked Sendable {
                 continue
             }
             if !candidates.isEmpty { continue }
-            // Idle: heartbeat if due, then wait for new local entries.
+            // Idle: heartbeat if due, then sleep until something happens.
             _ = perform(withMachine { $0.tick(now: Self.now()) })
-            await wakeup.wait(after: seen, timeout: pollInterval)
+            await idle(seen: seen, kicked: kicked)
             try Task.checkCancellation()
         }
+    }
+
+    /// Sleeps until the log grows after `seen`, the session is kicked after
+    /// `kicked`, or the session's next deadline (heartbeat, silence) passes.
+    private func idle(seen: UInt64, kicked: UInt64) async {
+        guard let deadline = withMachine({ $0.nextDeadlineMilliseconds }) else { return }
+        let now = Self.now()
+        let wait = deadline > now ? deadline - now : 0
+        guard wait > 0 else { return }
+        await LogWakeup.first(of: [(wakeup, seen), (kick, kicked)], timeout: .milliseconds(Int64(wait)))
     }
 }
 
