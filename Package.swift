@@ -60,8 +60,9 @@ let package = Package(
             name: "PaxsyncSync",
             dependencies: ["PaxsyncModel"]
         ),
-        // The network: coalition PKI (X.509), mutual-TLS gRPC transport, the
-        // generated sync service, and the daemon's services.
+        // The network: coalition PKI (X.509), the mutual-TLS gRPC transport, the
+        // generated sync service, and the session runner, server and dialer that
+        // drive PaxsyncSync's state machine over it.
         .target(
             name: "PaxsyncNet",
             dependencies: [
@@ -71,11 +72,6 @@ let package = Package(
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -83,11 +79,33 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A running node: its data directory and configuration, the daemon that
+        // wires replica, sync server, dialers and held-entry retrier into one
+        // service group, the admin socket and its client, status, and metrics.
+        .target(
+            name: "PaxsyncDaemon",
+            dependencies: [
+                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncSync", "PaxsyncNet",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // A coalition of real `paxsync serve` processes on loopback, for the demo,
+        // the network benchmarks and the tests: CA, keys, roster, data directories.
+        .target(
+            name: "PaxsyncCluster",
+            dependencies: ["PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncNet", "PaxsyncDaemon"]
+        ),
         // The command-line interface, as a library so tests can drive it.
         .target(
             name: "PaxsyncCLI",
             dependencies: [
-                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncNet",
+                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncNet", "PaxsyncDaemon", "PaxsyncCluster",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "paxsync-bench",
             dependencies: [
-                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncNet", "PaxsyncCLI", "PaxsyncTestSupport",
+                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncNet", "PaxsyncDaemon", "PaxsyncCluster", "PaxsyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Benchmarks/paxsync-bench"
@@ -125,8 +143,15 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "PaxsyncDaemonTests",
+            dependencies: ["PaxsyncDaemon", "PaxsyncStore", "PaxsyncTestSupport", .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "PaxsyncCLITests",
-            dependencies: ["PaxsyncCLI", "PaxsyncNet", "PaxsyncModel", "PaxsyncTestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "PaxsyncCLI", "PaxsyncDaemon", "PaxsyncCluster", "PaxsyncNet", "PaxsyncModel", "PaxsyncTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ]
 )

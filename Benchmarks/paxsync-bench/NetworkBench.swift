@@ -2,7 +2,8 @@
 // a fresh node catching up, and write-to-visibility latency across five nodes.
 import Foundation
 import GRDB
-import PaxsyncCLI
+import PaxsyncCluster
+import PaxsyncDaemon
 import PaxsyncModel
 import PaxsyncNet
 import PaxsyncStore

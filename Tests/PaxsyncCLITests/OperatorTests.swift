@@ -1,5 +1,7 @@
 import Foundation
 import PaxsyncCLI
+import PaxsyncCluster
+import PaxsyncDaemon
 import PaxsyncNet
 import PaxsyncTestSupport
 import Testing

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import PaxsyncCluster
+import PaxsyncDaemon
 import PaxsyncLog
 import PaxsyncModel
 import PaxsyncNet

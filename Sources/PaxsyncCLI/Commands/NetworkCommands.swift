@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PaxsyncDaemon
 import PaxsyncLog
 import PaxsyncModel
 import PaxsyncNet

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PaxsyncDaemon
 import PaxsyncLog
 import PaxsyncModel
 import PaxsyncStore

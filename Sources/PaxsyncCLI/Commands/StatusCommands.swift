@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PaxsyncDaemon
 import PaxsyncModel
 import PaxsyncNet
 import PaxsyncStore

@@ -24,8 +24,8 @@ public struct CADirectory: Sendable {
         }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let ca = try CoalitionPKI.createCA(name: name, validDays: validDays)
-        try NodeDirectory.writeFile(dir.certificatePath, ca.certificatePEM, mode: 0o644)
-        try NodeDirectory.writeFile(dir.keyPath, ca.privateKeyPEM, mode: 0o600)
+        try FileWriter.write(dir.certificatePath, ca.certificatePEM, mode: 0o644)
+        try FileWriter.write(dir.keyPath, ca.privateKeyPEM, mode: 0o600)
         return dir
     }
 
@@ -43,8 +43,8 @@ public struct CADirectory: Sendable {
                                                 hosts: hosts, validDays: validDays)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let files = TLSFiles(directory: out)
-        try NodeDirectory.writeFile(files.certificate, issued.certificatePEM, mode: 0o644)
-        try NodeDirectory.writeFile(files.privateKey, issued.privateKeyPEM, mode: 0o600)
-        try NodeDirectory.writeFile(files.ca, caCertificate, mode: 0o644)
+        try FileWriter.write(files.certificate, issued.certificatePEM, mode: 0o644)
+        try FileWriter.write(files.privateKey, issued.privateKeyPEM, mode: 0o600)
+        try FileWriter.write(files.ca, caCertificate, mode: 0o644)
     }
 }

@@ -5,18 +5,6 @@ import PaxsyncModel
 import PaxsyncStore
 import PaxsyncSync
 
-/// Counters of one peer's sessions, read by status tools and logs.
-public struct PeerStatistics: Sendable {
-    public var connected = false
-    public var since: Date?
-    public var lastContact: Date?
-    public var entriesIn = 0
-    public var entriesOut = 0
-    public var bytesIn = 0
-    public var bytesOut = 0
-    public var sessions = 0
-}
-
 /// Drives one `SyncSession` over a pair of message streams.
 ///
 /// One task receives (applies batches, queues acks); the other is the only
@@ -29,7 +17,7 @@ final class SessionRunner: @unchecked Sendable {
     let replica: Replica
     let peerID: String
     let logger: Logger
-    let metrics: NodeMetrics?
+    let observer: (any SyncObserver)?
     let wakeup: LogWakeup
     /// Rung when the receiver queued a control message or the state changed.
     let kick = LogWakeup()
@@ -41,9 +29,9 @@ final class SessionRunner: @unchecked Sendable {
     /// The session's counters so far.
     var statistics: PeerStatistics { lock.withLock { stats } }
 
-    init(replica: Replica, peerID: String, logger: Logger, metrics: NodeMetrics? = nil, wakeup: LogWakeup = LogWakeup()) {
+    init(replica: Replica, peerID: String, logger: Logger, observer: (any SyncObserver)? = nil, wakeup: LogWakeup = LogWakeup()) {
         self.replica = replica
-        self.metrics = metrics
+        self.observer = observer
         self.wakeup = wakeup
         self.peerID = peerID
         var logger = logger
@@ -145,7 +133,7 @@ final class SessionRunner: @unchecked Sendable {
     private func apply(_ prepared: PreparedBatch, bytes: Int) async throws {
         let began = DispatchTime.now().uptimeNanoseconds
         let result = try await replica.applyPrepared(prepared)
-        metrics?.received(result, entries: prepared.count, bytes: bytes, peer: peerID,
+        observer?.received(result, entries: prepared.count, bytes: bytes, peer: peerID,
                           nanoseconds: DispatchTime.now().uptimeNanoseconds - began)
         // Relay at once: other sessions send what just landed.
         if result.applied > 0 { wakeup.wake() }
@@ -203,7 +191,7 @@ final class SessionRunner: @unchecked Sendable {
                     stats.entriesOut += selected.count
                     stats.bytesOut += bytes
                 }
-                metrics?.traffic(peer: peerID, direction: "out", entries: selected.count, bytes: bytes)
+                observer?.traffic(peer: peerID, direction: .outbound, entries: selected.count, bytes: bytes)
                 withMachine { $0.sent(now: Self.now()) }
                 continue
             }

@@ -1,4 +1,5 @@
 import Logging
+import PaxsyncNet
 import PaxsyncStore
 import ServiceLifecycle
 

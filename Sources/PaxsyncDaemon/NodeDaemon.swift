@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PaxsyncModel
+import PaxsyncNet
 import PaxsyncStore
 import ServiceLifecycle
 
@@ -27,7 +28,7 @@ public struct NodeDaemon {
                                subject: dir.file(NodeDirectory.configFile))
         }
         let metrics = NodeMetrics()
-        let registry = PeerRegistry(metrics: metrics)
+        let registry = PeerRegistry(observer: metrics)
         let server = try SyncServer(replica: replica, configuration: SyncConfiguration(listenHost: host, listenPort: port, tls: tls, peers: peers),
                                     registry: registry, logger: logger)
         let facts = DaemonFacts(version: version, startedAt: Date(), listen: "\(host):\(port)", peers: peers.sorted())

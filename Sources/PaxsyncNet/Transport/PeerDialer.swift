@@ -8,92 +8,6 @@ import PaxsyncStore
 import PaxsyncSync
 import ServiceLifecycle
 
-/// How a node takes part in peer sync.
-public struct SyncConfiguration: Sendable {
-    /// `host:port` to listen on; port 0 picks a free one.
-    public var listenHost: String
-    public var listenPort: Int
-    public var tls: TLSFiles
-    /// Roster members this node peers with. It dials those whose id sorts after
-    /// its own and accepts sessions from all of them.
-    public var peers: Set<String>
-    /// Reconnection delays.
-    public var backoff: Backoff = Backoff()
-
-    public init(listenHost: String, listenPort: Int, tls: TLSFiles, peers: Set<String>) {
-        self.listenHost = listenHost
-        self.listenPort = listenPort
-        self.tls = tls
-        self.peers = peers
-    }
-
-    /// Parses `host:port`.
-    public static func address(_ text: String) throws -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw PaxsyncError(.badInput, "expected host:port", subject: text)
-        }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }   // [::1]:7400
-        return (host, port)
-    }
-}
-
-/// The gRPC server of a node, as a service with graceful shutdown.
-public final class SyncServer: Service, @unchecked Sendable {
-    let server: GRPCServer<HTTP2ServerTransport.Posix>
-    let registry: PeerRegistry
-    let logger: Logger
-
-    public init(replica: Replica, configuration: SyncConfiguration, registry: PeerRegistry, logger: Logger) throws {
-        try configuration.tls.check()
-        let peers = configuration.peers
-        var config = HTTP2ServerTransport.Posix.Config.defaults
-        config.rpc.maxRequestPayloadSize = SyncProtocol.maxMessageBytes
-        // The listener binds an IP literal; NIO parses it (host names are for dialing).
-        let address: GRPCNIOTransportCore.SocketAddress
-        switch try? NIOCore.SocketAddress(ipAddress: configuration.listenHost, port: configuration.listenPort) {
-        case .v4?: address = .ipv4(host: configuration.listenHost, port: configuration.listenPort)
-        case .v6?: address = .ipv6(host: configuration.listenHost, port: configuration.listenPort)
-        default:
-            throw PaxsyncError(.badInput, "listen must be an IP address and port, like 0.0.0.0:7400 or [::]:7400",
-                               subject: "\(configuration.listenHost):\(configuration.listenPort)")
-        }
-        let transport = HTTP2ServerTransport.Posix(
-            address: address,
-            transportSecurity: configuration.tls.serverSecurity, config: config)
-        server = GRPCServer(transport: transport, services: [
-            SyncService(replica: replica, accepts: { peers.contains($0) }, registry: registry, logger: logger),
-        ])
-        self.registry = registry
-        self.logger = logger
-    }
-
-    /// The bound port, once listening.
-    public var port: Int? {
-        get async throws {
-            let address = try await server.listeningAddress
-            return address?.ipv4?.port ?? address?.ipv6?.port
-        }
-    }
-
-    public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await server.serve()
-        } onGracefulShutdown: {
-            self.shutdown()
-        }
-    }
-
-    /// Ends the sessions and stops accepting; `run` returns once they drained.
-    /// Prefer this to cancelling `run`: cancelling a server while it accepts a
-    /// connection can trap in NIO (apple/swift-nio#2637).
-    public func shutdown() {
-        // Sessions are long-lived streams: end them so the server can drain.
-        registry.closeAll("node \(logger[metadataKey: "node"].map { "\($0)" } ?? "") is shutting down")
-        server.beginGracefulShutdown()
-    }
-}
-
 /// Keeps a session open to one peer: dials, runs the session, and on any
 /// failure waits (exponential backoff with jitter) and dials again. Each new
 /// session resumes from the version vectors exchanged in the hellos.
@@ -163,7 +77,7 @@ public struct PeerDialer: Service {
                                                        transportSecurity: tls.clientSecurity, config: config)
         try await withGRPCClient(transport: transport) { client in
             let sync = Paxsync_V1_Sync.Client(wrapping: client)
-            let runner = SessionRunner(replica: replica, peerID: peerID, logger: logger, metrics: registry.metrics, wakeup: registry.wakeup)
+            let runner = SessionRunner(replica: replica, peerID: peerID, logger: logger, observer: registry.observer, wakeup: registry.wakeup)
             var options = CallOptions.defaults
             options.maxResponseMessageBytes = SyncProtocol.maxMessageBytes
             try await runner.start()

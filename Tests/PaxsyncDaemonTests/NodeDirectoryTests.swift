@@ -1,4 +1,5 @@
 import Foundation
+import PaxsyncDaemon
 import PaxsyncLog
 import PaxsyncModel
 import PaxsyncStore

@@ -1,6 +1,7 @@
 import Foundation
 import PaxsyncLog
 import PaxsyncModel
+import PaxsyncStore
 
 /// A node's data directory: configuration, signing key, roster and replica.
 public struct NodeDirectory: Sendable {
@@ -43,9 +44,9 @@ public struct NodeDirectory: Sendable {
             throw PaxsyncError(.badInput, "the roster does not list \(nodeID) with this node's new key", subject: dir.rosterPath)
         }
 
-        try writeFile(dir.keyPath, key.fileContents, mode: 0o600)
-        try writeFile(dir.file(configFile), config.fileContents, mode: 0o644)
-        try writeFile(dir.rosterPath, String(decoding: roster.encoded(), as: UTF8.self), mode: 0o644)
+        try FileWriter.write(dir.keyPath, key.fileContents, mode: 0o600)
+        try FileWriter.write(dir.file(configFile), config.fileContents, mode: 0o644)
+        try FileWriter.write(dir.rosterPath, String(decoding: roster.encoded(), as: UTF8.self), mode: 0o644)
         _ = try Replica(path: dir.replicaPath, nodeID: nodeID, roster: roster, signingKey: key)
         return dir
     }
@@ -98,7 +99,7 @@ public struct NodeDirectory: Sendable {
 
     /// Rewrites `paxsync.conf` with `configuration` (its comments regenerated).
     public func saveConfiguration(_ configuration: NodeConfiguration) throws -> NodeDirectory {
-        try Self.writeFile(file(Self.configFile), configuration.fileContents, mode: 0o644)
+        try FileWriter.write(file(Self.configFile), configuration.fileContents, mode: 0o644)
         return NodeDirectory(path: path, configuration: configuration)
     }
 
@@ -109,14 +110,6 @@ public struct NodeDirectory: Sendable {
         guard roster.member(configuration.nodeID)?.signingKey == key.publicKeyBase64 else {
             throw PaxsyncError(.badInput, "the roster must list \(configuration.nodeID) with this node's public key \(key.publicKeyBase64)", subject: source)
         }
-        try Self.writeFile(rosterPath, String(decoding: roster.encoded(), as: UTF8.self), mode: 0o644)
-    }
-
-    /// Writes a file with exactly `mode` (also when it existed), naming it on failure.
-    public static func writeFile(_ path: String, _ contents: String, mode: Int) throws {
-        guard FileManager.default.createFile(atPath: path, contents: Data(contents.utf8), attributes: [.posixPermissions: mode]) else {
-            throw PaxsyncError(.storage, "cannot write file", subject: path)
-        }
-        try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+        try FileWriter.write(rosterPath, String(decoding: roster.encoded(), as: UTF8.self), mode: 0o644)
     }
 }

@@ -1,0 +1,109 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PaxsyncModel
+import PaxsyncNet
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The node's admin endpoint: a Unix socket in the data directory, mode 0600,
+/// so only the account running the node can connect (and the data directory is
+/// 0700). A client writes one command line (`status`), reads one JSON document,
+/// and the server closes the connection.
+public final class AdminServer: Service, @unchecked Sendable {
+    public typealias Responder = @Sendable (String) async -> [UInt8]
+
+    let path: String
+    let respond: Responder
+    let logger: Logger
+
+    public init(path: String, logger: Logger, respond: @escaping Responder) {
+        self.path = path
+        self.respond = respond
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        if AdminClient.isAnswering(path) {
+            throw PaxsyncError(.invalidState, "another paxsync serve already runs for this data directory (its admin socket answers)",
+                               subject: path)
+        }
+        let respond = self.respond
+        // The socket must never exist at its path with more than mode 0600, not
+        // even for a moment: bind it inside a fresh 0700 directory beside the
+        // path, restrict it there, and only then rename it into place (rename
+        // also replaces a stale socket file atomically).
+        let staging = try Self.makeStagingDirectory(beside: path)
+        defer { rmdir(staging) }
+        let staged = staging + "/s"
+        let channel: Channel
+        do {
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .serverChannelOption(.backlog, value: 16)
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(AdminHandler(respond: respond))
+                    }
+                }
+                .bind(unixDomainSocketPath: staged, cleanupExistingSocketFile: true).get()
+        } catch {
+            throw PaxsyncError(.storage, "cannot open the admin socket (admin_socket in paxsync.conf; at most 107 bytes)",
+                               subject: path, cause: "\(error)")
+        }
+        guard chmod(staged, 0o600) == 0, rename(staged, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            channel.close(promise: nil)
+            unlink(staged)
+            throw PaxsyncError(.storage, "cannot put the owner-only admin socket in place", subject: path, cause: reason)
+        }
+        logger.info("admin endpoint listening", metadata: ["socket": "\(path)"])
+        try await withGracefulShutdownHandler {
+            try await channel.closeFuture.get()
+        } onGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+        unlink(path)
+    }
+
+    /// A new directory, mode 0700, in the directory of `path`.
+    static func makeStagingDirectory(beside path: String) throws -> String {
+        let directory = (path as NSString).deletingLastPathComponent
+        var template = Array(((directory.isEmpty ? "." : directory) + "/.aXXXXXX").utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            throw PaxsyncError(.storage, "cannot create a private directory beside the admin socket",
+                               subject: path, cause: String(cString: strerror(errno)))
+        }
+        return String(cString: made)
+    }
+}
+
+extension AdminServer {
+    /// The daemon's commands: `status` answers the node's status as JSON;
+    /// `wake` tells the sessions the log grew (a CLI write) so they push now.
+    public static func commands(status: @escaping @Sendable () throws -> NodeStatus, wakeup: LogWakeup) -> Responder {
+        { command in
+            func failure(_ message: String) -> [UInt8] {
+                Array((try? JSONEncoder().encode(["error": message])) ?? Data()) + [UInt8(ascii: "\n")]
+            }
+            switch command {
+            case AdminClient.wake:
+                wakeup.wake()
+                return Array("{}\n".utf8)
+            case AdminClient.status:
+                do {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys]
+                    return Array(try encoder.encode(try status()))
+                } catch {
+                    return failure("the node's status could not be read: \(error)")
+                }
+            default:
+                return failure("unknown command \"\(command.prefix(40))\"; send \(AdminClient.status) or \(AdminClient.wake)")
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import NIOCore
+import PaxsyncModel
+import PaxsyncStore
+import PaxsyncSync
+import ServiceLifecycle
+
+/// The gRPC server of a node, as a service with graceful shutdown.
+public final class SyncServer: Service, @unchecked Sendable {
+    let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let registry: PeerRegistry
+    let logger: Logger
+
+    public init(replica: Replica, configuration: SyncConfiguration, registry: PeerRegistry, logger: Logger) throws {
+        try configuration.tls.check()
+        let peers = configuration.peers
+        var config = HTTP2ServerTransport.Posix.Config.defaults
+        config.rpc.maxRequestPayloadSize = SyncProtocol.maxMessageBytes
+        // The listener binds an IP literal; NIO parses it (host names are for dialing).
+        let address: GRPCNIOTransportCore.SocketAddress
+        switch try? NIOCore.SocketAddress(ipAddress: configuration.listenHost, port: configuration.listenPort) {
+        case .v4?: address = .ipv4(host: configuration.listenHost, port: configuration.listenPort)
+        case .v6?: address = .ipv6(host: configuration.listenHost, port: configuration.listenPort)
+        default:
+            throw PaxsyncError(.badInput, "listen must be an IP address and port, like 0.0.0.0:7400 or [::]:7400",
+                               subject: "\(configuration.listenHost):\(configuration.listenPort)")
+        }
+        let transport = HTTP2ServerTransport.Posix(
+            address: address,
+            transportSecurity: configuration.tls.serverSecurity, config: config)
+        server = GRPCServer(transport: transport, services: [
+            SyncService(replica: replica, accepts: { peers.contains($0) }, registry: registry, logger: logger),
+        ])
+        self.registry = registry
+        self.logger = logger
+    }
+
+    /// The bound port, once listening.
+    public var port: Int? {
+        get async throws {
+            let address = try await server.listeningAddress
+            return address?.ipv4?.port ?? address?.ipv6?.port
+        }
+    }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await server.serve()
+        } onGracefulShutdown: {
+            self.shutdown()
+        }
+    }
+
+    /// Ends the sessions and stops accepting; `run` returns once they drained.
+    /// Prefer this to cancelling `run`: cancelling a server while it accepts a
+    /// connection can trap in NIO (apple/swift-nio#2637).
+    public func shutdown() {
+        // Sessions are long-lived streams: end them so the server can drain.
+        registry.closeAll("node \(logger[metadataKey: "node"].map { "\($0)" } ?? "") is shutting down")
+        server.beginGracefulShutdown()
+    }
+}
