@@ -19,6 +19,9 @@ public struct PaxsyncCommand: AsyncParsableCommand {
               paxsync import --table stocks stocks.csv
               paxsync query "SELECT * FROM stocks"
               paxsync log verify
+
+            Exit status:
+            \(ExitStatus.allCases.map { "  \($0.rawValue)\t\($0.summary)" }.joined(separator: "\n"))
             """,
         version: version,
         subcommands: [
@@ -34,4 +37,10 @@ public struct PaxsyncCommand: AsyncParsableCommand {
     )
 
     public init() {}
+
+    /// Parses the process arguments, runs the command, and exits with the
+    /// status of `ExitStatus`'s table.
+    public static func main() async {
+        await ExitStatus.run(nil)
+    }
 }

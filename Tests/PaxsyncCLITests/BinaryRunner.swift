@@ -31,8 +31,11 @@ struct Paxsync {
         environment = env
     }
 
+    /// Runs the binary to its end, or until `timeoutSeconds` pass (then it is
+    /// killed and the result says so). Both pipes are drained at once, so a
+    /// child writing much to either cannot block.
     @discardableResult
-    func run(_ arguments: [String], stdin: String? = nil) throws -> Result {
+    func run(_ arguments: [String], timeoutSeconds: Double = 300) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = arguments
@@ -40,13 +43,21 @@ struct Paxsync {
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        process.standardInput = FileHandle.nullDevice
         try process.run()
-        // Read both pipes fully before waiting, so large outputs cannot block the child.
+        let drained = DispatchGroup()
+        nonisolated(unsafe) var errData = Data()
+        DispatchQueue.global().async(group: drained) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        let killer = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: killer)
         let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        drained.wait()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        killer.cancel()
+        let killed = process.terminationReason == .uncaughtSignal
+        return Result(status: killed ? 128 + process.terminationStatus : process.terminationStatus,
+                      stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self) + (killed ? "\n[killed by signal \(process.terminationStatus)]" : ""))
     }
 
     /// Runs and requires success, returning stdout.

@@ -124,26 +124,41 @@ struct CLITests {
         #expect(imported.status == 0 && imported.stdout.contains("1 quarantined"), "\(imported.output)")
         #expect(try jp.ok(["quarantine", "--json"]).contains("malformed-entry"))
         let replay = try Paxsync().run(["replay", "--bundle", path, "--into", dir.file("p.sqlite"), "--quiet"])
-        #expect(replay.status == 1 && replay.stderr.contains("bundle entry 1"), "\(replay.output)")
+        #expect(replay.status == 65 && replay.stderr.contains("bundle entry 1"), "\(replay.output)")
     }
 
-    @Test("bad input gets a clear error naming what was wrong", arguments: [
-        (["facility", "create", "--id", "AU-X", "--name", "X", "--kind", "volcano", "--country", "AU", "--lat", "1", "--lon", "1"], "field kind"),
-        (["facility", "create", "--id", "JP-X", "--name", "X", "--kind", "mine", "--country", "JP", "--lat", "1", "--lon", "1"], "only JP, whose id namespaces this record"),
-        (["stock", "set", "--facility", "AU-NONE", "--mineral", "Li", "--form", "ore", "--quantity-kg", "5", "--as-of", "2026-01-01"], "AU-NONE does not exist"),
-        (["query", "DELETE FROM facilities"], "read-only"),
-        (["query", "SELEC 1"], "does not compile"),
-        (["log", "show", "AU-1"], "ORIGIN:SEQ"),
-        (["log", "show", "AU:99"], "AU:99"),
-        (["export", "--table", "mines"], "mines"),
-        (["explain", "facilities", "AU-NOPE"], "no such record"),
-        (["reserve", "pledge", "--reserve", "P", "--mineral", "Li", "--adjust=-5"], "below zero"),
-        (["replay", "--into", "/tmp/x.sqlite", "--until", "yesterday"], "--until"),
-    ])
-    func badInput(arguments: [String], mention: String) throws {
+    @Test("serve whose listen address is taken exits non-zero at once, naming the address")
+    func listenAddressTaken() throws {
+        let (paxsync, path) = try node()
+        try Paxsync().ok(["ca", "init", "--dir", dir.file("ca")])
+        try Paxsync().ok(["ca", "issue", "--ca", dir.file("ca"), "--node-id", "AU", "--out", path + "/tls"])
+        let taken = OccupiedPort()
+        let r = try paxsync.run(["serve", "--listen", "127.0.0.1:\(taken.port)"], timeoutSeconds: 60)
+        #expect(r.status != 0 && r.status < 128, "it must exit by itself, not be killed: \(r.output)")
+        #expect(r.stderr.contains("127.0.0.1:\(taken.port)") && r.stderr.contains("cannot listen"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: path + "/admin.sock"), "the admin socket is removed on the way out")
+    }
+
+    @Test("bad input gets a clear error naming what was wrong, with the exit status of its kind", arguments: [
+        (["facility", "create", "--id", "AU-X", "--name", "X", "--kind", "volcano", "--country", "AU", "--lat", "1", "--lon", "1"], "field kind", 65),
+        (["facility", "create", "--id", "JP-X", "--name", "X", "--kind", "mine", "--country", "JP", "--lat", "1", "--lon", "1"], "only JP, whose id namespaces this record", 65),
+        (["stock", "set", "--facility", "AU-NONE", "--mineral", "Li", "--form", "ore", "--quantity-kg", "5", "--as-of", "2026-01-01"], "AU-NONE does not exist", 65),
+        (["query", "DELETE FROM facilities"], "read-only", 64),
+        (["query", "SELEC 1"], "does not compile", 64),
+        (["log", "show", "AU-1"], "ORIGIN:SEQ", 64),
+        (["log", "show", "AU:99"], "AU:99", 66),
+        (["export", "--table", "mines"], "mines", 64),
+        (["explain", "facilities", "AU-NOPE"], "no such record", 66),
+        (["reserve", "pledge", "--reserve", "P", "--mineral", "Li", "--adjust=-5"], "below zero", 65),
+        (["replay", "--into", "/tmp/x.sqlite", "--until", "yesterday"], "--until", 64),
+        (["facility", "create", "--id", "AU-X"], "missing name, kind", 65),
+        (["facility", "create", "--id"], "Missing value for", 64),
+        (["no-such-command"], "Unexpected argument", 64),
+    ] as [([String], String, Int32)])
+    func badInput(arguments: [String], mention: String, status: Int32) throws {
         let (paxsync, _) = try node()
         let r = try paxsync.run(arguments)
-        #expect(r.status != 0)
+        #expect(r.status == status, "\(arguments): exit \(r.status): \(r.stderr)")
         #expect(r.stderr.contains(mention), "\(arguments): \(r.stderr)")
     }
 
@@ -153,7 +168,7 @@ struct CLITests {
         let csv = dir.file("bad.csv")
         try "id,name,kind,country,latitude,longitude\nAU-A,A,mine,AU,1,1\nAU-B,B,mine,AU,1,east\n".write(toFile: csv, atomically: true, encoding: .utf8)
         let r = try paxsync.run(["import", "--table", "facilities", csv])
-        #expect(r.status == 1)
+        #expect(r.status == 65, "a data error")
         #expect(r.stderr.contains("bad.csv:3: column longitude"), "\(r.stderr)")
         #expect(try paxsync.ok(["query", "SELECT COUNT(*) AS n FROM facilities"]).contains("0"))
         #expect(try paxsync.ok(["log", "list", "--json"]).trimmingCharacters(in: .whitespacesAndNewlines) == "[\n\n]" ||

@@ -60,13 +60,13 @@ struct HostilePeerTests {
                     // Hold the stream open until AU has judged the batch and acknowledged it.
                     for await _ in acked { break }
                 } onResponse: { response in
+                    defer { ackedContinuation.finish() }
                     for try await message in response.messages {
                         if case .ack(let vv)? = SyncMessage(wire: message) {
                             ackedContinuation.yield(vv)
                             return
                         }
                     }
-                    ackedContinuation.finish()
                 }
             }
             let quarantined = try au.replica.quarantined()

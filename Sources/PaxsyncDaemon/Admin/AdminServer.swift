@@ -29,7 +29,7 @@ public final class AdminServer: Service, @unchecked Sendable {
 
     public func run() async throws {
         if AdminClient.isAnswering(path) {
-            throw PaxsyncError(.invalidState, "another paxsync serve already runs for this data directory (its admin socket answers)",
+            throw PaxsyncError(.unavailable, "another paxsync serve already runs for this data directory (its admin socket answers)",
                                subject: path)
         }
         let respond = self.respond
@@ -61,12 +61,8 @@ public final class AdminServer: Service, @unchecked Sendable {
             throw PaxsyncError(.storage, "cannot put the owner-only admin socket in place", subject: path, cause: reason)
         }
         logger.info("admin endpoint listening", metadata: ["socket": "\(path)"])
-        try await withGracefulShutdownHandler {
-            try await channel.closeFuture.get()
-        } onGracefulShutdown: {
-            channel.close(promise: nil)
-        }
-        unlink(path)
+        defer { unlink(path) }
+        try await channel.runUntilClosed()
     }
 
     /// A new directory, mode 0700, in the directory of `path`.

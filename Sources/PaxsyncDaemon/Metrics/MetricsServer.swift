@@ -42,10 +42,6 @@ public final class MetricsServer: Service, @unchecked Sendable {
                                cause: "\(error)")
         }
         logger.info("metrics endpoint listening", metadata: ["metrics": "http://\(host):\(channel.localAddress?.port ?? port)/metrics"])
-        try await withGracefulShutdownHandler {
-            try await channel.closeFuture.get()
-        } onGracefulShutdown: {
-            channel.close(promise: nil)
-        }
+        try await channel.runUntilClosed()
     }
 }

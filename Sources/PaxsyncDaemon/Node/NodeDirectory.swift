@@ -55,7 +55,7 @@ public struct NodeDirectory: Sendable {
     public static func open(_ path: String) throws -> NodeDirectory {
         let configPath = (path as NSString).appendingPathComponent(configFile)
         if access(path, R_OK | X_OK) != 0 && errno == EACCES || access(configPath, R_OK) != 0 && errno == EACCES {
-            throw PaxsyncError(.usage, "permission denied: the data directory belongs to the account that runs the node", subject: path)
+            throw PaxsyncError(.permission, "permission denied: the data directory belongs to the account that runs the node", subject: path)
         }
         guard let data = FileManager.default.contents(atPath: configPath) else {
             throw PaxsyncError(.notFound, "no paxsync node here (missing \(configFile)); create one with `paxsync node init`", subject: path)

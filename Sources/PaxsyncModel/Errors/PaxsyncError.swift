@@ -35,6 +35,11 @@ public struct PaxsyncError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let storage = Code("storage")
         /// Usage error: a wrong flag combination or argument.
         public static let usage = Code("usage")
+        /// Something the command needs is not available: a listen address in
+        /// use, no daemon answering where one is required.
+        public static let unavailable = Code("unavailable")
+        /// The account running the command may not do this (file permissions).
+        public static let permission = Code("permission")
     }
 
     public var code: Code

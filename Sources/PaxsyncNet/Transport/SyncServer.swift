@@ -13,6 +13,8 @@ public final class SyncServer: Service, @unchecked Sendable {
     let server: GRPCServer<HTTP2ServerTransport.Posix>
     let registry: PeerRegistry
     let logger: Logger
+    /// `host:port` as configured, for messages.
+    let address: String
 
     public init(replica: Replica, configuration: SyncConfiguration, registry: PeerRegistry, logger: Logger) throws {
         try configuration.tls.check()
@@ -36,6 +38,7 @@ public final class SyncServer: Service, @unchecked Sendable {
         ])
         self.registry = registry
         self.logger = logger
+        self.address = "\(configuration.listenHost):\(configuration.listenPort)"
     }
 
     /// The bound port, once listening.
@@ -47,10 +50,17 @@ public final class SyncServer: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        try await withGracefulShutdownHandler {
-            try await server.serve()
-        } onGracefulShutdown: {
-            self.shutdown()
+        do {
+            try await withGracefulShutdownHandler {
+                try await server.serve()
+            } onGracefulShutdown: {
+                self.shutdown()
+            }
+        } catch {
+            if Task.isCancelled { throw error }
+            // Nearly always the listen address: in use, or not an address of this host.
+            throw PaxsyncError(.unavailable, "cannot listen for peers (listen in paxsync.conf, or --listen)",
+                               subject: address, cause: "\(error)")
         }
     }
 
