@@ -175,6 +175,15 @@ struct CLITests {
                 (try paxsync.ok(["log", "list", "--json"])).contains("[]"))
     }
 
+    @Test("status --require-daemon fails with 69 when no daemon runs, after showing the replica")
+    func requireDaemon() throws {
+        let (paxsync, _) = try node()
+        let r = try paxsync.run(["status", "--require-daemon"])
+        #expect(r.status == 69, "\(r.output)")
+        #expect(r.stdout.contains("AU") && r.stderr.contains("node AU") && r.stderr.contains("no daemon answers"), "\(r.output)")
+        #expect(try paxsync.run(["status"]).status == 0, "without the flag a stopped daemon is not an error")
+    }
+
     @Test("commands without a node say how to give one")
     func noNode() throws {
         let r = try Paxsync().run(["digest"])

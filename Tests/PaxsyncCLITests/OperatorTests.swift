@@ -98,6 +98,8 @@ struct OperatorTests {
         let attributes = try FileManager.default.attributesOfItem(atPath: socket)
         #expect(attributes[.posixPermissions] as? Int == 0o600)
         #expect((attributes[.ownerAccountID] as? NSNumber)?.uint32Value == getuid())
+        let health = try Paxsync(dataDir: c.dataDir("AU")).run(["status", "--require-daemon", "--json"])
+        #expect(health.status == 0 && health.stdout.contains("\"daemonRunning\" : true"), "\(health.output)")
 
         // A second daemon for the same data directory stops at once, naming the cause.
         let second = try Paxsync(dataDir: c.dataDir("AU")).run(["serve", "--listen", "127.0.0.1:\(freeLoopbackPort())"])

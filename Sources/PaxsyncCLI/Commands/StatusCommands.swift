@@ -22,7 +22,7 @@ struct StatusSource {
                                    subject: socketPath)
             }
         } catch let failure as AdminClient.Failure {
-            if case .permissionDenied = failure { throw PaxsyncError(.usage, failure.description, subject: directory.configuration.nodeID) }
+            if case .permissionDenied = failure { throw PaxsyncError(.permission, failure.description, subject: directory.configuration.nodeID) }
             let replica = try directory.openReplica(writable: false)
             let status = try NodeStatus.build(replica: replica, version: PaxsyncCommand.version, daemon: nil)
             return (status, failure.description)
@@ -43,14 +43,18 @@ struct StatusCommand: ParsableCommand {
               paxsync status --data-dir au
               paxsync status --data-dir au --watch
               paxsync status --data-dir au --json | jq '.origins[] | select(.lagEntries > 0)'
+              paxsync status --data-dir au --require-daemon --json >/dev/null   # health check: exit 69 when down
             """)
     @OptionGroup var node: NodeOptions
     @OptionGroup var json: JSONFlag
     @Flag(help: "Refresh in place every --interval seconds until Ctrl-C.") var watch = false
+    @Flag(help: "Exit with status 69 (unavailable) when no daemon answers, after printing what the replica holds: for health checks.")
+    var requireDaemon = false
     @Option(help: "Seconds between refreshes with --watch.") var interval: Double = 1
 
     func validate() throws {
         if watch && json.enabled { throw ValidationError("--watch redraws a table; use --json without --watch for scripts") }
+        if watch && requireDaemon { throw ValidationError("--require-daemon is for one-shot health checks; drop --watch") }
         if interval < 0.1 { throw ValidationError("--interval must be at least 0.1 seconds") }
     }
 
@@ -58,8 +62,12 @@ struct StatusCommand: ParsableCommand {
         let source = StatusSource(directory: try node.directory())
         repeat {
             let (status, problem) = try source.read()
+            let down = requireDaemon && !status.daemonRunning
+                ? PaxsyncError(.unavailable, "no daemon answers on the admin socket\(problem.map { ": \($0)" } ?? "")", subject: "node \(status.node)")
+                : nil
             if json.enabled {
                 Output.json(status)
+                if let down { throw down }
                 return
             }
             var text = StatusView.render(status, daemonProblem: problem)
@@ -67,6 +75,7 @@ struct StatusCommand: ParsableCommand {
                 text = "\u{1B}[H\u{1B}[2J" + text + "\n(refreshing every \(interval) s; Ctrl-C to stop)\n"
             }
             FileHandle.standardOutput.write(Data(text.utf8))
+            if let down { throw down }
             if watch { Thread.sleep(forTimeInterval: interval) }
         } while watch
     }
