@@ -6,30 +6,39 @@
 #   scripts/chaos.sh [PAXSYNC_BINARY] [--quick]      (as root; default .build/debug/paxsync)
 #
 # Faults (each followed by checks):
-#   1. SIGKILL of random daemons during catch-up and during live writes (6 rounds,
-#      3 with --quick), restarted; concurrent `facility create/update`, `stock set`
-#      and `reserve pledge --adjust` at every node. Every write the CLI
-#      acknowledged (exit 0, "Committed ORIGIN:SEQ") is recorded.
+#   1. SIGKILL of daemons during catch-up (a backlog of hundreds of entries) and
+#      during live writes, 6 rounds (3 with --quick), every node a victim of
+#      both, two at once in round 4; restarted. Concurrent `facility
+#      create/update`, `stock set`, `reserve pledge --adjust` and CSV imports at
+#      every node; every write the CLI acknowledged (exit 0, "Committed
+#      ORIGIN:SEQ") is recorded.
 #   2. Partitions over veth links to a bridge in a hub namespace (10.77.0.0/24,
-#      only inside the namespaces): AU cut off by `ip link set DEV down` while AU
-#      (exporter) and JP (importer) edit the same shipment, then healed; one-way
-#      cuts (`ip route add blackhole` / `prohibit` in one namespace) that the
-#      coalition must route around by relaying, then healed.
-#   3. KR's data directory is a small tmpfs: filled while KR receives entries
-#      (the daemon must report it and corrupt nothing), then grown with
-#      `mount -o remount,size=`; then remounted read-only for a while, then rw.
-#   4. Clock skew (needs faketime; installed when missing): JP's clock runs ahead
-#      (+40 s, then +10 min) while the others hold entries stamped beyond
-#      max_clock_skew_seconds = 30; released by time (+40 s) and by raising the
-#      bound to 900 and restarting (+10 min).
+#      only inside the namespaces; daemons listen there, the roster names those
+#      addresses): AU cut off by `ip link set DEV down` while AU (exporter) and
+#      JP (importer) edit the same shipment's ETA, then healed; one-way cuts
+#      (`ip route add blackhole` in AU for JP, `prohibit` in KR for AU) that the
+#      coalition must route around by relaying, then healed. Without `ip netns`
+#      (or with CHAOS_NETNS=0) the daemons run on loopback and this is skipped.
+#   3. KR's data directory is a 64 MB tmpfs: filled while KR receives entries
+#      (the daemon must survive and report it, nothing may be corrupted), then
+#      grown with `mount -o remount,size=256m`; then remounted read-only for a
+#      while (the kernel refuses a live ro remount while the daemon holds the
+#      replica open for writing, so KR is SIGKILLed first and must refuse to
+#      start on it), then rw again.
+#   4. Clock skew (faketime; installed when missing, else skipped): JP's daemon
+#      and CLI run +40 s, then +10 min ahead; max_clock_skew_seconds = 30 on
+#      every node, so the others must hold JP's entries (`paxsync status
+#      --json`) and release them by time (+40 s), or once the bound is raised to
+#      900 and they restart (+10 min).
 # Checks on every node: equal `paxsync digest`, `paxsync log verify`, SQLite
 # integrity_check, nothing quarantined or held, every acknowledged write present
 # (and the latest acknowledged facility name, the sum of acknowledged pledge
-# adjustments), identical `paxsync conflicts --json`.
+# adjustments), identical `paxsync conflicts --json`. Waits poll with deadlines.
 #
 # Prints one summary line, `chaos: N rounds, M faults survived, K checks passed`
-# (`, S skipped` when a phase could not run); on a failed check it names the
-# check and the node, prints every node's serve log tail, and exits 1.
+# (`, S skipped` when a phase could not run). On a failed check it names the
+# check and the node, prints every node's serve log tail, and exits 1 at the
+# end; a failure that leaves the replicas in doubt ends the run after its phase.
 # CHAOS_SEED=N replays the random choices; CHAOS_KEEP=1 keeps the work directory.
 set -uo pipefail
 
@@ -55,14 +64,14 @@ ROUNDS=0 FAULTS=0 CHECKS=0 SKIPPED=0
 FAILED=()
 SKIPS=()
 
-log() { printf '[%6.1fs] %s\n' "$(echo "$(date +%s.%N) - $T0" | bc)" "$*"; }
+log() { printf '[%6.1fs] %s\n' "$(awk -v a="$(date +%s.%N)" -v b="$T0" 'BEGIN {print a - b}')" "$*"; }
 
 # --- tools -------------------------------------------------------------------
 need=()
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
-command -v bc >/dev/null 2>&1 || need+=(bc)
+command -v pgrep >/dev/null 2>&1 || need+=(procps)
 if [ ${#need[@]} -gt 0 ]; then
   echo "chaos: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -70,7 +79,7 @@ if [ ${#need[@]} -gt 0 ]; then
     { apt-get update -qq >/dev/null 2>&1; apt-get install -y -qq "${need[@]}" >/dev/null 2>&1; } ||
     echo "chaos: could not install ${need[*]}"
 fi
-for tool in sqlite3 ip bc mount; do
+for tool in sqlite3 ip pgrep mount timeout; do
   command -v $tool >/dev/null 2>&1 || { echo "chaos: $tool is required" >&2; exit 2; }
 done
 HAVE_FAKETIME=0
@@ -116,7 +125,7 @@ cleanup() {
   # anything still running our copy of the binary was started by this script
   for p in $(pgrep -f "^$BIN " 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
   if [ $NETNS = 1 ]; then
-    for n in "${NODES[@]}"; do ip netns del "${NS[$n]}" 2>/dev/null; done
+    for n in "${NODES[@]}"; do [ -n "${NS[$n]:-}" ] && ip netns del "${NS[$n]}" 2>/dev/null; done
     ip netns del "$HUB" 2>/dev/null
   fi
   if [ -n "$MOUNTED" ]; then
@@ -135,7 +144,7 @@ show_logs() {
   local n
   for n in "${NODES[@]}"; do
     echo "----- $n serve log (tail) -----" >&2
-    tail -n 8 "${LOGF[$n]}" 2>/dev/null | cut -c1-300 >&2
+    tail -n 8 "${LOGF[$n]:-/dev/null}" 2>/dev/null | cut -c1-300 >&2
   done
 }
 
@@ -178,7 +187,7 @@ sq() { sqlite3 -cmd '.timeout 10000' "$@"; }
 # jq-less JSON: jsq FILE SQL-EXPRESSION-ON-j
 jsq() { sqlite3 :memory: "SELECT $2 FROM (SELECT CAST(readfile('$1') AS TEXT) AS j)"; }
 now() { date +%s.%N; }
-since() { printf '%.1f' "$(echo "$(now) - $1" | bc)"; }
+since() { awk -v a="$(now)" -v b="$1" 'BEGIN {printf "%.1f", a - b}'; }
 running() { [ -n "${PID[$1]:-}" ] && kill -0 "${PID[$1]}" 2>/dev/null; }
 
 # start_daemon NODE [FAKETIME-OFFSET]

@@ -116,25 +116,56 @@ struct ServeTests {
         for id in c.ids { #expect(c.stop(id) == 0) }
     }
 
-    @Test("a client without a certificate is refused by the TLS handshake (openssl s_client)")
-    func noClientCertificate() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") else {
-            Issue.record("openssl is not installed; .ci/run installs it")
-            return
-        }
-        let c = try ServedCoalition(["AU", "JP"])
-        try c.start("AU")
-        _ = try waitFor("AU listening") { c.log("AU").contains("serving") }
-        usleep(300_000)
+    /// Runs `openssl s_client` against a running AU with `options`; returns what it printed.
+    func sClient(_ c: ServedCoalition, _ options: String) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "(sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:\(c.ports["AU"]!) -CAfile \(c.dir.file("ca"))/ca.crt -servername au.node.paxsync 2>&1"]
+        p.arguments = ["-c", "(sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:\(c.ports["AU"]!) -CAfile \(c.dir.file("ca"))/ca.crt -servername au.node.paxsync \(options) 2>&1"]
         let out = Pipe()
         p.standardOutput = out
         try p.run()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
-        c.stop("AU")
+        return text
+    }
+
+    @Test("a client without a certificate is refused by the TLS handshake (openssl s_client)",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "openssl is not installed; .ci/run installs it"))
+    func noClientCertificate() throws {
+        let c = try ServedCoalition(["AU", "JP"])
+        try c.start("AU")
+        defer { c.stop("AU") }
+        _ = try waitFor("AU accepts connections") { acceptsConnections(port: c.ports["AU"]!) }
+        let text = try sClient(c, "")
         #expect(text.contains("certificate required"), "\(text)")
     }
+
+    @Test("a client with a valid certificate offering only TLS 1.2 is refused; TLS 1.3 is accepted (openssl s_client)",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "openssl is not installed; .ci/run installs it"))
+    func tls12Refused() throws {
+        let c = try ServedCoalition(["AU", "JP"])
+        try c.start("AU")
+        defer { c.stop("AU") }
+        _ = try waitFor("AU accepts connections") { acceptsConnections(port: c.ports["AU"]!) }
+        let jp = "-cert \(c.dir.file("JP"))/tls/node.crt -key \(c.dir.file("JP"))/tls/node.key"
+        let old = try sClient(c, "\(jp) -tls1_2")
+        let current = try sClient(c, "\(jp) -tls1_3 -alpn h2")
+        // The 1.3 connection stays open for s_client's whole second; the 1.2 one is closed at once.
+        #expect(current.contains("Protocol  : TLSv1.3") && !current.contains("closed"), "\(current)")
+        #expect(old.contains("closed"), "\(old)")
+        _ = try waitFor("AU logs the refusal") { c.log("AU").contains("TLS 1.3 is required") }
+    }
+}
+
+/// Whether something accepts TCP connections on a loopback port now.
+func acceptsConnections(port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
 }

@@ -72,6 +72,10 @@ public struct PeerDialer: Service {
         // TLS verifies that the server's certificate names the node we dial.
         config.http2.authority = CoalitionPKI.dnsName(forNode: peerID)
         config.backoff = .init(initial: .milliseconds(100), max: .seconds(1), multiplier: 2, jitter: 0.2)
+        let logger = self.logger
+        config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
+            TLSVersionGuard.install(on: channel) { logger.warning("refused the peer's server", metadata: ["reason": "\($0)"]) }
+        }
         // Roster addresses may be host names (resolved on every dial) or IP literals.
         let transport = try HTTP2ClientTransport.Posix(target: .dns(host: host, port: port),
                                                        transportSecurity: tls.clientSecurity, config: config)

@@ -21,6 +21,10 @@ public final class SyncServer: Service, @unchecked Sendable {
         let peers = configuration.peers
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.rpc.maxRequestPayloadSize = SyncProtocol.maxMessageBytes
+        let tlsLogger = logger
+        config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
+            TLSVersionGuard.install(on: channel) { tlsLogger.warning("refused a connection", metadata: ["reason": "\($0)"]) }
+        }
         // The listener binds an IP literal; NIO parses it (host names are for dialing).
         let address: GRPCNIOTransportCore.SocketAddress
         switch try? NIOCore.SocketAddress(ipAddress: configuration.listenHost, port: configuration.listenPort) {
