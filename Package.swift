@@ -157,3 +157,30 @@ let package = Package(
         ),
     ]
 )
+
+// ---- Fuzz targets (libFuzzer) -------------------------------------------------
+// Only when PAXSYNC_FUZZ=1, so ordinary builds and tests never see them.
+// scripts/fuzz.sh builds them with -sanitize=fuzzer,address into .build-fuzz.
+// Each links decoding targets only (never PaxsyncNet/PaxsyncDaemon/PaxsyncCLI).
+if Context.environment["PAXSYNC_FUZZ"] == "1" {
+    package.targets += [
+        .executableTarget(name: "fuzz-entry", dependencies: ["PaxsyncLog", "PaxsyncModel"], path: "Fuzz/fuzz-entry"),
+        .executableTarget(name: "fuzz-bundle", dependencies: ["PaxsyncLog", "PaxsyncModel", "PaxsyncStore"], path: "Fuzz/fuzz-bundle"),
+        .executableTarget(name: "fuzz-roster", dependencies: ["PaxsyncLog", "PaxsyncModel"], path: "Fuzz/fuzz-roster"),
+        .executableTarget(name: "fuzz-csv", dependencies: ["PaxsyncModel", "PaxsyncStore"], path: "Fuzz/fuzz-csv"),
+        .executableTarget(
+            name: "fuzz-certificate",
+            dependencies: [
+                "PaxsyncModel",
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Fuzz/fuzz-certificate"
+        ),
+    ]
+    package.products += ["fuzz-entry", "fuzz-bundle", "fuzz-roster", "fuzz-csv", "fuzz-certificate"].map {
+        .executable(name: $0, targets: [$0])
+    }
+}
+// ---- end of fuzz targets ------------------------------------------------------

@@ -464,53 +464,62 @@ invariants() {
 # --- setup ---------------------------------------------------------------------
 log "paxsync chaos suite: $("$BIN" --version 2>&1) from $BIN_SRC, seed $SEED$([ $QUICK = 1 ] && echo ', quick')"
 
-if [ "${CHAOS_NETNS:-1}" = 0 ]; then
-  echo "CHAOS_NETNS=0 in the environment" > "$WORK/tmp/netns.err"
-  SKIPS+=("network partitions: CHAOS_NETNS=0; daemons run on loopback")
-  log "network namespaces off (CHAOS_NETNS=0)"
-elif ip netns add "$HUB" 2>"$WORK/tmp/netns.err"; then
-  NETNS=1
-else
-  SKIPS+=("network partitions: 'ip netns add' is not permitted here ($(head -1 "$WORK/tmp/netns.err")); daemons run on loopback")
-  log "no network namespaces: $(head -1 "$WORK/tmp/netns.err")"
-fi
-
-i=0
 for n in "${NODES[@]}"; do
-  i=$((i + 1))
   DIR[$n]=$WORK/$n
   LOGF[$n]=$WORK/$n.log
   : > "${LOGF[$n]}"
-  if [ $NETNS = 1 ]; then
-    NS[$n]=$TAG$n
-    ADDR[$n]=10.77.0.$i:7400          # a fresh namespace: the port is free
-  else
-    # loopback: a port nobody listens on, from a range that depends on the pid
-    port=$(( 20000 + ($$ * 7 + i * 131) % 30000 ))
-    while ss -ltnH "sport = :$port" 2>/dev/null | grep -q .; do port=$((port + 1)); done
-    ADDR[$n]=127.0.0.1:$port
-  fi
 done
 
-if [ $NETNS = 1 ]; then
-  ip -n "$HUB" link add br0 type bridge && ip -n "$HUB" link set br0 up && ip -n "$HUB" link set lo up || { echo "chaos: cannot create the hub bridge" >&2; exit 1; }
-  i=0
+# the network: each node's namespace joined by a veth pair to a bridge in a hub
+# namespace; 10.77.0.0/24 exists only inside them
+build_netns() {
+  local i=0 n
+  ip netns add "$HUB" || return 1
+  NETNS=1   # from here on, cleanup deletes what was made
+  ip -n "$HUB" link add br0 type bridge && ip -n "$HUB" link set br0 up && ip -n "$HUB" link set lo up || return 1
   for n in "${NODES[@]}"; do
     i=$((i + 1))
+    NS[$n]=$TAG$n
     ip netns add "${NS[$n]}" &&
     ip link add eth0 netns "${NS[$n]}" type veth peer name "v$n" netns "$HUB" &&
     ip -n "$HUB" link set "v$n" master br0 && ip -n "$HUB" link set "v$n" up &&
     ip -n "${NS[$n]}" addr add "10.77.0.$i/24" dev eth0 &&
-    ip -n "${NS[$n]}" link set eth0 up && ip -n "${NS[$n]}" link set lo up ||
-      { echo "chaos: cannot build the namespace of $n" >&2; exit 1; }
+    ip -n "${NS[$n]}" link set eth0 up && ip -n "${NS[$n]}" link set lo up || return 1
+    ADDR[$n]=10.77.0.$i:7400          # a fresh namespace: the port is free
+  done
+}
+if [ "${CHAOS_NETNS:-1}" = 0 ]; then
+  why="CHAOS_NETNS=0"
+elif build_netns 2>"$WORK/tmp/netns.err"; then
+  why=""
+else
+  why="network namespaces are not available here: $(head -1 "$WORK/tmp/netns.err")"
+  for n in "${NODES[@]}"; do [ -n "${NS[$n]:-}" ] && ip netns del "${NS[$n]}" 2>/dev/null; NS[$n]=""; done
+  ip netns del "$HUB" 2>/dev/null
+  NETNS=0
+fi
+if [ -n "$why" ]; then
+  SKIPS+=("network partitions: $why; the daemons run on loopback")
+  log "partitions will be skipped: $why"
+  i=0
+  for n in "${NODES[@]}"; do
+    # loopback: a port nobody listens on, from a range that depends on the pid
+    i=$((i + 1))
+    port=$(( 20000 + ($$ * 7 + i * 131) % 30000 ))
+    while ss -ltnH "sport = :$port" 2>/dev/null | grep -q .; do port=$((port + 1)); done
+    ADDR[$n]=127.0.0.1:$port
   done
 fi
 
 # KR's data directory is a tmpfs (mounted before any daemon starts: `ip netns exec`
-# gives each process its own mount namespace, and / is private here)
+# gives each process its own mount namespace, and / may be private)
 mkdir -p "${DIR[$DISK_NODE]}"
-mount -t tmpfs -o size=64m,mode=0700 "chaos-$DISK_NODE" "${DIR[$DISK_NODE]}" || { echo "chaos: cannot mount a tmpfs" >&2; exit 1; }
-MOUNTED=${DIR[$DISK_NODE]}
+if mount -t tmpfs -o size=64m,mode=0700 "chaos-$DISK_NODE" "${DIR[$DISK_NODE]}" 2>"$WORK/tmp/mount.err"; then
+  MOUNTED=${DIR[$DISK_NODE]}
+else
+  SKIPS+=("full and read-only disk: cannot mount a tmpfs ($(head -1 "$WORK/tmp/mount.err"))")
+  log "the disk phase will be skipped: cannot mount a tmpfs"
+fi
 
 "$BIN" ca init --dir "$WORK/ca" >/dev/null || exit 1
 for n in "${NODES[@]}"; do
@@ -668,92 +677,97 @@ fi
 
 # --- phase 3: KR's disk full, then read-only ----------------------------------------
 D=${DIR[$DISK_NODE]}
-ROUNDS=$((ROUNDS + 1))
-# checkpoint the WAL down to nothing, so the full disk bites at the next write
-sq "$D/replica.sqlite" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
-mark=$(wc -l < "${LOGF[$DISK_NODE]}")
-# fill it while entries stream in, then send more once it is full
-start_writers 4 D1 AU JP
-cat /dev/zero > "$D/filler" 2>/dev/null; FAULTS=$((FAULTS + 1))
-log "disk: $DISK_NODE's tmpfs full ($(df -h --output=used,size "$D" | tail -1 | xargs)) while AU and JP write"
-wait_writers
-import_rows AU 1500 50 D1
-converge "disk full: AU and JP" 30 AU JP
-# the CLI at the full node refuses to write, clearly
-if out=$(px "$DISK_NODE" facility update --id "$DISK_NODE-HOME" --name "written on a full disk" 2>&1); then
-  seq=$(ack "$DISK_NODE" "$out") && echo "$DISK_NODE-HOME $seq written on a full disk" >> "$NAMES"
-  cli_full="acknowledged (SQLite still had room): $out"
-  pass
-elif grep -qi 'full\|space' <<<"$out"; then pass; cli_full="refused: $(sed 's/.*(SQLite/(SQLite/' <<<"$out" | cut -c1-80)"
-else SOFT=1 fail "CLI reports the full disk" "$DISK_NODE" "$out"; echo "$DISK_NODE-HOME" >> "$UNCERTAIN"; fi
-# the node cannot store the backlog; its daemon survives and says why
-sleep 2
-behind=$(( $(log_count AU) - $(log_count "$DISK_NODE") ))
-if [ $behind -gt 0 ]; then pass; else fail "the full disk stops $DISK_NODE (scenario)" "$DISK_NODE" "it holds every entry although its disk is full"; fi
-if running "$DISK_NODE"; then pass; else SOFT=1 fail "daemon survives a full disk" "$DISK_NODE" "paxsync serve exited"; fi
-reported=""
-deadline=$((SECONDS + 6))
-while [ $SECONDS -lt $deadline ]; do
-  px "$DISK_NODE" status --json > "$WORK/tmp/st.full" 2>/dev/null
-  if tail -n +"$((mark + 1))" "${LOGF[$DISK_NODE]}" | grep -qi 'disk is full\|SQLITE_FULL\|no space\|disk full\|database or disk'; then reported="serve log"; break; fi
-  if grep -qi 'disk is full\|no space\|disk full\|database or disk' "$WORK/tmp/st.full"; then reported="status"; break; fi
-  sleep 0.5
-done
-if [ -n "$reported" ]; then pass
-else
-  SOFT=1 fail "daemon reports the full disk" "$DISK_NODE" "$behind entries behind AU, daemon running, but neither its serve log (level info) nor \`paxsync status\` (peers' last error: $(jsq "$WORK/tmp/st.full" "(SELECT group_concat(json_extract(value,'\$.id')||'='||coalesce(json_extract(value,'\$.lastError'),'none'), ', ') FROM json_each(j,'\$.peers'))")) mentions it; its peers log: $(grep -h "peer=$DISK_NODE.*ended" "${LOGF[AU]}" "${LOGF[JP]}" | tail -1 | sed -n 's/.*error=\(.*\) node=.*/\1/p')"
-fi
-# nothing is corrupted meanwhile
-if out=$(px "$DISK_NODE" log verify 2>&1); then pass; else SOFT=1 fail "log verify runs on a full disk" "$DISK_NODE" "$(tail -2 <<<"$out")"; fi
-out=$(sq "$D/replica.sqlite" 'PRAGMA integrity_check' 2>&1)
-if [ "$out" = ok ]; then pass; else fail "integrity_check on a full disk" "$DISK_NODE" "$out"; fi
-mount -o remount,size=256m "$D" || fail "grow the tmpfs" "$DISK_NODE" "mount -o remount,size=256m failed"
-running "$DISK_NODE" || { start_daemon "$DISK_NODE"; wait_ready "$DISK_NODE"; }
-invariants "disk grown"
-log "disk: $DISK_NODE was $behind entries behind on a full disk (daemon reported it: ${reported:-no}; a CLI write there: ${cli_full:-?}); grown to 256 MB, caught up in $CONVERGED_IN s"
-rm -f "$D/filler"
-stop_if_failed
-
-# read-only: the kernel refuses to remount ro while a process holds files open
-# for writing, so the daemon is killed first if the live remount is refused
-ROUNDS=$((ROUNDS + 1))
-if mount -o remount,ro "$D" 2>"$WORK/tmp/ro.err"; then
-  ro_how="live (daemon running)"
-else
-  ro_how="after SIGKILL (live remount refused: $(head -1 "$WORK/tmp/ro.err" | sed 's/^mount: //'))"
-  stop_daemon "$DISK_NODE" KILL; FAULTS=$((FAULTS + 1))
-  if mount -o remount,ro "$D" 2>"$WORK/tmp/ro.err"; then pass
-  else fail "remount read-only" "$DISK_NODE" "$(cat "$WORK/tmp/ro.err")"; finish; fi
-fi
-FAULTS=$((FAULTS + 1))
-start_writers 4 R1 AU JP
-if out=$(px "$DISK_NODE" facility update --id "$DISK_NODE-HOME" --name "written on a read-only disk" 2>&1); then
-  fail "no write acknowledged on a read-only disk" "$DISK_NODE" "$out"
-else pass; fi
-if running "$DISK_NODE"; then
+if [ -n "$MOUNTED" ]; then
+  ROUNDS=$((ROUNDS + 1))
+  # checkpoint the WAL down to nothing, so the full disk bites at the next write
+  sq "$D/replica.sqlite" 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null
+  mark=$(wc -l < "${LOGF[$DISK_NODE]}")
+  # fill it while entries stream in, then send more once it is full
+  start_writers 4 D1 AU JP
+  cat /dev/zero > "$D/filler" 2>/dev/null; FAULTS=$((FAULTS + 1))
+  log "disk: $DISK_NODE's tmpfs full ($(df -h --output=used,size "$D" | tail -1 | xargs)) while AU and JP write"
+  wait_writers
+  import_rows AU 1500 50 D1
+  converge "disk full: AU and JP" 30 AU JP
+  # the CLI at the full node refuses to write, clearly
+  if out=$(px "$DISK_NODE" facility update --id "$DISK_NODE-HOME" --name "written on a full disk" 2>&1); then
+    seq=$(ack "$DISK_NODE" "$out") && echo "$DISK_NODE-HOME $seq written on a full disk" >> "$NAMES"
+    cli_full="acknowledged (SQLite still had room): $out"
+    pass
+  elif grep -qi 'full\|space' <<<"$out"; then pass; cli_full="refused: $(sed 's/.*(SQLite/(SQLite/' <<<"$out" | cut -c1-80)"
+  else SOFT=1 fail "CLI reports the full disk" "$DISK_NODE" "$out"; echo "$DISK_NODE-HOME" >> "$UNCERTAIN"; fi
+  # the node cannot store the backlog; its daemon survives and says why
   sleep 2
-  if running "$DISK_NODE"; then pass; else SOFT=1 fail "daemon survives a read-only disk" "$DISK_NODE" "paxsync serve exited"; fi
-else
-  # a daemon started on a read-only disk must refuse with a clear error, not limp on
-  rmark=$(wc -l < "${LOGF[$DISK_NODE]}")
-  start_daemon "$DISK_NODE"
-  for _ in $(seq 1 100); do running "$DISK_NODE" || break; sleep 0.1; done
-  if running "$DISK_NODE"; then
-    ro_how+="; the daemon runs on it"
+  behind=$(( $(log_count AU) - $(log_count "$DISK_NODE") ))
+  if [ $behind -gt 0 ]; then pass; else fail "the full disk stops $DISK_NODE (scenario)" "$DISK_NODE" "it holds every entry although its disk is full"; fi
+  if running "$DISK_NODE"; then pass; else SOFT=1 fail "daemon survives a full disk" "$DISK_NODE" "paxsync serve exited"; fi
+  reported=""
+  deadline=$((SECONDS + 6))
+  while [ $SECONDS -lt $deadline ]; do
+    px "$DISK_NODE" status --json > "$WORK/tmp/st.full" 2>/dev/null
+    if tail -n +"$((mark + 1))" "${LOGF[$DISK_NODE]}" | grep -qi 'disk is full\|SQLITE_FULL\|no space\|disk full\|database or disk'; then reported="serve log"; break; fi
+    if grep -qi 'disk is full\|no space\|disk full\|database or disk' "$WORK/tmp/st.full"; then reported="status"; break; fi
+    sleep 0.5
+  done
+  if [ -n "$reported" ]; then pass
   else
-    wait "${PID[$DISK_NODE]}" 2>/dev/null; rc=$?; PID[$DISK_NODE]=""
-    err=$(tail -n +"$((rmark + 1))" "${LOGF[$DISK_NODE]}" | grep -i 'error' | tail -1)
-    if [ $rc != 0 ] && [ -n "$err" ]; then pass; ro_how+="; serve refused to start: ${err:0:110}"
-    else SOFT=1 fail "daemon on a read-only disk exits with an error" "$DISK_NODE" "exit status $rc, log: $err"; fi
+    SOFT=1 fail "daemon reports the full disk" "$DISK_NODE" "$behind entries behind AU, daemon running, but neither its serve log (level info) nor \`paxsync status\` (peers' last error: $(jsq "$WORK/tmp/st.full" "(SELECT group_concat(json_extract(value,'\$.id')||'='||coalesce(json_extract(value,'\$.lastError'),'none'), ', ') FROM json_each(j,'\$.peers'))")) mentions it; its peers log: $(grep -h "peer=$DISK_NODE.*ended" "${LOGF[AU]}" "${LOGF[JP]}" | tail -1 | sed -n 's/.*error=\(.*\) node=.*/\1/p')"
   fi
+  # nothing is corrupted meanwhile
+  if out=$(px "$DISK_NODE" log verify 2>&1); then pass; else SOFT=1 fail "log verify runs on a full disk" "$DISK_NODE" "$(tail -2 <<<"$out")"; fi
+  out=$(sq "$D/replica.sqlite" 'PRAGMA integrity_check' 2>&1)
+  if [ "$out" = ok ]; then pass; else fail "integrity_check on a full disk" "$DISK_NODE" "$out"; fi
+  mount -o remount,size=256m "$D" || fail "grow the tmpfs" "$DISK_NODE" "mount -o remount,size=256m failed"
+  running "$DISK_NODE" || { start_daemon "$DISK_NODE"; wait_ready "$DISK_NODE"; }
+  invariants "disk grown"
+  log "disk: $DISK_NODE was $behind entries behind on a full disk (daemon reported it: ${reported:-no}; a CLI write there: ${cli_full:-?}); grown to 256 MB, caught up in $CONVERGED_IN s"
+  rm -f "$D/filler"
+  stop_if_failed
+
+  # read-only: the kernel refuses to remount ro while a process holds files open
+  # for writing, so the daemon is killed first if the live remount is refused
+  ROUNDS=$((ROUNDS + 1))
+  if mount -o remount,ro "$D" 2>"$WORK/tmp/ro.err"; then
+    ro_how="live (daemon running)"
+  else
+    ro_how="after SIGKILL (live remount refused: $(head -1 "$WORK/tmp/ro.err" | sed 's/^mount: //'))"
+    stop_daemon "$DISK_NODE" KILL; FAULTS=$((FAULTS + 1))
+    if mount -o remount,ro "$D" 2>"$WORK/tmp/ro.err"; then pass
+    else fail "remount read-only" "$DISK_NODE" "$(cat "$WORK/tmp/ro.err")"; finish; fi
+  fi
+  FAULTS=$((FAULTS + 1))
+  start_writers 4 R1 AU JP
+  if out=$(px "$DISK_NODE" facility update --id "$DISK_NODE-HOME" --name "written on a read-only disk" 2>&1); then
+    fail "no write acknowledged on a read-only disk" "$DISK_NODE" "$out"
+  else pass; fi
+  if running "$DISK_NODE"; then
+    sleep 2
+    if running "$DISK_NODE"; then pass; else SOFT=1 fail "daemon survives a read-only disk" "$DISK_NODE" "paxsync serve exited"; fi
+  else
+    # a daemon started on a read-only disk must refuse with a clear error, not limp on
+    rmark=$(wc -l < "${LOGF[$DISK_NODE]}")
+    start_daemon "$DISK_NODE"
+    for _ in $(seq 1 100); do running "$DISK_NODE" || break; sleep 0.1; done
+    if running "$DISK_NODE"; then
+      ro_how+="; the daemon runs on it"
+    else
+      wait "${PID[$DISK_NODE]}" 2>/dev/null; rc=$?; PID[$DISK_NODE]=""
+      err=$(tail -n +"$((rmark + 1))" "${LOGF[$DISK_NODE]}" | grep -i 'error' | tail -1)
+      if [ $rc != 0 ] && [ -n "$err" ]; then pass; ro_how+="; serve refused to start: ${err:0:110}"
+      else SOFT=1 fail "daemon on a read-only disk exits with an error" "$DISK_NODE" "exit status $rc, log: $err"; fi
+    fi
+  fi
+  wait_writers
+  converge "read-only: AU and JP" 30 AU JP
+  mount -o remount,rw "$D" || { fail "remount read-write" "$DISK_NODE" "mount -o remount,rw failed"; finish; }
+  running "$DISK_NODE" || { start_daemon "$DISK_NODE"; wait_ready "$DISK_NODE"; }
+  invariants "disk read-write again"
+  log "disk: $DISK_NODE read-only $ro_how; rw again, caught up in $CONVERGED_IN s"
+  stop_if_failed
+else
+  SKIPPED=$((SKIPPED + 1))
+  log "phase 3 (disk) skipped: no tmpfs"
 fi
-wait_writers
-converge "read-only: AU and JP" 30 AU JP
-mount -o remount,rw "$D" || { fail "remount read-write" "$DISK_NODE" "mount -o remount,rw failed"; finish; }
-running "$DISK_NODE" || { start_daemon "$DISK_NODE"; wait_ready "$DISK_NODE"; }
-invariants "disk read-write again"
-log "disk: $DISK_NODE read-only $ro_how; rw again, caught up in $CONVERGED_IN s"
-stop_if_failed
 
 # --- phase 4: clock skew ---------------------------------------------------------
 # held_at NODE ORIGIN:SEQ — the entry is held there for clock skew

@@ -80,7 +80,14 @@ struct CLITests {
 
         let bundle = dir.file("au.pxb")
         try paxsync.ok(["log", "export", "--out", bundle, "--quiet"])
-        #expect(try Paxsync().ok(["log", "verify", "--bundle", bundle, "--quiet"]).hasPrefix("OK"))
+        let own = try Paxsync().ok(["log", "verify", "--bundle", bundle, "--quiet"])
+        #expect(own.hasPrefix("OK") && own.contains("internal consistency only") && own.contains("not evidence"), "\(own)")
+        let shown = try paxsync.ok(["roster", "show"])
+        let fingerprint = try #require(shown.split(separator: "\n").first { $0.hasPrefix("  AU  ") }).split(separator: " ").last!
+        let trusted = try Paxsync().ok(["log", "verify", "--bundle", bundle, "--quiet", "--trust-fingerprint", "AU:\(fingerprint)"])
+        #expect(trusted.hasPrefix("OK") && trusted.contains("AU  \(fingerprint)"), "\(trusted)")
+        let distrusted = try Paxsync().run(["log", "verify", "--bundle", bundle, "--quiet", "--trust-fingerprint", "AU:" + String(repeating: "0", count: 64)])
+        #expect(distrusted.status == 1 && distrusted.stdout.contains("not the trusted"), "\(distrusted.output)")
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: bundle)))
         let needle = Array("Mount Weld".utf8)
         let at = try #require((0..<bytes.count - needle.count).first { Array(bytes[$0..<$0 + needle.count]) == needle })

@@ -79,6 +79,49 @@ struct AuditTests {
         #expect(!report.ok && report.firstError?.contains("truncated") == true)
     }
 
+    @Test("a bundle cut after its header, or between entries, is refused: it announces more than it holds")
+    func cutAtFrameBoundary() throws {
+        let (au, _) = try twoNodes()
+        let path = dir.file("c.pxb")
+        let exported = try Replay.exportBundle(au, to: path, now: TestTime.start)
+        #expect(exported >= 2)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        func frameEnd(_ start: Int) -> Int {
+            start + 4 + (Int(bytes[start]) << 24 | Int(bytes[start + 1]) << 16 | Int(bytes[start + 2]) << 8 | Int(bytes[start + 3]))
+        }
+        let afterHeader = frameEnd(8)
+        for (cut, held) in [(afterHeader, 0), (frameEnd(afterHeader), 1)] {
+            try Data(bytes[0..<cut]).write(to: URL(fileURLWithPath: path))
+            let report = try Replay.verify(.bundle(path: path))
+            #expect(!report.ok && report.entries == held && report.announcedEntries == UInt64(exported))
+            #expect(report.firstError?.contains("announces \(exported) entries but the bundle holds \(held)") == true, "\(report.firstError ?? "")")
+        }
+    }
+
+    @Test("a bundle verified with its own keys says so; a trusted roster or fingerprints decide instead")
+    func trust() throws {
+        let (au, _) = try twoNodes()
+        let path = dir.file("trust.pxb")
+        _ = try Replay.exportBundle(au, to: path, now: TestTime.start)
+        let own = try Replay.verify(.bundle(path: path))
+        #expect(own.ok && own.trust.contains("internal consistency only"))
+        #expect(own.trustedKeys["AU"] == coalition.roster.member("AU")!.keyFingerprint)
+
+        #expect(try Replay.verify(.bundle(path: path), trusting: .roster(coalition.roster, source: "r.json")).ok)
+        // Another coalition's keys for the same member ids: AU's entries do not verify.
+        let other = TestCoalition(["AU", "JP"], seed: 9)
+        let foreign = try Replay.verify(.bundle(path: path), trusting: .roster(other.roster, source: "other.json"))
+        #expect(!foreign.ok && foreign.firstError?.contains("signature") == true, "\(foreign.firstError ?? "")")
+
+        let fingerprints = Dictionary(uniqueKeysWithValues: coalition.roster.members.map { ($0.id, $0.keyFingerprint) })
+        #expect(try Replay.verify(.bundle(path: path), trusting: .fingerprints(fingerprints)).ok)
+        let wrong = try Replay.verify(.bundle(path: path), trusting: .fingerprints(["AU": other.roster.member("AU")!.keyFingerprint]))
+        #expect(!wrong.ok && wrong.firstError?.contains("fingerprint") == true)
+        // A member whose fingerprint was not given is not trusted: its entries fail as unknown.
+        let partial = try Replay.verify(.bundle(path: path), trusting: .fingerprints(["JP": fingerprints["JP"]!]))
+        #expect(!partial.ok && partial.firstError?.contains("AU") == true, "\(partial.firstError ?? "")")
+    }
+
     @Test("a file that is not a bundle is refused by name")
     func notABundle() throws {
         let path = dir.file("x.pxb")

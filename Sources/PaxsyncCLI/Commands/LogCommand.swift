@@ -62,27 +62,73 @@ struct LogCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check every signature and chain link of every origin.",
             discussion: """
-                Exits non-zero and names the first bad entry on failure. With --bundle,
-                checks a bundle file against the public keys it carries (nothing else needed).
+                Exits 1 and names the first bad entry on failure. With --bundle, checks a
+                bundle file and that it holds exactly the entries its header announces.
+                A bundle carries its members' public keys unsigned: verified against them
+                it proves only that it is internally consistent. To make it evidence of
+                who wrote what, give the keys you trust: the coalition's roster.json
+                (--trust-roster) or each member's key fingerprint obtained out of band
+                (--trust-fingerprint; `paxsync roster show` prints them). Names and
+                addresses in a bundle's header are not signed and prove nothing.
                 Examples:
                   paxsync log verify --data-dir au
-                  paxsync log verify --bundle audit.pxb
+                  paxsync log verify --bundle audit.pxb --trust-roster coalition-roster.json
+                  paxsync log verify --bundle audit.pxb --trust-fingerprint AU:3f2a… --trust-fingerprint JP:91c0…
                 """)
         @OptionGroup var node: NodeOptions
         @Option(help: ArgumentHelp("Verify this bundle file instead of a node's log.", valueName: "FILE")) var bundle: String?
+        @Option(help: ArgumentHelp("With --bundle: check signatures against this roster's keys, not the bundle's own.", valueName: "ROSTER.json"))
+        var trustRoster: String?
+        @Option(help: ArgumentHelp("With --bundle: trust the bundle's key for ID only if its SHA-256 is HEX (repeat per member).",
+                                   valueName: "ID:HEX"))
+        var trustFingerprint: [String] = []
         @Flag(help: "No progress output.") var quiet = false
         @OptionGroup var json: JSONFlag
 
+        func validate() throws {
+            if bundle == nil && (trustRoster != nil || !trustFingerprint.isEmpty) {
+                throw ValidationError("--trust-roster and --trust-fingerprint apply to --bundle; a node's log is checked against its own roster")
+            }
+            if trustRoster != nil && !trustFingerprint.isEmpty {
+                throw ValidationError("give either --trust-roster or --trust-fingerprint, not both")
+            }
+            for item in trustFingerprint {
+                let parts = item.split(separator: ":", maxSplits: 1)
+                guard parts.count == 2, parts[1].count == 64, [UInt8](hex: String(parts[1])) != nil else {
+                    throw ValidationError("--trust-fingerprint \(item): expected ID:HEX, the 64 hex digits of SHA-256 of the member's public key")
+                }
+            }
+        }
+
         func run() throws {
             let source: LogSource = try bundle.map { .bundle(path: $0) } ?? .replica(node.replica())
+            var trust = Replay.Trust.carried
+            if let trustRoster {
+                guard let data = FileManager.default.contents(atPath: trustRoster) else {
+                    throw PaxsyncError(.notFound, "cannot read the roster to trust", subject: trustRoster)
+                }
+                let roster = try Roster.decode(data, source: trustRoster)
+                try roster.validate(source: trustRoster)
+                trust = .roster(roster, source: trustRoster)
+            } else if !trustFingerprint.isEmpty {
+                trust = .fingerprints(Dictionary(trustFingerprint.map { item in
+                    let parts = item.split(separator: ":", maxSplits: 1)
+                    return (String(parts[0]), String(parts[1]))
+                }, uniquingKeysWith: { _, last in last }))
+            }
             let progress = Progress("verifying", unit: "entries", enabled: !quiet && !json.enabled)
-            let report = try Replay.verify(source, progress: progress.update)
+            let report = try Replay.verify(source, trusting: trust, progress: progress.update)
             progress.finish()
-            if json.enabled { Output.json(report) } else if let error = report.firstError {
-                print("FAILED after \(report.entries) good entries: \(error)")
-            } else {
-                let origins = report.origins.sorted { $0.key < $1.key }.map { "\($0.key):1…\($0.value)" }.joined(separator: ", ")
-                print("OK: \(report.entries) entries, every signature and chain link verified (\(origins.isEmpty ? "empty log" : origins))")
+            if json.enabled { Output.json(report) } else {
+                if let error = report.firstError {
+                    print("FAILED after \(report.entries) good entries: \(error)")
+                } else {
+                    let origins = report.origins.sorted { $0.key < $1.key }.map { "\($0.key):1…\($0.value)" }.joined(separator: ", ")
+                    print("OK: \(report.entries) entries, every signature and chain link verified (\(origins.isEmpty ? "empty log" : origins))")
+                }
+                print("Keys trusted: \(report.trust)")
+                for (id, fingerprint) in report.trustedKeys.sorted(by: { $0.key < $1.key }) { print("  \(id)  \(fingerprint)") }
+                if bundle != nil { print("Member names and addresses in the bundle's header are not signed and are not evidence.") }
             }
             if !report.ok { throw ExitCode(1) }
         }

@@ -103,6 +103,8 @@ struct RosterCommand: ParsableCommand {
             if json.enabled { Output.json(roster); return }
             Output.table(["id", "country", "name", "address", "signing key"],
                          roster.members.map { [$0.id, $0.country, $0.name, $0.address, $0.signingKey] })
+            print("\nKey fingerprints (SHA-256 of each public key; compare them out of band, give them to `log verify --trust-fingerprint`):")
+            for member in roster.members { print("  \(member.id)  \(member.keyFingerprint)") }
         }
     }
 

@@ -24,6 +24,10 @@ public struct RosterMember: Codable, Sendable, Hashable {
 
     /// The raw public key bytes (validated when the roster is loaded).
     public var publicKeyBytes: [UInt8] { Array(Data(base64Encoded: signingKey) ?? Data()) }
+
+    /// SHA-256 of the raw public key, lowercase hex: what an auditor compares
+    /// out of band (`log verify --bundle … --trust-fingerprint AU:HEX`).
+    public var keyFingerprint: String { Array(SHA256.hash(data: publicKeyBytes)).hex }
 }
 
 /// The coalition's member list: who may write, with which key.

@@ -9,6 +9,12 @@ public struct LogVerifier {
     public struct Report: Codable, Sendable {
         public var entries = 0
         public var origins: [String: UInt64] = [:]
+        /// Where the public keys the signatures were checked against came from.
+        public var trust = ""
+        /// The keys trusted, member id → SHA-256 fingerprint of the public key.
+        public var trustedKeys: [String: String] = [:]
+        /// For a bundle: the entry count its header announces.
+        public var announcedEntries: UInt64?
         /// The first problem found, naming the entry; nil when the log is sound.
         public var firstError: String?
         public var ok: Bool { firstError == nil }
@@ -18,8 +24,10 @@ public struct LogVerifier {
     private var heads: [String: (seq: UInt64, hash: [UInt8])] = [:]
     public private(set) var report = Report()
 
-    public init(roster: Roster) {
+    public init(roster: Roster, trust: String = "the log's own roster") {
         keys = Dictionary(uniqueKeysWithValues: roster.members.map { ($0.id, $0.publicKeyBytes) })
+        report.trust = trust
+        report.trustedKeys = Dictionary(uniqueKeysWithValues: roster.members.map { ($0.id, $0.keyFingerprint) })
     }
 
     /// Checks the next entry. `position` names it when it cannot be decoded
@@ -51,6 +59,9 @@ public struct LogVerifier {
         report.entries += 1
         report.origins[cs.origin] = cs.seq
     }
+
+    /// Records the entry count a bundle's header announced.
+    public mutating func announce(_ count: UInt64) { report.announcedEntries = count }
 
     /// Records the first failure in the report.
     public mutating func fail(_ error: PaxsyncError) { report.firstError = report.firstError ?? error.description }

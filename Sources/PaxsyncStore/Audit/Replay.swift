@@ -99,10 +99,50 @@ public enum Replay {
         return result
     }
 
-    /// Verifies every entry of a source.
-    public static func verify(_ source: LogSource, progress: ((Int, Int?) -> Void)? = nil) throws -> LogVerifier.Report {
-        let (roster, _, total) = try roster(of: source)
-        var verifier = LogVerifier(roster: roster)
+    /// What a bundle's signatures are checked against. A bundle carries its
+    /// own public keys, unsigned: verified against them, it proves only that it
+    /// is internally consistent (anyone can make such a bundle). Trusting a
+    /// roster or key fingerprints obtained elsewhere makes it evidence.
+    public enum Trust: Sendable {
+        /// The keys the source carries (a replica's roster, a bundle's header).
+        case carried
+        /// This roster's keys; the bundle's own are ignored.
+        case roster(Roster, source: String)
+        /// The bundle's keys, each accepted only if its SHA-256 matches the
+        /// fingerprint given for its member; members without one are not trusted.
+        case fingerprints([String: String])
+    }
+
+    /// Verifies every entry of a source; for a bundle, also that it holds
+    /// exactly the entries its header announces.
+    public static func verify(_ source: LogSource, trusting trust: Trust = .carried,
+                              progress: ((Int, Int?) -> Void)? = nil) throws -> LogVerifier.Report {
+        let (carried, _, total) = try roster(of: source)
+        let isBundle = if case .bundle = source { true } else { false }
+        var verifier: LogVerifier
+        switch trust {
+        case .carried:
+            verifier = LogVerifier(roster: carried, trust: isBundle
+                ? "the bundle's own header keys (unsigned: this proves internal consistency only, not who wrote the entries)"
+                : "this node's roster")
+        case .roster(let roster, let source):
+            verifier = LogVerifier(roster: roster, trust: "the roster \(source)")
+        case .fingerprints(let fingerprints):
+            var trusted: [RosterMember] = []
+            for member in carried.members {
+                guard let expected = fingerprints[member.id] else { continue }
+                guard expected.lowercased() == member.keyFingerprint else {
+                    var report = LogVerifier(roster: Roster(coalition: "", members: []), trust: "given fingerprints").report
+                    report.firstError = PaxsyncError(.badSignature,
+                        "the bundle's key for \(member.id) has fingerprint \(member.keyFingerprint), not the trusted \(expected.lowercased())",
+                        subject: member.id).description
+                    return report
+                }
+                trusted.append(member)
+            }
+            verifier = LogVerifier(roster: Roster(coalition: carried.coalition, members: trusted),
+                                   trust: "the bundle's keys whose fingerprints were given")
+        }
         var count = 0
         do {
             try entries(of: source) { body, signature, position in
@@ -110,6 +150,13 @@ public enum Replay {
                 count += 1
                 if count % 1000 == 0 { progress?(count, total) }
                 return true
+            }
+            if isBundle, let total {
+                verifier.announce(UInt64(total))
+                if count != total {
+                    throw PaxsyncError(.badInput, "the header announces \(total) entries but the bundle holds \(count): it was cut short or extended",
+                                       subject: "bundle entry \(count + 1)")
+                }
             }
         } catch let error as PaxsyncError {
             verifier.fail(error)
