@@ -65,6 +65,11 @@ public enum SyncProtocol {
     public static let maxBatchBytes = 4 << 20
     /// Heartbeat interval; a session silent for three of them is closed.
     public static let heartbeatMilliseconds: UInt64 = 5_000
-    /// A session whose peer sends this many entries that are quarantined is closed.
+    /// A session whose peer sends this many entries that are quarantined is
+    /// closed; the batch that reaches it is not judged further.
     public static let maxQuarantinedPerSession = 100
+    /// A peer whose sessions have filled the quarantine with this many entries,
+    /// or this many bytes, since the daemon started is refused until it restarts.
+    public static let maxQuarantinedPerPeer = 1_000
+    public static let maxQuarantinedBytesPerPeer = 16 << 20
 }

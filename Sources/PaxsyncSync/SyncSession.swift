@@ -82,6 +82,9 @@ public struct SyncSession: Sendable {
             return close("peer \(certifiedPeerID) sent \(message.kind) before its hello", notify: true)
         case (.syncing, .hello):
             return close("peer \(certifiedPeerID) sent a second hello", notify: true)
+        case (.syncing, .entries(let entries, _)) where entries.count > SyncProtocol.maxBatchEntries:
+            return close("peer \(certifiedPeerID) sent a batch of \(entries.count) entries; a batch holds at most \(SyncProtocol.maxBatchEntries)",
+                         notify: true)
         case (.syncing, .entries(let entries, _)):
             // The peer holds what it sends: never offer those entries back to it.
             for entry in entries {
@@ -102,6 +105,9 @@ public struct SyncSession: Sendable {
             return []
         }
     }
+
+    /// How many more entries from the peer may be quarantined in this session.
+    public var quarantineBudget: Int { max(0, SyncProtocol.maxQuarantinedPerSession - quarantinedFromPeer) }
 
     /// A batch from the peer went through the apply path.
     public mutating func applied(quarantined: Int, localVersionVector: [String: UInt64], now: UInt64) -> [Action] {

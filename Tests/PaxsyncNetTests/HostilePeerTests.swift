@@ -102,4 +102,55 @@ struct HostilePeerTests {
         let good = SyncMessage.entries([RawEntry(id: entry.id, body: entry.body, signature: entry.signature)], caughtUp: true)
         #expect(SyncMessage(wire: good.toWire()) == good)
     }
+
+    @Test("junk batches fill the quarantine by at most the session's budget; the session is closed with a goodbye")
+    func junkBatches() async throws {
+        let pki = try TestPKI(dir: dir)
+        let au = try NetNode("AU", coalition: coalition, pki: pki, dir: dir)
+        let jp = try NetNode("JP", coalition: coalition, pki: pki, dir: dir)
+        let server = try SyncServer(replica: au.replica, configuration: SyncConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, tls: au.tls, peers: ["JP"]), registry: au.registry, logger: au.logger)
+        // Distinct junk, so no entry is a duplicate of another.
+        let batches = (0..<3).map { n in batch((0..<200).map { [0xFF, UInt8(n), UInt8($0 & 0xFF), UInt8($0 >> 8)] }, then: []) }
+        try await withServers([server]) {
+            let port = try #require(try await server.port)
+            var config = HTTP2ClientTransport.Posix.Config.defaults
+            config.http2.authority = CoalitionPKI.dnsName(forNode: "AU")
+            let transport = try HTTP2ClientTransport.Posix(target: .ipv4(host: "127.0.0.1", port: port),
+                                                           transportSecurity: jp.tls.clientSecurity, config: config)
+            let (ended, endedContinuation) = AsyncStream<String>.makeStream()
+            try await withGRPCClient(transport: transport) { client in
+                let sync = Paxsync_V1_Sync.Client(wrapping: client)
+                try await sync.session { writer in
+                    try await writer.write(SyncMessage.hello(.init(nodeID: "JP", versionVector: [:])).toWire())
+                    for message in batches { try? await writer.write(message) }
+                    for await _ in ended { break }
+                } onResponse: { response in
+                    defer { endedContinuation.finish() }
+                    for try await message in response.messages {
+                        if case .goodbye(let reason)? = SyncMessage(wire: message) {
+                            endedContinuation.yield(reason)
+                            return
+                        }
+                    }
+                }
+            }
+        }
+        let quarantined = try au.replica.quarantined()
+        #expect(quarantined.count == SyncProtocol.maxQuarantinedPerSession, "a batch stops being judged once the budget is spent")
+        #expect(au.registry.lastError("JP")?.contains("quarantined") == true, "\(au.registry.lastError("JP") ?? "")")
+    }
+
+    @Test("a peer that filled the quarantine past the per-peer bound is refused")
+    func perPeerBound() {
+        let registry = PeerRegistry()
+        #expect(registry.quarantineRefusal("JP") == nil)
+        registry.quarantined(from: "JP", entries: SyncProtocol.maxQuarantinedPerPeer - 1, bytes: 10)
+        #expect(registry.quarantineRefusal("JP") == nil)
+        registry.quarantined(from: "JP", entries: 1, bytes: 10)
+        #expect(registry.quarantineRefusal("JP")?.contains("refused") == true)
+        #expect(registry.quarantineRefusal("KR") == nil)
+        registry.quarantined(from: "KR", entries: 1, bytes: SyncProtocol.maxQuarantinedBytesPerPeer)
+        #expect(registry.quarantineRefusal("KR") != nil, "bytes count too")
+    }
 }

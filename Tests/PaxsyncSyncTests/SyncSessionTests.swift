@@ -136,6 +136,20 @@ struct SyncSessionTests {
         #expect(s.nextDeadlineMilliseconds == nil)
     }
 
+    @Test("a batch over the protocol's size closes the session; the quarantine budget shrinks as entries are quarantined")
+    func batchLimits() {
+        var s = open()
+        #expect(s.quarantineBudget == SyncProtocol.maxQuarantinedPerSession)
+        _ = s.applied(quarantined: 40, localVersionVector: [:], now: 2)
+        #expect(s.quarantineBudget == SyncProtocol.maxQuarantinedPerSession - 40)
+        let big = Array(repeating: raw(1), count: SyncProtocol.maxBatchEntries + 1)
+        guard case .close(let reason, true)? = s.received(.entries(big, caughtUp: false), now: 3).first else {
+            Issue.record("expected the session to close")
+            return
+        }
+        #expect(reason.contains("at most \(SyncProtocol.maxBatchEntries)") && s.isClosed)
+    }
+
     @Test("an idle session heartbeats; a silent peer is dropped")
     func heartbeats() {
         var s = open()

@@ -68,6 +68,9 @@ public struct PeerDialer: Service {
     }
 
     private func session() async throws {
+        if let refusal = registry.quarantineRefusal(peerID) {
+            throw PaxsyncError(.unavailable, refusal, subject: "peer \(peerID)")
+        }
         var config = HTTP2ClientTransport.Posix.Config.defaults
         // TLS verifies that the server's certificate names the node we dial.
         config.http2.authority = CoalitionPKI.dnsName(forNode: peerID)

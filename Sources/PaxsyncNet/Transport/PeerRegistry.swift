@@ -20,10 +20,13 @@ public final class PeerRegistry: @unchecked Sendable {
     private var totals: [String: PeerStatistics] = [:]
     private var disconnectedAt: [String: Date] = [:]
     private var versionVectors: [String: [String: UInt64]] = [:]
+    /// Entries and bytes each peer's sessions got quarantined since start.
+    private var quarantinedFrom: [String: (entries: Int, bytes: Int)] = [:]
 
     public init(observer: (any SyncObserver)? = nil) { self.observer = observer }
 
     func connected(_ peer: String, _ runner: SessionRunner) {
+        runner.registry = self
         lock.withLock { runners[peer] = runner }
         observer?.session(peer: peer, outcome: .opened)
     }
@@ -51,6 +54,26 @@ public final class PeerRegistry: @unchecked Sendable {
     func failed(_ peer: String, _ error: String) {
         lock.withLock { errors[peer] = error }
         observer?.session(peer: peer, outcome: .failed)
+    }
+
+    /// Counts entries from `peer` that went to quarantine.
+    func quarantined(from peer: String, entries: Int, bytes: Int) {
+        lock.withLock {
+            var total = quarantinedFrom[peer] ?? (0, 0)
+            total.entries += entries
+            total.bytes += bytes
+            quarantinedFrom[peer] = total
+        }
+    }
+
+    /// Why `peer` is refused for having filled the quarantine, or nil.
+    public func quarantineRefusal(_ peer: String) -> String? {
+        guard let total = lock.withLock({ quarantinedFrom[peer] }),
+              total.entries >= SyncProtocol.maxQuarantinedPerPeer || total.bytes >= SyncProtocol.maxQuarantinedBytesPerPeer else {
+            return nil
+        }
+        return "\(peer) has sent \(total.entries) entries (\(total.bytes) bytes) that were quarantined since this node started; "
+            + "it is refused until the node restarts (see `paxsync quarantine`)"
     }
 
     /// Ends every live session with a goodbye (graceful shutdown).

@@ -18,6 +18,8 @@ final class SessionRunner: @unchecked Sendable {
     let peerID: String
     let logger: Logger
     let observer: (any SyncObserver)?
+    /// Where quarantine filled by this peer is counted across sessions.
+    weak var registry: PeerRegistry?
     let wakeup: LogWakeup
     /// Rung when the receiver queued a control message or the state changed.
     let kick = LogWakeup()
@@ -132,7 +134,8 @@ final class SessionRunner: @unchecked Sendable {
     /// Applies one prepared batch, records it, and queues the ack.
     private func apply(_ prepared: PreparedBatch, bytes: Int) async throws {
         let began = DispatchTime.now().uptimeNanoseconds
-        let result = try await replica.applyPrepared(prepared)
+        let result = try await replica.applyPrepared(prepared, quarantineBudget: withMachine { $0.quarantineBudget })
+        if result.quarantined > 0 { registry?.quarantined(from: peerID, entries: result.quarantined, bytes: result.quarantinedBytes) }
         observer?.received(result, entries: prepared.count, bytes: bytes, peer: peerID,
                           nanoseconds: DispatchTime.now().uptimeNanoseconds - began)
         // Relay at once: other sessions send what just landed.

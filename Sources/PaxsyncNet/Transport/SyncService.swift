@@ -31,6 +31,10 @@ struct SyncService: Paxsync_V1_Sync.SimpleServiceProtocol {
             logger.warning("refused a peer: not one of this node's peers", metadata: ["peer": "\(peerID)", "remote": "\(remote)"])
             throw RPCError(code: .permissionDenied, message: "\(replica.nodeID) does not peer with \(peerID)")
         }
+        if let refusal = registry.quarantineRefusal(peerID) {
+            logger.warning("refused a peer: it filled the quarantine", metadata: ["peer": "\(peerID)", "remote": "\(remote)"])
+            throw RPCError(code: .permissionDenied, message: refusal)
+        }
         let runner = SessionRunner(replica: replica, peerID: peerID, logger: logger, observer: registry.observer, wakeup: registry.wakeup)
         registry.connected(peerID, runner)
         defer { registry.disconnected(peerID, runner) }

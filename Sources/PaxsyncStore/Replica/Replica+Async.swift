@@ -31,6 +31,11 @@ public struct BatchResult: Sendable {
     public var appliedByOrigin: [String: Int] = [:]
     public var rejectedByCode: [String: Int] = [:]
 
+    /// Bytes (body and signature) of the entries quarantined.
+    public var quarantinedBytes = 0
+    /// Entries of the batch left unjudged because the quarantine budget ran out.
+    public var skipped = 0
+
     public var applied: Int { appliedByOrigin.values.reduce(0, +) }
     public var equivocations: Int { rejectedByCode[Self.equivocation] ?? 0 }
     public var quarantined: Int { rejectedByCode.values.reduce(0, +) - equivocations }
@@ -64,19 +69,29 @@ extension Replica {
     }
 
     /// Applies a prepared batch in order, in one transaction.
-    public func applyPrepared(_ batch: PreparedBatch) async throws -> BatchResult {
+    /// Applies a prepared batch in one transaction. Once `quarantineBudget`
+    /// entries of it were quarantined, the rest is left unjudged (`skipped`):
+    /// a peer sending junk fills the quarantine by a bounded amount per batch.
+    public func applyPrepared(_ batch: PreparedBatch, quarantineBudget: Int = .max) async throws -> BatchResult {
         guard !configuration.readOnly else { throw PaxsyncError(.usage, "the replica is open read-only", subject: path) }
         let now = clock.nowMilliseconds()
         return try await writer.write { db in
             var result = BatchResult()
-            for item in batch.items {
+            for (index, item) in batch.items.enumerated() {
+                if result.quarantined >= quarantineBudget {
+                    result.skipped = batch.items.count - index
+                    break
+                }
                 let outcome: ApplyOutcome
                 var origin = "?"
+                var bytes = 0
                 switch item {
                 case .decoded(let entry, let verified):
                     origin = entry.changeSet.origin
+                    bytes = entry.body.count + entry.signature.count
                     outcome = try self.applyOne(db, entry: entry, now: now, releaseHeld: true, verified: verified)
                 case .undecodable(let body, let signature, let error):
+                    bytes = body.count + signature.count
                     try self.quarantine(db, origin: nil, seq: nil, body: body, signature: signature, error: error, blocks: false, now: now)
                     outcome = .quarantined(error)
                 }
@@ -84,7 +99,9 @@ extension Replica {
                 case .applied: result.appliedByOrigin[origin, default: 0] += 1
                 case .duplicate: result.duplicate += 1
                 case .held: result.held += 1
-                case .quarantined(let error): result.rejectedByCode[error.code.rawValue, default: 0] += 1
+                case .quarantined(let error):
+                    result.rejectedByCode[error.code.rawValue, default: 0] += 1
+                    result.quarantinedBytes += bytes
                 case .equivocation: result.rejectedByCode[BatchResult.equivocation, default: 0] += 1
                 }
             }
