@@ -16,4 +16,6 @@ func LLVMFuzzerRunDriver(
 
 var arguments = CommandLine.argc
 var argumentVector = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&arguments, &argumentVector, fuzz))
+// A closure, not `fuzz` itself: converting the @_cdecl function to a C pointer in
+// another file emits a second LLVMFuzzerTestOneInput symbol.
+exit(LLVMFuzzerRunDriver(&arguments, &argumentVector) { data, size in fuzz(data, size) })
