@@ -4,7 +4,7 @@ import PaxsyncModel
 public enum SyncMessage: Sendable, Equatable {
     case hello(Hello)
     case entries([RawEntry], caughtUp: Bool)
-    case ack(versionVector: [String: UInt64])
+    case ack(versionVector: VersionVector)
     case heartbeat(sentAtMilliseconds: UInt64)
     case goodbye(reason: String)
 
@@ -12,10 +12,10 @@ public enum SyncMessage: Sendable, Equatable {
         public var nodeID: String
         public var protocolVersion: UInt32
         public var schemaVersion: UInt32
-        public var versionVector: [String: UInt64]
+        public var versionVector: VersionVector
 
         public init(nodeID: String, protocolVersion: UInt32 = SyncProtocol.version, schemaVersion: UInt32 = Schema.version,
-                    versionVector: [String: UInt64]) {
+                    versionVector: VersionVector) {
             self.nodeID = nodeID
             self.protocolVersion = protocolVersion
             self.schemaVersion = schemaVersion

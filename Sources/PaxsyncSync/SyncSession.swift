@@ -34,7 +34,7 @@ public struct SyncSession: Sendable {
     public let members: Set<String>
     public private(set) var state: State = .awaitingHello
     /// What the peer holds, as far as this side knows: its hello, its acks, and what was sent to it.
-    public private(set) var peerVersionVector: [String: UInt64] = [:]
+    public private(set) var peerVersionVector = VersionVector()
     public private(set) var peerCaughtUp = false
     public private(set) var lastHeardMilliseconds: UInt64
     public private(set) var lastSentMilliseconds: UInt64
@@ -55,7 +55,7 @@ public struct SyncSession: Sendable {
     public var isClosed: Bool { if case .closed = state { true } else { false } }
 
     /// The session begins: refuse a peer that is not in the roster, else send our hello.
-    public mutating func start(localVersionVector: [String: UInt64], now: UInt64) -> [Action] {
+    public mutating func start(localVersionVector: VersionVector, now: UInt64) -> [Action] {
         guard members.contains(certifiedPeerID) else {
             return refuse("peer \(certifiedPeerID) is not in the roster")
         }
@@ -88,13 +88,11 @@ public struct SyncSession: Sendable {
         case (.syncing, .entries(let entries, _)):
             // The peer holds what it sends: never offer those entries back to it.
             for entry in entries {
-                if let id = entry.id, id.seq > peerVersionVector[id.origin] ?? 0 {
-                    peerVersionVector[id.origin] = id.seq
-                }
+                if let id = entry.id { peerVersionVector.advance(id.origin, to: id.seq) }
             }
             return entries.isEmpty ? [] : [.apply(entries)]
         case (.syncing, .ack(let vv)):
-            for (origin, seq) in vv where seq > peerVersionVector[origin] ?? 0 { peerVersionVector[origin] = seq }
+            peerVersionVector.formUnion(vv)
             return []
         case (.syncing, .heartbeat):
             return []
@@ -110,7 +108,7 @@ public struct SyncSession: Sendable {
     public var quarantineBudget: Int { max(0, SyncProtocol.maxQuarantinedPerSession - quarantinedFromPeer) }
 
     /// A batch from the peer went through the apply path.
-    public mutating func applied(quarantined: Int, localVersionVector: [String: UInt64], now: UInt64) -> [Action] {
+    public mutating func applied(quarantined: Int, localVersionVector: VersionVector, now: UInt64) -> [Action] {
         guard !isClosed else { return [] }
         quarantinedFromPeer += quarantined
         if quarantinedFromPeer >= SyncProtocol.maxQuarantinedPerSession {
@@ -125,16 +123,16 @@ public struct SyncSession: Sendable {
     public mutating func select(_ candidates: [(id: EntryID, entry: RawEntry)]) -> [RawEntry] {
         guard state == .syncing else { return [] }
         var out: [RawEntry] = []
-        for (id, entry) in candidates where id.seq > peerVersionVector[id.origin] ?? 0 {
+        for (id, entry) in candidates where !peerVersionVector.contains(id) {
             out.append(entry)
-            peerVersionVector[id.origin] = id.seq
+            peerVersionVector.advance(id.origin, to: id.seq)
         }
         return out
     }
 
     /// Whether the peer lacks anything of a local version vector.
-    public func peerLacks(_ local: [String: UInt64]) -> Bool {
-        local.contains { $0.value > peerVersionVector[$0.key] ?? 0 }
+    public func peerLacks(_ local: VersionVector) -> Bool {
+        peerVersionVector.lacksAny(of: local)
     }
 
     /// Records that a batch (or heartbeat) was sent now.

@@ -51,7 +51,7 @@ struct HostilePeerTests {
             config.http2.authority = CoalitionPKI.dnsName(forNode: "AU")
             let transport = try HTTP2ClientTransport.Posix(target: .ipv4(host: "127.0.0.1", port: port),
                                                            transportSecurity: jp.tls.clientSecurity, config: config)
-            let (acked, ackedContinuation) = AsyncStream<[String: UInt64]>.makeStream()
+            let (acked, ackedContinuation) = AsyncStream<VersionVector>.makeStream()
             try await withGRPCClient(transport: transport) { client in
                 let sync = Paxsync_V1_Sync.Client(wrapping: client)
                 try await sync.session { writer in

@@ -16,8 +16,8 @@ extension NodeStatus {
             for id in facts.peers {
                 let s = registry.statistics(id)
                 let peerVV = registry.versionVector(of: id)
-                for (origin, seq) in peerVV where seq > known[origin] ?? 0 { known[origin] = seq }
-                let behind = snapshot.versionVector.reduce(UInt64(0)) { $0 + $1.value.subtractingClamped(peerVV[$1.key] ?? 0) }
+                known.formUnion(peerVV)
+                let behind = snapshot.versionVector.entries(beyond: peerVV)
                 peers.append(Peer(id: id, address: replica.roster.member(id)?.address ?? "", connected: s?.connected ?? false,
                                   since: s?.since.map(iso8601), lastContact: s?.lastContact.map(iso8601), sessions: s?.sessions ?? 0,
                                   entriesIn: s?.entriesIn ?? 0, entriesOut: s?.entriesOut ?? 0,
@@ -26,10 +26,10 @@ extension NodeStatus {
             }
         }
         let originStates = Dictionary(uniqueKeysWithValues: snapshot.origins.map { ($0.origin, $0) })
-        let origins = replica.memberIDs.union(known.keys).sorted().map { origin -> Origin in
+        let origins = replica.memberIDs.union(known.origins).sorted().map { origin -> Origin in
             let state = originStates[origin]
-            let held = snapshot.versionVector[origin] ?? 0
-            let top = max(held, known[origin] ?? 0)
+            let held = snapshot.versionVector[origin]
+            let top = max(held, known[origin])
             let lastMs = state?.lastMilliseconds
             return Origin(origin: origin, heldSeq: held, knownSeq: top, lagEntries: top - held,
                           lagSeconds: top > held ? lastMs.map { Double(nowMs.subtractingClamped($0)) / 1000 } : nil,

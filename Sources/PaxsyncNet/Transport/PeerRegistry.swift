@@ -19,7 +19,7 @@ public final class PeerRegistry: @unchecked Sendable {
     /// Sums over ended sessions.
     private var totals: [String: PeerStatistics] = [:]
     private var disconnectedAt: [String: Date] = [:]
-    private var versionVectors: [String: [String: UInt64]] = [:]
+    private var versionVectors: [String: VersionVector] = [:]
     /// Entries and bytes each peer's sessions got quarantined since start.
     private var quarantinedFrom: [String: (entries: Int, bytes: Int)] = [:]
 
@@ -105,7 +105,7 @@ public final class PeerRegistry: @unchecked Sendable {
     }
 
     /// What the peer announced it holds (live session, or the last one).
-    public func versionVector(of peer: String) -> [String: UInt64] {
+    public func versionVector(of peer: String) -> VersionVector {
         let runner = lock.withLock { runners[peer] }
         return runner?.peerVersionVector ?? lock.withLock { versionVectors[peer] ?? [:] }
     }

@@ -50,7 +50,7 @@ final class SessionRunner: @unchecked Sendable {
     }
 
     /// What the peer announced it holds, updated by its acks.
-    var peerVersionVector: [String: UInt64] { withMachine { $0.peerVersionVector } }
+    var peerVersionVector: VersionVector { withMachine { $0.peerVersionVector } }
 
     /// Why the peer was refused, when it was (see `SyncSession.refusal`).
     var refusal: String? { withMachine { $0.refusal } }

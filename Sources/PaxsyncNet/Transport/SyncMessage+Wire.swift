@@ -60,8 +60,8 @@ extension SyncMessage {
         }
     }
 
-    static func wireVector(_ vv: [String: UInt64]) -> [Paxsync_V1_Dependency] {
-        vv.sorted { $0.key < $1.key }.map { origin, seq in
+    static func wireVector(_ vv: VersionVector) -> [Paxsync_V1_Dependency] {
+        vv.sorted.map { origin, seq in
             var d = Paxsync_V1_Dependency()
             d.origin = origin
             d.seq = seq
@@ -69,9 +69,9 @@ extension SyncMessage {
         }
     }
 
-    static func vector(_ deps: [Paxsync_V1_Dependency]) -> [String: UInt64] {
-        var vv: [String: UInt64] = [:]
-        for d in deps where Identifier.isValidMember(d.origin) { vv[d.origin] = max(vv[d.origin] ?? 0, d.seq) }
+    static func vector(_ deps: [Paxsync_V1_Dependency]) -> VersionVector {
+        var vv = VersionVector()
+        for d in deps where Identifier.isValidMember(d.origin) { vv.advance(d.origin, to: d.seq) }
         return vv
     }
 }

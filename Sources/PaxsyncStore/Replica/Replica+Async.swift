@@ -123,12 +123,12 @@ extension Replica {
 
     /// The log position just before the first entry a peer with this version
     /// vector lacks, so catch-up does not rescan what the peer already has.
-    public func catchUpStart(for peer: [String: UInt64]) async throws -> Int64 {
+    public func catchUpStart(for peer: VersionVector) async throws -> Int64 {
         try await writer.read { db in
             var start = Int64.max
             for row in try Row.fetchAll(db, sql: "SELECT origin, last_seq FROM paxsync_origins") {
                 let origin: String = row["origin"]
-                let have = UInt64(peer[origin] ?? 0)
+                let have = peer[origin]
                 guard UInt64(row["last_seq"] as Int64) > have else { continue }
                 if let p = try Int64.fetchOne(db, sql: "SELECT position FROM paxsync_log WHERE origin = ? AND seq = ?",
                                               arguments: [origin, Int64(have + 1)]) {
@@ -145,8 +145,8 @@ extension Replica {
         try await writer.read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(position), 0) FROM paxsync_log") ?? 0 }
     }
 
-    public func versionVectorAsync() async throws -> [String: UInt64] {
-        try await writer.read { db in try Self.versionVector(db) }
+    public func versionVectorAsync() async throws -> VersionVector {
+        try await writer.read { db in VersionVector(try Self.versionVector(db)) }
     }
 
     /// `retryHeld`, suspending instead of blocking.

@@ -12,8 +12,8 @@ public struct ReplicaSnapshot: Sendable {
     public var logEntries: Int
 
     /// Per origin, the highest contiguous sequence held.
-    public var versionVector: [String: UInt64] {
-        Dictionary(uniqueKeysWithValues: origins.map { ($0.origin, $0.lastSeq) })
+    public var versionVector: VersionVector {
+        VersionVector(Dictionary(uniqueKeysWithValues: origins.map { ($0.origin, $0.lastSeq) }))
     }
 }
 

@@ -101,8 +101,8 @@ public final class Replica: Sendable {
     }
 
     /// Per origin, the highest contiguous sequence applied here.
-    public func versionVector() throws -> [String: UInt64] {
-        try writer.read { db in try Self.versionVector(db) }
+    public func versionVector() throws -> VersionVector {
+        try writer.read { db in VersionVector(try Self.versionVector(db)) }
     }
 
     static func versionVector(_ db: Database) throws -> [String: UInt64] {
