@@ -146,6 +146,33 @@ struct CLITests {
         #expect(!FileManager.default.fileExists(atPath: path + "/admin.sock"), "the admin socket is removed on the way out")
     }
 
+    @Test("log verify finds a log tail deleted with sqlite3; --deep finds records changed outside the log",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3"), "sqlite3 is not installed; .ci/run installs it"))
+    func tamperedReplica() throws {
+        let (paxsync, path) = try node()
+        for id in ["AU-A", "AU-B", "AU-C"] {
+            try paxsync.ok(["facility", "create", "--id", id, "--name", id, "--kind", "mine", "--country", "AU", "--lat", "1", "--lon", "1"])
+        }
+        #expect(try paxsync.ok(["log", "verify", "--deep", "--quiet"]).contains("the replayed log gives the live digest"))
+        func sqlite(_ sql: String) throws {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+            p.arguments = [path + "/replica.sqlite", sql]
+            try p.run()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0, "sqlite3 \(sql)")
+        }
+        // A record changed behind paxsync's back: the log still verifies, the deep check does not.
+        try sqlite("UPDATE facilities SET name = 'Forged' WHERE id = 'AU-B'")
+        #expect(try paxsync.ok(["log", "verify", "--quiet"]).hasPrefix("OK"))
+        let deep = try paxsync.run(["log", "verify", "--deep", "--quiet"])
+        #expect(deep.status == 1 && deep.stdout.contains("Deep: FAILED: the replayed log gives digest"), "\(deep.output)")
+        // The log's tail deleted (after dropping the append-only trigger): the heads no longer match.
+        try sqlite("DROP TRIGGER paxsync_log_append_only_delete; DELETE FROM paxsync_log WHERE origin = 'AU' AND seq = 3")
+        let cut = try paxsync.run(["log", "verify", "--quiet"])
+        #expect(cut.status == 1 && cut.stdout.contains("the log ends at AU:2 but the replica records its head as AU:3"), "\(cut.output)")
+    }
+
     @Test("bad input gets a clear error naming what was wrong, with the exit status of its kind", arguments: [
         (["facility", "create", "--id", "AU-X", "--name", "X", "--kind", "volcano", "--country", "AU", "--lat", "1", "--lon", "1"], "field kind", 65),
         (["facility", "create", "--id", "JP-X", "--name", "X", "--kind", "mine", "--country", "JP", "--lat", "1", "--lon", "1"], "only JP, whose id namespaces this record", 65),

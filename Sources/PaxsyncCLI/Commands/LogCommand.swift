@@ -62,7 +62,11 @@ struct LogCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check every signature and chain link of every origin.",
             discussion: """
-                Exits 1 and names the first bad entry on failure. With --bundle, checks a
+                Exits 1 and names the first bad entry on failure. On a node, also checks
+                that the log ends at the chain heads the replica records (entries deleted
+                from the log's tail are found); --deep also replays the log into a scratch
+                replica and compares its digest and conflicts with the live tables (so
+                records whose entries were removed are found). With --bundle, checks a
                 bundle file and that it holds exactly the entries its header announces.
                 A bundle carries its members' public keys unsigned: verified against them
                 it proves only that it is internally consistent. To make it evidence of
@@ -72,6 +76,7 @@ struct LogCommand: ParsableCommand {
                 addresses in a bundle's header are not signed and prove nothing.
                 Examples:
                   paxsync log verify --data-dir au
+                  paxsync log verify --data-dir au --deep
                   paxsync log verify --bundle audit.pxb --trust-roster coalition-roster.json
                   paxsync log verify --bundle audit.pxb --trust-fingerprint AU:3f2a… --trust-fingerprint JP:91c0…
                 """)
@@ -82,10 +87,12 @@ struct LogCommand: ParsableCommand {
         @Option(help: ArgumentHelp("With --bundle: trust the bundle's key for ID only if its SHA-256 is HEX (repeat per member).",
                                    valueName: "ID:HEX"))
         var trustFingerprint: [String] = []
+        @Flag(help: "Also replay the log and compare the state digest and the conflicts with the live tables.") var deep = false
         @Flag(help: "No progress output.") var quiet = false
         @OptionGroup var json: JSONFlag
 
         func validate() throws {
+            if bundle != nil && deep { throw ValidationError("--deep compares with a node's live tables; a bundle has none (replay it instead)") }
             if bundle == nil && (trustRoster != nil || !trustFingerprint.isEmpty) {
                 throw ValidationError("--trust-roster and --trust-fingerprint apply to --bundle; a node's log is checked against its own roster")
             }
@@ -119,7 +126,15 @@ struct LogCommand: ParsableCommand {
             let progress = Progress("verifying", unit: "entries", enabled: !quiet && !json.enabled)
             let report = try Replay.verify(source, trusting: trust, progress: progress.update)
             progress.finish()
-            if json.enabled { Output.json(report) } else {
+            var deepCheck: Replay.DeepCheck?
+            if deep, report.ok, case .replica(let replica) = source {
+                let replaying = Progress("replaying", unit: "entries", enabled: !quiet && !json.enabled)
+                deepCheck = try Replay.deepCheck(replica, scratchDirectory: NSTemporaryDirectory(), progress: replaying.update)
+                replaying.finish()
+            }
+            if json.enabled {
+                Output.json(VerifyReport(report: report, deep: deepCheck))
+            } else {
                 if let error = report.firstError {
                     print("FAILED after \(report.entries) good entries: \(error)")
                 } else {
@@ -129,9 +144,33 @@ struct LogCommand: ParsableCommand {
                 print("Keys trusted: \(report.trust)")
                 for (id, fingerprint) in report.trustedKeys.sorted(by: { $0.key < $1.key }) { print("  \(id)  \(fingerprint)") }
                 if bundle != nil { print("Member names and addresses in the bundle's header are not signed and are not evidence.") }
+                if let deepCheck {
+                    print(deepCheck.liveDigest == deepCheck.replayedDigest
+                          ? "Deep: the replayed log gives the live digest \(deepCheck.liveDigest)"
+                          : "Deep: FAILED: the replayed log gives digest \(deepCheck.replayedDigest), the live tables \(deepCheck.liveDigest): records were changed outside the log")
+                    print(deepCheck.conflictsMatch && deepCheck.liveConflicts == deepCheck.replayedConflicts
+                          ? "Deep: the replayed log gives the same \(deepCheck.liveConflicts) conflicts"
+                          : "Deep: FAILED: the replayed log gives \(deepCheck.replayedConflicts) conflicts, the live table holds \(deepCheck.liveConflicts) (or different ones)")
+                }
             }
-            if !report.ok { throw ExitCode(1) }
+            if !report.ok || deepCheck?.ok == false { throw ExitCode(1) }
         }
+    }
+
+    /// `log verify --json`: the verification, and the deep check when asked.
+    struct VerifyReport: Encodable {
+        let report: LogVerifier.Report
+        let deep: Replay.DeepCheck?
+
+        func encode(to encoder: any Encoder) throws {
+            try report.encode(to: encoder)
+            if let deep {
+                var container = encoder.container(keyedBy: Key.self)
+                try container.encode(deep, forKey: .deep)
+            }
+        }
+
+        enum Key: String, CodingKey { case deep }
     }
 
     struct Export: ParsableCommand {

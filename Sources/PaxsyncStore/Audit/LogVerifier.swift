@@ -21,7 +21,7 @@ public struct LogVerifier {
     }
 
     private let keys: [String: [UInt8]]
-    private var heads: [String: (seq: UInt64, hash: [UInt8])] = [:]
+    private var headsSeen: [String: (seq: UInt64, hash: [UInt8])] = [:]
     public private(set) var report = Report()
 
     public init(roster: Roster, trust: String = "the log's own roster") {
@@ -47,7 +47,7 @@ public struct LogVerifier {
         guard entry.verify(publicKey: key) else {
             throw PaxsyncError(.badSignature, "signature does not verify against \(cs.origin)'s key: the entry was altered or forged", subject: name)
         }
-        let head = heads[cs.origin] ?? (0, [])
+        let head = headsSeen[cs.origin] ?? (0, [])
         guard cs.seq == head.seq + 1 else {
             throw PaxsyncError(.chainMismatch, cs.seq <= head.seq ? "repeats or reorders \(cs.origin)'s sequence (after \(cs.origin):\(head.seq))"
                                                                     : "gap: \(cs.origin):\(head.seq + 1) is missing", subject: name)
@@ -55,10 +55,13 @@ public struct LogVerifier {
         guard cs.prevHash == head.hash else {
             throw PaxsyncError(.chainMismatch, "previous hash does not match the hash of \(cs.origin):\(head.seq)", subject: name)
         }
-        heads[cs.origin] = (cs.seq, entry.hash)
+        headsSeen[cs.origin] = (cs.seq, entry.hash)
         report.entries += 1
         report.origins[cs.origin] = cs.seq
     }
+
+    /// The last verified entry of each origin: its sequence and hash.
+    public var heads: [String: (seq: UInt64, hash: [UInt8])] { headsSeen }
 
     /// Records the entry count a bundle's header announced.
     public mutating func announce(_ count: UInt64) { report.announcedEntries = count }

@@ -151,6 +151,9 @@ public enum Replay {
                 if count % 1000 == 0 { progress?(count, total) }
                 return true
             }
+            if case .replica(let replica) = source {
+                try crossCheckHeads(replica, verifier.heads)
+            }
             if isBundle, let total {
                 verifier.announce(UInt64(total))
                 if count != total {
@@ -163,6 +166,47 @@ public enum Replay {
         }
         progress?(count, total)
         return verifier.report
+    }
+
+    /// Compares the chain heads the verified log ends at with the heads the
+    /// replica records (`paxsync_origins`): entries deleted from the log's tail
+    /// leave a log that verifies on its own but no longer matches them.
+    static func crossCheckHeads(_ replica: Replica, _ verified: [String: (seq: UInt64, hash: [UInt8])]) throws {
+        let recorded = try replica.recordedHeads()
+        for origin in Set(recorded.keys).union(verified.keys).sorted() {
+            let have = verified[origin], want = recorded[origin]
+            guard have?.seq == want?.seq, have?.hash == want?.hash else {
+                let logged = have.map { "\(origin):\($0.seq)" } ?? "no entry of \(origin)"
+                let heads = want.map { "\(origin):\($0.seq)" } ?? "no head for \(origin)"
+                throw PaxsyncError(.chainMismatch, "the log ends at \(logged) but the replica records its head as \(heads): "
+                    + "log entries were deleted or altered outside paxsync", subject: origin)
+            }
+        }
+    }
+
+    /// What `log verify --deep` adds: the log replayed into a scratch replica
+    /// gives the live digest and the live conflicts.
+    public struct DeepCheck: Codable, Sendable {
+        public var liveDigest: String
+        public var replayedDigest: String
+        public var liveConflicts: Int
+        public var replayedConflicts: Int
+        public var ok: Bool { liveDigest == replayedDigest && liveConflicts == replayedConflicts && conflictsMatch }
+        public var conflictsMatch: Bool
+    }
+
+    /// Replays the replica's log into a scratch file in `scratchDirectory` and
+    /// compares the state and the conflicts with the live tables.
+    public static func deepCheck(_ replica: Replica, scratchDirectory: String,
+                                 progress: ((Int, Int?) -> Void)? = nil) throws -> DeepCheck {
+        let path = (scratchDirectory as NSString).appendingPathComponent("paxsync-deep-\(UUID().uuidString.prefix(8)).sqlite")
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let result = try run(from: .replica(replica), into: path, progress: progress)
+        let rebuilt = try Replica(path: path, nodeID: replica.nodeID, roster: replica.roster,
+                                  configuration: ReplicaConfiguration(readOnly: true))
+        let live = try replica.conflicts(), replayed = try rebuilt.conflicts()
+        return DeepCheck(liveDigest: try replica.digest().hex, replayedDigest: result.digest,
+                         liveConflicts: live.count, replayedConflicts: replayed.count, conflictsMatch: Set(live) == Set(replayed))
     }
 
     /// Writes the replica's whole log and the roster's public keys to a bundle.

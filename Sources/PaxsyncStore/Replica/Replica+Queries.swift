@@ -149,6 +149,17 @@ extension Replica {
         try writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM paxsync_log") ?? 0 }
     }
 
+    /// Each origin's chain head as `paxsync_origins` records it.
+    public func recordedHeads() throws -> [String: (seq: UInt64, hash: [UInt8])] {
+        try writer.read { db in
+            var heads: [String: (seq: UInt64, hash: [UInt8])] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT origin, last_seq, last_hash FROM paxsync_origins WHERE last_seq > 0") {
+                heads[row["origin"]] = (UInt64(row["last_seq"] as Int64), [UInt8](row["last_hash"] as Data))
+            }
+            return heads
+        }
+    }
+
     public func conflicts(table: String? = nil) throws -> [Conflict] {
         try writer.read { db in
             var sql = "SELECT * FROM paxsync_conflicts"
