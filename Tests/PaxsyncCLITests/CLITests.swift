@@ -173,6 +173,17 @@ struct CLITests {
         #expect(cut.status == 1 && cut.stdout.contains("the log ends at AU:2 but the replica records its head as AU:3"), "\(cut.output)")
     }
 
+    @Test("query caps the rows it prints and stops a query that runs too long")
+    func queryLimits() throws {
+        let (paxsync, _) = try node()
+        let capped = try paxsync.run(["query", "--max-rows", "5", "--json", "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT x FROM n"])
+        #expect(capped.status == 0 && capped.stderr.contains("first 5 rows"), "\(capped.output)")
+        #expect(capped.stdout.contains("\"x\" : 5") && !capped.stdout.contains("\"x\" : 6"), "\(capped.stdout)")
+        let endless = try paxsync.run(["query", "--timeout", "0.5",
+                                       "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT COUNT(*) FROM n"], timeoutSeconds: 120)
+        #expect(endless.status == 64 && endless.stderr.contains("was stopped"), "\(endless.output)")
+    }
+
     @Test("bad input gets a clear error naming what was wrong, with the exit status of its kind", arguments: [
         (["facility", "create", "--id", "AU-X", "--name", "X", "--kind", "volcano", "--country", "AU", "--lat", "1", "--lon", "1"], "field kind", 65),
         (["facility", "create", "--id", "JP-X", "--name", "X", "--kind", "mine", "--country", "JP", "--lat", "1", "--lon", "1"], "only JP, whose id namespaces this record", 65),

@@ -87,15 +87,29 @@ struct QueryCommand: ParsableCommand {
             Tables: facilities, stocks, shipments, reserve_pledges, and the view
             pooled_reserves. Statements that write are refused.
 
-            Example:
+            At most --max-rows rows are printed (the output says when more were
+            left), and a query still running after --timeout seconds is stopped.
+
+            Examples:
               paxsync query "SELECT mineral, SUM(quantity_kg) FROM stocks GROUP BY mineral"
+              paxsync query --max-rows 1000000 --timeout 300 --json "SELECT * FROM stocks" > stocks.json
             """)
     @OptionGroup var node: NodeOptions
     @Argument(help: "One SQL statement.") var sql: String
+    @Option(help: "Print at most this many rows.") var maxRows = 10_000
+    @Option(help: "Stop the query after this many seconds.") var timeout: Double = 30
     @OptionGroup var json: JSONFlag
 
+    func validate() throws {
+        if maxRows < 1 { throw ValidationError("--max-rows must be at least 1") }
+        if !(timeout > 0) { throw ValidationError("--timeout must be a positive number of seconds") }
+    }
+
     func run() throws {
-        let (columns, rows) = try node.replica().query(sql)
+        let (columns, rows, truncated) = try node.replica().query(sql, limit: maxRows, timeoutSeconds: timeout)
+        if truncated {
+            FileHandle.standardError.write(Data("paxsync query: showing the first \(maxRows) rows; more were left (raise --max-rows)\n".utf8))
+        }
         if json.enabled {
             let objects = rows.map { row in Dictionary(uniqueKeysWithValues: zip(columns, row.map(JSONValue.init))) }
             Output.json(objects)

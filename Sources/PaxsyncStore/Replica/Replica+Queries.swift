@@ -253,7 +253,25 @@ extension Replica {
 
 extension Replica {
     /// Runs one read-only SQL statement. Statements that would write are refused.
-    public func query(_ sql: String, limit: Int? = nil) throws -> (columns: [String], rows: [[FieldValue]]) {
+    /// Runs one read-only statement: at most `limit` rows (`truncated` says
+    /// whether more were left), interrupted after `timeoutSeconds`.
+    public func query(_ sql: String, limit: Int? = nil, timeoutSeconds: Double? = nil) throws
+        -> (columns: [String], rows: [[FieldValue]], truncated: Bool) {
+        let watchdog = timeoutSeconds.map { seconds in
+            let item = DispatchWorkItem { [writer] in writer.interrupt() }
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: item)
+            return item
+        }
+        defer { watchdog?.cancel() }
+        do {
+            return try runQuery(sql, limit: limit)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
+            throw PaxsyncError(.usage, "the query ran for more than \(timeoutSeconds.map { "\($0)" } ?? "?") s and was stopped; "
+                + "narrow it, or give more time with --timeout", subject: sql)
+        }
+    }
+
+    private func runQuery(_ sql: String, limit: Int?) throws -> (columns: [String], rows: [[FieldValue]], truncated: Bool) {
         try writer.read { db in
             let statement: Statement
             do { statement = try db.makeStatement(sql: sql) } catch let error as DatabaseError {
@@ -266,10 +284,10 @@ extension Replica {
             var rows: [[FieldValue]] = []
             let cursor = try Row.fetchCursor(statement)
             while let row = try cursor.next() {
+                if let limit, rows.count >= limit { return (columns, rows, true) }
                 rows.append((0..<row.count).map { FieldValue(row[$0] as DatabaseValue) })
-                if let limit, rows.count >= limit { break }
             }
-            return (columns, rows)
+            return (columns, rows, false)
         }
     }
 
