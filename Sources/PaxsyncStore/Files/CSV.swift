@@ -21,14 +21,25 @@ public enum CSV {
         var quotedField = false
         var i = data.startIndex
         let bytes = data
-        func endField() {
-            fields.append(String(decoding: field, as: UTF8.self))
+        var header: [String]?
+        func endField() throws {
+            // Invalid UTF-8 (including overlong forms and surrogates) is refused,
+            // never replaced: what is signed into the log is what the file says.
+            guard let text = String(validating: field, as: UTF8.self) else {
+                let column = header.flatMap { fields.count < $0.count ? " (\($0[fields.count]))" : nil } ?? ""
+                throw PaxsyncError(.badInput, "column \(fields.count + 1)\(column) is not valid UTF-8; save the file as UTF-8",
+                                   subject: "\(source):\(rowLine)")
+            }
+            fields.append(text)
             field.removeAll(keepingCapacity: true)
             quotedField = false
         }
-        func endRow() {
-            endField()
-            if !(fields.count == 1 && fields[0].isEmpty) { rows.append(Row(line: rowLine, fields: fields)) }
+        func endRow() throws {
+            try endField()
+            if !(fields.count == 1 && fields[0].isEmpty) {
+                if header == nil { header = fields }
+                rows.append(Row(line: rowLine, fields: fields))
+            }
             fields.removeAll(keepingCapacity: true)
         }
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i += 3 }
@@ -49,9 +60,9 @@ public enum CSV {
             } else {
                 switch c {
                 case UInt8(ascii: ","):
-                    endField()
+                    try endField()
                 case UInt8(ascii: "\n"):
-                    endRow()
+                    try endRow()
                     line += 1
                     rowLine = line
                 case UInt8(ascii: "\r"):
@@ -72,7 +83,7 @@ public enum CSV {
             i += 1
         }
         if inQuotes { throw PaxsyncError(.badInput, "a quoted field is not closed", subject: "\(source):\(rowLine)") }
-        if !field.isEmpty || !fields.isEmpty { endRow() }
+        if !field.isEmpty || !fields.isEmpty { try endRow() }
         return rows
     }
 
