@@ -15,6 +15,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // The input as a body.
     if let changeSet = try? ChangeSet(body: bytes) {
         checkRoundTrip(changeSet, body: bytes)
+        // The state-free checks a receiver runs next on a decoded entry.
+        _ = EntryRules.unsupportedVersion(changeSet)
+        _ = try? EntryRules.checkStructure(changeSet, members: members)
         // A body that decodes in full must announce the same id in its header.
         if changeSet.seq > 0, header != changeSet.id {
             fatalError("headerID \(String(describing: header)) disagrees with the decoded id \(changeSet.id)")
@@ -45,6 +48,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
     }
 
+    // Entry ids and hashes as peers and users write them (`AU:17`, hex).
+    let text = String(decoding: bytes, as: UTF8.self)
+    _ = EntryID(text)
+    if let decoded = [UInt8](hex: text), decoded.hex != text.lowercased() {
+        fatalError("hex does not round-trip")
+    }
+
     // A stored row change (read back from the replica for the merge).
     if let change = try? RowChange(serialized: bytes) {
         guard let again = try? RowChange(serialized: change.serialized()), sameChange(again, change) else {
@@ -53,6 +63,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     return 0
 }
+
+/// A roster's member ids, including the seeds' origin and importers.
+let members: Set<String> = ["AU", "JP", "US", "IN", "KR"]
 
 /// Any valid Ed25519 public key will do: the signature is almost never valid,
 /// but the verifier still parses it.
