@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import PaxsyncLog
 import PaxsyncModel
 import PaxsyncStore
@@ -185,6 +186,36 @@ struct ApplyPathTests {
         jpClock.advance(by: 3_600_000 - 30_000)
         #expect(try jp.retryHeld() == 1)
         #expect(try jp.digest() == au.digest())
+    }
+
+    @Test("an entry held for clock skew is released when the node reopens with a wider bound")
+    func clockSkewBoundRaised() throws {
+        let au = try coalition.replica("AU", in: dir, clock: ManualClock(milliseconds: TestTime.start + 600_000))
+        try au.commit([Records.facility("AU-FUTURE")])
+        let path = dir.file("jp-skew.sqlite")
+        let clock = ManualClock(milliseconds: TestTime.start)
+        func jp(bound: UInt64) throws -> Replica {
+            try Replica(path: path, nodeID: "JP", roster: coalition.roster, signingKey: coalition.keys["JP"], clock: clock,
+                        configuration: ReplicaConfiguration(maxClockSkewMilliseconds: bound))
+        }
+        guard case .held("clock-skew", _) = try jp(bound: 30_000).apply(try au.allEntries())[0] else { Issue.record("not held"); return }
+        #expect(try jp(bound: 30_000).retryHeld() == 0)
+        // The operator raises max_clock_skew_seconds and restarts: the bound in force now decides.
+        let widened = try jp(bound: 900_000)
+        #expect(try widened.retryHeld() == 1)
+        #expect(try widened.digest() == au.digest())
+    }
+
+    @Test("opening an up-to-date replica for a read command writes nothing")
+    func readsDoNotWrite() throws {
+        let (au, _) = try auWithTwoEntries()
+        let watcher = try DatabaseQueue(path: au.path)
+        let before = try watcher.read { try Int.fetchOne($0, sql: "PRAGMA data_version") }
+        let reopened = try Replica(path: au.path, nodeID: "AU", roster: coalition.roster)
+        _ = try reopened.digest()
+        _ = try Replay.verify(.replica(reopened))
+        let after = try watcher.read { try Int.fetchOne($0, sql: "PRAGMA data_version") }
+        #expect(before == after, "another connection committed while a read command ran")
     }
 
     @Test("an entry of an unknown origin is quarantined")

@@ -40,7 +40,17 @@ struct SyncService: Paxsync_V1_Sync.SimpleServiceProtocol {
         defer { registry.disconnected(peerID, runner) }
         logger.info("peer connected", metadata: ["peer": "\(peerID)", "remote": "\(remote)"])
         let inbound = request.compactMap { SyncMessage(wire: $0) }
-        try await runner.run(inbound: inbound) { message in try await response.write(message.toWire()) }
+        do {
+            try await runner.run(inbound: inbound) { message in try await response.write(message.toWire()) }
+        } catch {
+            // The accepting side records and logs a failed session as the dialer
+            // does (a full disk, a broken stream): status shows it as the peer's error.
+            if !Task.isCancelled {
+                registry.failed(peerID, "\(error)")
+                logger.warning("sync session with peer failed", metadata: ["peer": "\(peerID)", "error": "\(error)"])
+            }
+            throw error
+        }
         if let refusal = runner.refusal { throw RPCError(code: .permissionDenied, message: refusal) }
     }
 }

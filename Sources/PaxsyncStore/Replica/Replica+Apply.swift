@@ -80,9 +80,11 @@ extension Replica {
     func retryHeld(_ db: Database, now: UInt64) throws -> Int {
         let rows = try Row.fetchAll(db, sql: """
             SELECT origin, seq, hash, body, signature FROM paxsync_held
-            WHERE (wait_until IS NOT NULL AND wait_until <= ?) OR reason_code = 'version'
+            WHERE (reason_code = 'clock-skew' AND (hlc >> 16) <= ?)
+               OR (reason_code <> 'clock-skew' AND wait_until IS NOT NULL AND wait_until <= ?)
+               OR reason_code = 'version'
             ORDER BY hlc
-            """, arguments: [Int64(now)])
+            """, arguments: [Int64(now + configuration.maxClockSkewMilliseconds), Int64(now)])
         var applied = 0
         for row in rows {
             try db.execute(sql: "DELETE FROM paxsync_held WHERE origin = ? AND seq = ? AND hash = ?",

@@ -67,7 +67,9 @@ public final class Replica: Sendable {
         }
         do {
             self.writer = try DatabasePool(path: path, configuration: config)
-            if !configuration.readOnly {
+            // Opening an up-to-date replica writes nothing: read commands leave
+            // it untouched (and work when its disk is full).
+            if !configuration.readOnly, try !writer.read({ try Self.migrator.hasCompletedMigrations($0) }) {
                 try Self.migrator.migrate(writer)
             }
         } catch {
@@ -84,12 +86,12 @@ public final class Replica: Sendable {
         var logger = logger
         logger[metadataKey: "node"] = "\(nodeID)"
         self.logger = logger
-        if !configuration.readOnly {
+        let recorded = try? writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM paxsync_node WHERE name = 'node_id'") }
+        if let recorded, recorded != nodeID {
+            throw PaxsyncError(.badInput, "this replica belongs to node \(recorded), not \(nodeID)", subject: path)
+        }
+        if recorded == nil && !configuration.readOnly {
             try writer.write { db in
-                let recorded = try String.fetchOne(db, sql: "SELECT value FROM paxsync_node WHERE name = 'node_id'")
-                if let recorded, recorded != nodeID {
-                    throw PaxsyncError(.badInput, "this replica belongs to node \(recorded), not \(nodeID)", subject: path)
-                }
                 try db.execute(sql: "INSERT OR IGNORE INTO paxsync_node(name, value) VALUES ('node_id', ?)", arguments: [nodeID])
             }
         }
