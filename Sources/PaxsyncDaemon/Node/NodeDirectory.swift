@@ -87,6 +87,9 @@ public struct NodeDirectory: Sendable {
     }
 
     /// Opens the replica. With `writable`, loads the signing key for local writes.
+    /// Opens the replica: for writing (local writes, applying entries: the
+    /// signing key is loaded), or read-only, so read commands never write to it
+    /// (SQLite's WAL set-up included) and work on a full disk.
     public func openReplica(writable: Bool = true, clock: any PhysicalClock = SystemClock()) throws -> Replica {
         let roster = try loadRoster()
         guard FileManager.default.fileExists(atPath: replicaPath) else {
@@ -94,7 +97,8 @@ public struct NodeDirectory: Sendable {
         }
         return try Replica(path: replicaPath, nodeID: configuration.nodeID, roster: roster,
                            signingKey: writable ? try loadKey() : nil, clock: clock,
-                           configuration: ReplicaConfiguration(maxClockSkewMilliseconds: configuration.maxClockSkewSeconds * 1000))
+                           configuration: ReplicaConfiguration(maxClockSkewMilliseconds: configuration.maxClockSkewSeconds * 1000,
+                                                               readOnly: !writable))
     }
 
     /// Rewrites `paxsync.conf` with `configuration` (its comments regenerated).
