@@ -66,7 +66,11 @@ run() {
   local before
   before=$(find "$crashes" -type f | wc -l)
   echo "fuzz: $t for ${seconds}s (corpus $work, log $log)"
-  nice -n "$NICE" "$bin" "$work" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+  # Swift's own crash backtracer would catch a trap first and, under ASan, its
+  # memory-reading thread reports a stray stack-buffer-underflow; libFuzzer
+  # prints the stack and saves the input itself.
+  SWIFT_BACKTRACE=${SWIFT_BACKTRACE:-enable=no} \
+    nice -n "$NICE" "$bin" "$work" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
       -print_final_stats=1 -artifact_prefix="$crashes/" "$@" >"$log" 2>&1
   local status=$?
   local execs after found
