@@ -164,14 +164,15 @@ let package = Package(
 // Each links decoding targets only (never PaxsyncNet/PaxsyncDaemon/PaxsyncCLI).
 if Context.environment["PAXSYNC_FUZZ"] == "1" {
     package.targets += [
-        .executableTarget(name: "fuzz-entry", dependencies: ["PaxsyncLog", "PaxsyncModel"], path: "Fuzz/fuzz-entry"),
-        .executableTarget(name: "fuzz-bundle", dependencies: ["PaxsyncLog", "PaxsyncModel", "PaxsyncStore"], path: "Fuzz/fuzz-bundle"),
-        .executableTarget(name: "fuzz-roster", dependencies: ["PaxsyncLog", "PaxsyncModel"], path: "Fuzz/fuzz-roster"),
-        .executableTarget(name: "fuzz-csv", dependencies: ["PaxsyncModel", "PaxsyncStore"], path: "Fuzz/fuzz-csv"),
+        .target(name: "FuzzDriver", path: "Fuzz/FuzzDriver"),
+        .executableTarget(name: "fuzz-entry", dependencies: ["FuzzDriver", "PaxsyncLog", "PaxsyncModel"], path: "Fuzz/fuzz-entry"),
+        .executableTarget(name: "fuzz-bundle", dependencies: ["FuzzDriver", "PaxsyncLog", "PaxsyncModel", "PaxsyncStore"], path: "Fuzz/fuzz-bundle"),
+        .executableTarget(name: "fuzz-roster", dependencies: ["FuzzDriver", "PaxsyncLog", "PaxsyncModel"], path: "Fuzz/fuzz-roster"),
+        .executableTarget(name: "fuzz-csv", dependencies: ["FuzzDriver", "PaxsyncModel", "PaxsyncStore"], path: "Fuzz/fuzz-csv"),
         .executableTarget(
             name: "fuzz-certificate",
             dependencies: [
-                "PaxsyncModel",
+                "FuzzDriver", "PaxsyncModel",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -83,3 +83,20 @@ struct CivilTimeTests {
 enum TestTimes {
     static let start: UInt64 = 1_795_910_400_000
 }
+
+@Suite("Civil time parsing")
+struct CivilTimeParsingTests {
+    @Test("only ASCII digits are numbers: signs and other digits are refused, never a crash", arguments: [
+        "2026-11-29T04:56:36.-12Z", "2026-11-29T04:56:36.+12Z", "2026-+1-29", "2026-11--1", "+026-11-29",
+        "2026-11-29T+4:56:36Z", "2026-11-29T04:-6:36Z", "２０２６-11-29",
+    ])
+    func refused(text: String) {
+        #expect(CivilTime.parseInstant(text) == nil)
+    }
+
+    @Test("well-formed instants still parse")
+    func accepted() {
+        #expect(CivilTime.parseInstant("2026-11-29T04:56:36.123Z") == CivilTime.parseInstant("2026-11-29T04:56:36Z")! + 123)
+        #expect(CivilTime.parseDate("2026-11-29") != nil)
+    }
+}

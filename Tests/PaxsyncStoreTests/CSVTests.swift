@@ -28,4 +28,13 @@ struct CSVParsingTests {
         let rows = try CSV.parse(data, source: "f.csv")
         #expect(rows.last?.fields[1] == "Île-de-Ré ✓")
     }
+
+    @Test("a field whose comma or quote carries a combining mark is quoted, and parses back the same", arguments: [
+        "Port Hedland,\u{301} West", "Quay, \"\u{301}North", "\"\u{64E}", "two\r\nlines",
+    ])
+    func escapeRoundTrip(field: String) throws {
+        let line = CSV.line(["AU-A", field, "mine"])
+        let rows = try CSV.parse(Data(line.utf8), source: "x.csv")
+        #expect(rows.map(\.fields) == [["AU-A", field, "mine"]], "\(line)")
+    }
 }

@@ -38,11 +38,17 @@ public enum CivilTime {
         return (m <= 2 ? y + 1 : y, m, d)
     }
 
-    /// Parses `YYYY-MM-DD` (years 1900–2999) into days since the epoch.
+    /// The value of a run of ASCII digits only (`Int` alone also takes a sign).
+    static func digits<S: StringProtocol>(_ text: S) -> Int? {
+        guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return Int(text)
+    }
+
+    /// Parses `YYYY-MM-DD` (years 1900–2999, ASCII digits only) into days since the epoch.
     public static func parseDate(_ text: String) -> Int? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-              let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
+              let y = digits(parts[0]), let m = digits(parts[1]), let d = digits(parts[2]),
               (1900...2999).contains(y), (1...12).contains(m), d >= 1, d <= daysInMonth(y, m)
         else { return nil }
         return daysFromCivil(y, m, d)
@@ -54,8 +60,8 @@ public enum CivilTime {
         let chars = Array(text)
         guard chars[10] == "T", chars[13] == ":", chars[16] == ":" else { return nil }
         guard let days = parseDate(String(chars[0..<10])),
-              let hh = Int(String(chars[11..<13])), let mm = Int(String(chars[14..<16])),
-              let ss = Int(String(chars[17..<19])),
+              let hh = digits(String(chars[11..<13])), let mm = digits(String(chars[14..<16])),
+              let ss = digits(String(chars[17..<19])),
               (0...23).contains(hh), (0...59).contains(mm), (0...59).contains(ss)
         else { return nil }
         return days * 86400 + hh * 3600 + mm * 60 + ss
@@ -78,7 +84,7 @@ public enum CivilTime {
         if let s = parseTimestamp(text), s >= 0 { return UInt64(s) * 1000 }
         if text.count == 24, text.hasSuffix("Z") {
             let chars = Array(text)
-            guard chars[19] == ".", let ms = Int(String(chars[20..<23])),
+            guard chars[19] == ".", let ms = digits(String(chars[20..<23])),
                   let s = parseTimestamp(String(chars[0..<19]) + "Z"), s >= 0 else { return nil }
             return UInt64(s) * 1000 + UInt64(ms)
         }

@@ -88,9 +88,20 @@ public enum CSV {
     }
 
     /// Quotes a field when it holds a comma, quote or line break.
+    /// Works on UTF-8 bytes, not Characters: a comma or quote followed by a
+    /// combining mark (or CR LF) is one Character but still a separator or quote
+    /// to the parser.
     public static func escape(_ s: String) -> String {
-        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
-        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+        guard s.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }) else {
+            return s
+        }
+        var bytes: [UInt8] = [UInt8(ascii: "\"")]
+        for byte in s.utf8 {
+            if byte == UInt8(ascii: "\"") { bytes.append(byte) }
+            bytes.append(byte)
+        }
+        bytes.append(UInt8(ascii: "\""))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public static func line(_ fields: [String]) -> String { fields.map(escape).joined(separator: ",") + "\n" }
