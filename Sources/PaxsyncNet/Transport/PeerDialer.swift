@@ -84,7 +84,7 @@ public struct PeerDialer: Service {
                                                        transportSecurity: tls.clientSecurity, config: config)
         try await withGRPCClient(transport: transport) { client in
             let sync = Paxsync_V1_Sync.Client(wrapping: client)
-            let runner = SessionRunner(replica: replica, peerID: peerID, logger: logger, observer: registry.observer, wakeup: registry.wakeup)
+            let runner = SessionRunner(replica: replica, peerID: peerID, registry: registry, logger: logger)
             var options = CallOptions.defaults
             options.maxResponseMessageBytes = SyncProtocol.maxMessageBytes
             try await runner.start()

@@ -26,7 +26,6 @@ public final class PeerRegistry: @unchecked Sendable {
     public init(observer: (any SyncObserver)? = nil) { self.observer = observer }
 
     func connected(_ peer: String, _ runner: SessionRunner) {
-        runner.registry = self
         lock.withLock { runners[peer] = runner }
         observer?.session(peer: peer, outcome: .opened)
     }

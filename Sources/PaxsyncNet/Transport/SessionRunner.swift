@@ -17,10 +17,11 @@ final class SessionRunner: @unchecked Sendable {
     let replica: Replica
     let peerID: String
     let logger: Logger
-    let observer: (any SyncObserver)?
-    /// Where quarantine filled by this peer is counted across sessions.
-    weak var registry: PeerRegistry?
-    let wakeup: LogWakeup
+    /// The node's peer registry: its wake-up, its observer, and where the
+    /// quarantine this peer fills is counted across sessions.
+    let registry: PeerRegistry
+    var observer: (any SyncObserver)? { registry.observer }
+    var wakeup: LogWakeup { registry.wakeup }
     /// Rung when the receiver queued a control message or the state changed.
     let kick = LogWakeup()
     private let lock = NSLock()
@@ -31,10 +32,9 @@ final class SessionRunner: @unchecked Sendable {
     /// The session's counters so far.
     var statistics: PeerStatistics { lock.withLock { stats } }
 
-    init(replica: Replica, peerID: String, logger: Logger, observer: (any SyncObserver)? = nil, wakeup: LogWakeup = LogWakeup()) {
+    init(replica: Replica, peerID: String, registry: PeerRegistry, logger: Logger) {
         self.replica = replica
-        self.observer = observer
-        self.wakeup = wakeup
+        self.registry = registry
         self.peerID = peerID
         var logger = logger
         logger[metadataKey: "peer"] = "\(peerID)"
@@ -135,7 +135,7 @@ final class SessionRunner: @unchecked Sendable {
     private func apply(_ prepared: PreparedBatch, bytes: Int) async throws {
         let began = DispatchTime.now().uptimeNanoseconds
         let result = try await replica.applyPrepared(prepared, quarantineBudget: withMachine { $0.quarantineBudget })
-        if result.quarantined > 0 { registry?.quarantined(from: peerID, entries: result.quarantined, bytes: result.quarantinedBytes) }
+        if result.quarantined > 0 { registry.quarantined(from: peerID, entries: result.quarantined, bytes: result.quarantinedBytes) }
         observer?.received(result, entries: prepared.count, bytes: bytes, peer: peerID,
                           nanoseconds: DispatchTime.now().uptimeNanoseconds - began)
         // Relay at once: other sessions send what just landed.

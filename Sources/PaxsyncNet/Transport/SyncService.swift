@@ -35,7 +35,7 @@ struct SyncService: Paxsync_V1_Sync.SimpleServiceProtocol {
             logger.warning("refused a peer: it filled the quarantine", metadata: ["peer": "\(peerID)", "remote": "\(remote)"])
             throw RPCError(code: .permissionDenied, message: refusal)
         }
-        let runner = SessionRunner(replica: replica, peerID: peerID, logger: logger, observer: registry.observer, wakeup: registry.wakeup)
+        let runner = SessionRunner(replica: replica, peerID: peerID, registry: registry, logger: logger)
         registry.connected(peerID, runner)
         defer { registry.disconnected(peerID, runner) }
         logger.info("peer connected", metadata: ["peer": "\(peerID)", "remote": "\(remote)"])

@@ -128,20 +128,15 @@ public enum Replay {
         case .roster(let roster, let source):
             verifier = LogVerifier(roster: roster, trust: "the roster \(source)")
         case .fingerprints(let fingerprints):
-            var trusted: [RosterMember] = []
-            for member in carried.members {
-                guard let expected = fingerprints[member.id] else { continue }
-                guard expected.lowercased() == member.keyFingerprint else {
-                    var report = LogVerifier(roster: Roster(coalition: "", members: []), trust: "given fingerprints").report
-                    report.firstError = PaxsyncError(.badSignature,
-                        "the bundle's key for \(member.id) has fingerprint \(member.keyFingerprint), not the trusted \(expected.lowercased())",
-                        subject: member.id).description
-                    return report
-                }
-                trusted.append(member)
-            }
+            let trusted = carried.members.filter { fingerprints[$0.id]?.lowercased() == $0.keyFingerprint }
             verifier = LogVerifier(roster: Roster(coalition: carried.coalition, members: trusted),
                                    trust: "the bundle's keys whose fingerprints were given")
+            if let member = carried.members.first(where: { m in fingerprints[m.id].map { $0.lowercased() != m.keyFingerprint } ?? false }) {
+                verifier.fail(PaxsyncError(.badSignature,
+                    "the bundle's key for \(member.id) has fingerprint \(member.keyFingerprint), not the trusted \(fingerprints[member.id]!.lowercased())",
+                    subject: member.id))
+                return verifier.report
+            }
         }
         var count = 0
         do {
