@@ -58,7 +58,7 @@ func catchUpBench(rowCount: Int, batch: Int = 100) throws {
         start = end
         progress("preparing AU's log: \(start)/\(rowCount) rows")
     }
-    let auEntries = try au.versionVector()["AU"] ?? 0
+    let auEntries = try au.versionVector()["AU"]
     let totalRows = rowCount + rows.facilityCount
     let auDigest = try au.digest().hex
     FileHandle.standardError.write(Data("\n".utf8))
@@ -73,7 +73,7 @@ func catchUpBench(rowCount: Int, batch: Int = 100) throws {
     try coalition.start("AU")
     var peakAU = 0, peakJP = 0
     try waitUntil("JP catching up \(auEntries) entries from AU", timeout: 3600, poll: 0.1) {
-        let held = try jp.versionVector()["AU"] ?? 0
+        let held = try jp.versionVector()["AU"]
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
         peakAU = max(peakAU, coalition.pid("AU").flatMap { peakResidentBytes(pid: $0) } ?? 0)
         peakJP = max(peakJP, coalition.pid("JP").flatMap { peakResidentBytes(pid: $0) } ?? 0)

@@ -39,7 +39,7 @@ public struct NodeDaemon {
         var services: [any Service] = [
             AdminServer(path: dir.file(config.adminSocket), logger: logger, respond: AdminServer.commands(status: status, wakeup: registry.wakeup)),
             server,
-            HeldRetrier(replica: replica, wakeup: registry.wakeup, logger: logger),
+            HeldRetrier(replica: replica, wakeup: registry.wakeup, held: registry.heldWakeup, clock: registry.clock, logger: logger),
         ]
         if !config.metricsListen.isEmpty {
             let (metricsHost, metricsPort) = try SyncConfiguration.address(config.metricsListen)

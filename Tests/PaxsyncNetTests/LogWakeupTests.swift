@@ -1,4 +1,5 @@
 import PaxsyncNet
+import Clocks
 import Testing
 
 @Suite("Log wake-up")
@@ -39,10 +40,21 @@ struct LogWakeupTests {
     func first() async {
         let a = LogWakeup(), b = LogWakeup()
         let (seenA, seenB) = (a.current, b.current)
-        async let waited: Void = LogWakeup.first(of: [(a, seenA), (b, seenB)], timeout: .seconds(3600))
+        async let waited = LogWakeup.first(of: [(a, seenA), (b, seenB)], timeout: .seconds(3600))
         b.wake()
-        await waited
+        #expect(await waited == .woken)
         // Nothing rings: the timeout ends the wait.
-        await LogWakeup.first(of: [(a, a.current), (b, b.current)], timeout: .milliseconds(1))
+        #expect(await LogWakeup.first(of: [(a, a.current), (b, b.current)], timeout: .milliseconds(1)) == .deadline)
+    }
+
+    @Test("a bounded wait on a test clock ends exactly when the clock reaches the deadline")
+    func testClockDeadline() async {
+        let clock = TestClock()
+        let a = LogWakeup()
+        let deadline = clock.now.advanced(by: .seconds(10))
+        async let waited = LogWakeup.first(of: [(a, a.current)], until: deadline, clock: clock)
+        // No real time passes: advancing the test clock to the deadline ends the wait.
+        await clock.advance(by: .seconds(10))
+        #expect(await waited == .deadline)
     }
 }

@@ -1,3 +1,4 @@
+import Synchronization
 /// A hybrid-logical-clock time: physical milliseconds since the Unix epoch in
 /// the high 48 bits, a logical counter in the low 16 bits.
 ///
@@ -37,15 +38,14 @@ public protocol PhysicalClock: Sendable {
 }
 
 /// A clock whose time is set by hand, for tests and deterministic tools.
-public final class ManualClock: PhysicalClock, @unchecked Sendable {
-    private var current: UInt64
-    private let lock = Lock()
+public final class ManualClock: PhysicalClock, Sendable {
+    private let current: Mutex<UInt64>
 
-    public init(milliseconds: UInt64) { self.current = milliseconds }
+    public init(milliseconds: UInt64) { self.current = Mutex(milliseconds) }
 
-    public func nowMilliseconds() -> UInt64 { lock.withLock { current } }
-    public func set(_ milliseconds: UInt64) { lock.withLock { current = milliseconds } }
-    public func advance(by milliseconds: UInt64) { lock.withLock { current += milliseconds } }
+    public func nowMilliseconds() -> UInt64 { current.withLock { $0 } }
+    public func set(_ milliseconds: UInt64) { current.withLock { $0 = milliseconds } }
+    public func advance(by milliseconds: UInt64) { current.withLock { $0 += milliseconds } }
 }
 
 /// The state of one node's hybrid logical clock.

@@ -57,18 +57,42 @@ public final class LogWakeup: Sendable {
         state.withLock { _ = $0.cancelled.remove(id) }
     }
 
-    /// Returns once any of `wakeups` rings after its generation in `seen`, or after `timeout`.
-    public static func first(of wakeups: [(LogWakeup, seen: UInt64)], timeout: Duration) async {
-        await withTaskGroup(of: Void.self) { group in
-            for (wakeup, seen) in wakeups { group.addTask { await wakeup.wait(after: seen) } }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
+    /// What ended a bounded wait.
+    public enum WaitResult: Sendable, Equatable {
+        case woken
+        case deadline
+    }
+
+    /// Returns once any of `wakeups` rings after its generation in `seen`, or
+    /// when `clock` reaches `deadline` (a test clock advances it by hand).
+    @discardableResult
+    public static func first<C: Clock>(of wakeups: [(LogWakeup, seen: UInt64)], until deadline: C.Instant, clock: C) async -> WaitResult {
+        // A deadline already reached is due now (a test clock would otherwise
+        // suspend a sleep until exactly its current time until it next advances).
+        if clock.now >= deadline { return .deadline }
+        return await withTaskGroup(of: WaitResult?.self) { group in
+            for (wakeup, seen) in wakeups { group.addTask { await wakeup.wait(after: seen); return .woken } }
+            group.addTask {
+                do { try await clock.sleep(until: deadline, tolerance: nil) } catch { return nil }
+                return .deadline
+            }
+            // The first to finish decides (nil: cancelled, so the whole wait was).
+            let result = await group.next() ?? nil
             group.cancelAll()
+            return result ?? .woken
         }
     }
 
+    /// Returns once any of `wakeups` rings after its generation in `seen`, or after `timeout`.
+    @discardableResult
+    public static func first(of wakeups: [(LogWakeup, seen: UInt64)], timeout: Duration) async -> WaitResult {
+        let clock = ContinuousClock()
+        return await first(of: wakeups, until: clock.now.advanced(by: timeout), clock: clock)
+    }
+
     /// Returns once woken after generation `seen`, or after `timeout`.
-    public func wait(after seen: UInt64, timeout: Duration) async {
+    @discardableResult
+    public func wait(after seen: UInt64, timeout: Duration) async -> WaitResult {
         await Self.first(of: [(self, seen)], timeout: timeout)
     }
 }

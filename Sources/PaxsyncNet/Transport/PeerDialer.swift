@@ -45,7 +45,7 @@ public struct PeerDialer: Service {
         var rng = SystemRandomNumberGenerator()
         var failures = 0
         while !Task.isCancelled {
-            let started = Date()
+            let started = registry.clock.now
             do {
                 try await session()
                 failures = 0
@@ -60,10 +60,10 @@ public struct PeerDialer: Service {
                 let level: Logger.Level = failures == 1 || failures % 20 == 0 ? .notice : .debug
                 logger.log(level: level, "sync session with peer ended", metadata: ["error": "\(error)", "attempt": "\(failures)"])
             }
-            if Date().timeIntervalSince(started) > 10 { backoff.reset() }
+            if started.duration(to: registry.clock.now) > .seconds(10) { backoff.reset() }
             let delay = backoff.next(using: &rng)
             logger.debug("reconnecting", metadata: ["delay_ms": "\(delay)"])
-            do { try await Task.sleep(for: .milliseconds(delay)) } catch { return }
+            do { try await registry.clock.sleep(for: .milliseconds(Int64(delay))) } catch { return }
         }
     }
 

@@ -1,3 +1,4 @@
+import Clocks
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
@@ -5,69 +6,83 @@ import Logging
 import PaxsyncModel
 import PaxsyncStore
 import PaxsyncSync
+import Synchronization
 import X509
 
 /// Which peers have a live session, and their counters over every session
 /// since the daemon started.
-public final class PeerRegistry: @unchecked Sendable {
+public final class PeerRegistry: Sendable {
     public let observer: (any SyncObserver)?
     /// Rung when the log grows; wakes every session's sender.
     public let wakeup = LogWakeup()
-    private let lock = NSLock()
-    private var runners: [String: SessionRunner] = [:]
-    private var errors: [String: String] = [:]
-    /// Sums over ended sessions.
-    private var totals: [String: PeerStatistics] = [:]
-    private var disconnectedAt: [String: Date] = [:]
-    private var versionVectors: [String: VersionVector] = [:]
-    /// Entries and bytes each peer's sessions got quarantined since start.
-    private var quarantinedFrom: [String: (entries: Int, bytes: Int)] = [:]
+    /// Rung when a batch from a peer left entries held; wakes the held-entry retrier.
+    public let heldWakeup = LogWakeup()
+    /// The clock sessions and dialers measure heartbeats, silence and backoff
+    /// with (a test clock in tests).
+    public let clock: AnyClock<Duration>
 
-    public init(observer: (any SyncObserver)? = nil) { self.observer = observer }
+    private struct State {
+        var runners: [String: SessionRunner] = [:]
+        var errors: [String: String] = [:]
+        /// Sums over ended sessions.
+        var totals: [String: PeerStatistics] = [:]
+        var disconnectedAt: [String: Date] = [:]
+        var versionVectors: [String: VersionVector] = [:]
+        /// Entries and bytes each peer's sessions got quarantined since start.
+        var quarantinedFrom: [String: (entries: Int, bytes: Int)] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    public init(observer: (any SyncObserver)? = nil, clock: AnyClock<Duration> = AnyClock(ContinuousClock())) {
+        self.observer = observer
+        self.clock = clock
+    }
 
     func connected(_ peer: String, _ runner: SessionRunner) {
-        lock.withLock { runners[peer] = runner }
+        state.withLock { $0.runners[peer] = runner }
         observer?.session(peer: peer, outcome: .opened)
     }
 
     func disconnected(_ peer: String, _ runner: SessionRunner) {
         let reason = runner.closedReason
-        lock.withLock {
-            if runners[peer] === runner { runners[peer] = nil }
-            if let reason { errors[peer] = reason }
-            let s = runner.statistics
-            var t = totals[peer] ?? PeerStatistics()
+        let s = runner.statistics
+        let peerVV = runner.peerVersionVector
+        state.withLock { state in
+            if state.runners[peer] === runner { state.runners[peer] = nil }
+            if let reason { state.errors[peer] = reason }
+            var t = state.totals[peer] ?? PeerStatistics()
             t.sessions += 1
             t.entriesIn += s.entriesIn
             t.entriesOut += s.entriesOut
             t.bytesIn += s.bytesIn
             t.bytesOut += s.bytesOut
             t.lastContact = s.lastContact ?? t.lastContact
-            totals[peer] = t
-            disconnectedAt[peer] = Date()
-            versionVectors[peer] = runner.peerVersionVector
+            state.totals[peer] = t
+            state.disconnectedAt[peer] = Date()
+            state.versionVectors[peer] = peerVV
         }
         observer?.session(peer: peer, outcome: .ended)
     }
 
     func failed(_ peer: String, _ error: String) {
-        lock.withLock { errors[peer] = error }
+        state.withLock { $0.errors[peer] = error }
         observer?.session(peer: peer, outcome: .failed)
     }
 
     /// Counts entries from `peer` that went to quarantine.
     func quarantined(from peer: String, entries: Int, bytes: Int) {
-        lock.withLock {
-            var total = quarantinedFrom[peer] ?? (0, 0)
+        state.withLock { state in
+            var total = state.quarantinedFrom[peer] ?? (0, 0)
             total.entries += entries
             total.bytes += bytes
-            quarantinedFrom[peer] = total
+            state.quarantinedFrom[peer] = total
         }
     }
 
     /// Why `peer` is refused for having filled the quarantine, or nil.
     public func quarantineRefusal(_ peer: String) -> String? {
-        guard let total = lock.withLock({ quarantinedFrom[peer] }),
+        guard let total = state.withLock({ $0.quarantinedFrom[peer] }),
               total.entries >= SyncProtocol.maxQuarantinedPerPeer || total.bytes >= SyncProtocol.maxQuarantinedBytesPerPeer else {
             return nil
         }
@@ -77,17 +92,17 @@ public final class PeerRegistry: @unchecked Sendable {
 
     /// Ends every live session with a goodbye (graceful shutdown).
     public func closeAll(_ reason: String) {
-        for runner in lock.withLock({ Array(runners.values) }) { runner.stop(reason) }
+        for runner in state.withLock({ Array($0.runners.values) }) { runner.stop(reason) }
     }
 
     /// Peers with a live session.
-    public var connectedPeers: [String] { lock.withLock { runners.keys.sorted() } }
-    public func lastError(_ peer: String) -> String? { lock.withLock { errors[peer] } }
+    public var connectedPeers: [String] { state.withLock { $0.runners.keys.sorted() } }
+    public func lastError(_ peer: String) -> String? { state.withLock { $0.errors[peer] } }
 
     /// Counters over every session with a peer since the daemon started: the
     /// live one's `since` is when it connected, else when the last one ended.
     public func statistics(_ peer: String) -> PeerStatistics? {
-        let (runner, total, downSince) = lock.withLock { (runners[peer], totals[peer], disconnectedAt[peer]) }
+        let (runner, total, downSince) = state.withLock { ($0.runners[peer], $0.totals[peer], $0.disconnectedAt[peer]) }
         guard let runner else {
             guard var total else { return nil }
             total.connected = false
@@ -105,7 +120,7 @@ public final class PeerRegistry: @unchecked Sendable {
 
     /// What the peer announced it holds (live session, or the last one).
     public func versionVector(of peer: String) -> VersionVector {
-        let runner = lock.withLock { runners[peer] }
-        return runner?.peerVersionVector ?? lock.withLock { versionVectors[peer] ?? [:] }
+        let (runner, last) = state.withLock { ($0.runners[peer], $0.versionVectors[peer]) }
+        return runner?.peerVersionVector ?? last ?? [:]
     }
 }

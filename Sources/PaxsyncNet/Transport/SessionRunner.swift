@@ -1,53 +1,91 @@
+import Clocks
 import Foundation
 import Logging
-import PaxsyncLog
 import PaxsyncModel
 import PaxsyncStore
 import PaxsyncSync
+import Synchronization
 
 /// Drives one `SyncSession` over a pair of message streams.
 ///
-/// One task receives (applies batches, queues acks); the other is the only
-/// writer: it flushes queued control messages, then sends what the peer lacks
-/// from the local log in bounded batches, then sleeps until the log grows (the
-/// node's `LogWakeup`), the peer sends something that needs an answer (the
-/// session's own wake-up), or the next heartbeat is due. An idle session does
-/// no work between heartbeats.
-final class SessionRunner: @unchecked Sendable {
+/// Three parts, all structured under the session's task:
+/// - the receiver applies each batch that arrives, in order, and feeds the
+///   state machine; what the machine wants sent goes into the writer's event
+///   stream;
+/// - the writer is the session's only sender: it consumes that stream (control
+///   messages, "the log grew", "a deadline passed", "more to send") and sends
+///   what the peer lacks from the local log in bounded batches;
+/// - two watchers turn the node's log wake-up and the machine's next deadline
+///   (heartbeat, silence) into writer events, sleeping on the session's clock;
+///   a deadline also makes the writer look at the log, so a write that rang no
+///   wake-up still goes out within a heartbeat interval.
+///
+/// An idle session does no work between heartbeats. Time comes from an
+/// injected clock, so tests drive heartbeats and timeouts with a test clock.
+final class SessionRunner: Sendable {
     let replica: Replica
     let peerID: String
     let logger: Logger
-    /// The node's peer registry: its wake-up, its observer, and where the
-    /// quarantine this peer fills is counted across sessions.
+    /// The node's peer registry: its wake-up, its observer, its clock, and where
+    /// the quarantine this peer fills is counted across sessions.
     let registry: PeerRegistry
     var observer: (any SyncObserver)? { registry.observer }
     var wakeup: LogWakeup { registry.wakeup }
-    /// Rung when the receiver queued a control message or the state changed.
-    let kick = LogWakeup()
-    private let lock = NSLock()
-    private var machine: SyncSession
-    private var outbox: [SyncMessage] = []
-    private var stats = PeerStatistics()
+    let clock: AnyClock<Duration>
+    private let epoch: AnyClock<Duration>.Instant
 
-    /// The session's counters so far.
-    var statistics: PeerStatistics { lock.withLock { stats } }
+    /// What the writer acts on, in arrival order.
+    enum WriterEvent: Sendable {
+        /// A control message the machine wants sent (hello, ack, heartbeat, goodbye).
+        case control(SyncMessage)
+        /// The local log grew, or the peer's hello arrived: look for entries to send.
+        case logGrew
+        /// The machine's next deadline passed: tick it.
+        case deadline
+        /// The last batch did not exhaust what the peer lacks.
+        case more
+    }
+
+    private struct State {
+        var machine: SyncSession
+        var stats = PeerStatistics()
+        /// A `.logGrew` / `.deadline` is queued and not yet handled (they coalesce).
+        var logGrewQueued = false
+        var deadlineQueued = false
+    }
+
+    private let state: Mutex<State>
+    private let events: AsyncStream<WriterEvent>
+    private let sink: AsyncStream<WriterEvent>.Continuation
+    /// Rung whenever the machine's deadlines may have moved; the deadline watcher recomputes.
+    private let changed = LogWakeup()
 
     init(replica: Replica, peerID: String, registry: PeerRegistry, logger: Logger) {
         self.replica = replica
         self.registry = registry
         self.peerID = peerID
+        self.clock = registry.clock
+        self.epoch = registry.clock.now
         var logger = logger
         logger[metadataKey: "peer"] = "\(peerID)"
         self.logger = logger
-        self.machine = SyncSession(localNodeID: replica.nodeID, certifiedPeerID: peerID,
-                                   members: replica.memberIDs, now: Self.now())
+        self.state = Mutex(State(machine: SyncSession(localNodeID: replica.nodeID, certifiedPeerID: peerID,
+                                                      members: replica.memberIDs, now: 0)))
+        (events, sink) = AsyncStream.makeStream(of: WriterEvent.self)
     }
 
-    static func now() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1000) }
+    /// Milliseconds on the session's clock since the session began.
+    func now() -> UInt64 {
+        let elapsed = epoch.duration(to: clock.now)
+        return UInt64(max(0, elapsed.components.seconds)) * 1000 + UInt64(max(0, elapsed.components.attoseconds)) / 1_000_000_000_000_000
+    }
 
     private func withMachine<T>(_ body: (inout SyncSession) -> T) -> T {
-        lock.withLock { body(&machine) }
+        state.withLock { body(&$0.machine) }
     }
+
+    /// The session's counters so far.
+    var statistics: PeerStatistics { state.withLock { $0.stats } }
 
     /// What the peer announced it holds, updated by its acks.
     var peerVersionVector: VersionVector { withMachine { $0.peerVersionVector } }
@@ -59,34 +97,50 @@ final class SessionRunner: @unchecked Sendable {
         withMachine { m in if case .closed(let reason) = m.state { reason } else { nil } }
     }
 
-    /// Performs actions; returns entries to apply, if any.
+    /// Hands the machine's actions to the writer; returns entries to apply, if any.
     private func perform(_ actions: [SyncSession.Action]) -> [RawEntry]? {
         var apply: [RawEntry]?
         for action in actions {
             switch action {
-            case .send(let message): lock.withLock { outbox.append(message) }
+            case .send(let message): sink.yield(.control(message))
             case .apply(let entries): apply = entries
             case .close(let reason, let notify):
                 logger.info("sync session closing", metadata: ["reason": "\(reason)"])
-                if notify { lock.withLock { outbox.append(.goodbye(reason: reason)) } }
+                if notify { sink.yield(.control(.goodbye(reason: reason))) }
+                // Nothing follows a close: the writer ends once it has sent what is queued.
+                sink.finish()
             }
         }
-        if !actions.isEmpty { kick.wake() }
+        if !actions.isEmpty { changed.wake() }
         return apply
     }
 
-    /// Runs until the session closes, the inbound stream ends, or the task is cancelled.
+    /// Queues `.logGrew` unless one is already waiting.
+    private func logGrew() {
+        if state.withLock({ s in defer { s.logGrewQueued = true }; return !s.logGrewQueued }) { sink.yield(.logGrew) }
+    }
+
+    /// Runs until the session closes, the inbound stream ends, or the task is
+    /// cancelled. The writer has the last word: a goodbye queued by a close
+    /// (refusal, silence, the peer's stream ending) is sent before this returns.
     func run<Inbound: AsyncSequence>(inbound: Inbound, send: @escaping @Sendable (SyncMessage) async throws -> Void) async throws
-    where Inbound.Element == SyncMessage {
+    where Inbound.Element == SyncMessage, Inbound: SendableMetatype {
         try await start()
         // Iterated by exactly one child task.
         let box = UncheckedTransfer(inbound)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.receiveLoop(box.value) }
-            group.addTask { try await self.sendLoop(send) }
-            // Whichever ends first ends the session.
-            _ = try await group.next()
+            group.addTask {
+                do {
+                    try await self.receiveLoop(box.value)
+                } catch where !(error is CancellationError) {
+                    self.stop("receiving from peer \(self.peerID) failed: \(error)")
+                    throw error
+                }
+            }
+            try await self.sendLoop(send)
             group.cancelAll()
+            // A receive failure is the session's error.
+            while let _ = try await group.next() {}
         }
     }
 
@@ -98,10 +152,11 @@ final class SessionRunner: @unchecked Sendable {
     /// Queues the hello (or the refusal of a peer not in the roster).
     func start() async throws {
         let vv = try await replica.versionVectorAsync()
-        _ = perform(withMachine { $0.start(localVersionVector: vv, now: Self.now()) })
-        lock.withLock {
-            stats.connected = true
-            stats.since = Date()
+        let now = now()
+        _ = perform(withMachine { $0.start(localVersionVector: vv, now: now) })
+        state.withLock {
+            $0.stats.connected = true
+            $0.stats.since = Date()
         }
     }
 
@@ -109,16 +164,18 @@ final class SessionRunner: @unchecked Sendable {
     /// in order before reading the next (HTTP/2 flow control holds the sender).
     func receiveLoop<Inbound: AsyncSequence>(_ inbound: Inbound) async throws where Inbound.Element == SyncMessage {
         for try await message in inbound {
-            lock.withLock { stats.lastContact = Date() }
-            if case .entries(let entries, _) = message {
-                lock.withLock {
-                    stats.entriesIn += entries.count
-                    stats.bytesIn += entries.reduce(0) { $0 + $1.byteCount }
+            state.withLock { s in
+                s.stats.lastContact = Date()
+                if case .entries(let entries, _) = message {
+                    s.stats.entriesIn += entries.count
+                    s.stats.bytesIn += entries.reduce(0) { $0 + $1.byteCount }
                 }
             }
-            let wasSyncing = withMachine { $0.state == .syncing }
-            let batch = perform(withMachine { $0.received(message, now: Self.now()) })
-            if !wasSyncing { kick.wake() }   // the hello: the sender may start
+            let now = now()
+            let (wasSyncing, actions) = withMachine { m in (m.state == .syncing, m.received(message, now: now)) }
+            let batch = perform(actions)
+            if !wasSyncing && withMachine({ $0.state == .syncing }) { logGrew() }   // the hello: the writer may start
+            changed.wake()   // silence deadline moved
             guard let batch else {
                 if closedReason != nil { return }
                 continue
@@ -128,7 +185,7 @@ final class SessionRunner: @unchecked Sendable {
             try await apply(prepared, bytes: batch.reduce(0) { $0 + $1.byteCount })
             if closedReason != nil { return }
         }
-        _ = perform(withMachine { $0.stop("peer \(peerID) closed the stream") })
+        stop("peer \(peerID) closed the stream")
     }
 
     /// Applies one prepared batch, records it, and queues the ack.
@@ -140,40 +197,56 @@ final class SessionRunner: @unchecked Sendable {
                           nanoseconds: DispatchTime.now().uptimeNanoseconds - began)
         // Relay at once: other sessions send what just landed.
         if result.applied > 0 { wakeup.wake() }
+        if result.held > 0 { registry.heldWakeup.wake() }
         if result.quarantined > 0 || result.equivocations > 0 {
             logger.warning("entries from peer rejected", metadata: [
                 "quarantined": "\(result.quarantined)", "equivocations": "\(result.equivocations)"])
         }
         let vv = try await replica.versionVectorAsync()
-        _ = perform(withMachine { $0.applied(quarantined: result.quarantined, localVersionVector: vv, now: Self.now()) })
+        let now = now()
+        _ = perform(withMachine { $0.applied(quarantined: result.quarantined, localVersionVector: vv, now: now) })
     }
 
-    /// The only writer of the session: returns after sending a goodbye or when the session closed.
-    func sendLoop(_ send: @Sendable (SyncMessage) async throws -> Void) async throws {
+    /// The only writer of the session: returns after sending a goodbye, or once
+    /// the session closed and everything queued before the close is sent.
+    func sendLoop(_ send: @escaping @Sendable (SyncMessage) async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.watchLog() }
+            group.addTask { try await self.watchDeadlines() }
+            defer { group.cancelAll() }
+            try await write(send)
+        }
+    }
+
+    private func write(_ send: (SyncMessage) async throws -> Void) async throws {
         var cursor: Int64?
         var caughtUpSent = false
-        while true {
-            // Control messages first (hello, acks, heartbeats, goodbye).
-            let pending: [SyncMessage] = lock.withLock { defer { outbox.removeAll() }; return outbox }
-            for message in pending {
+        for await event in events {
+            try Task.checkCancellation()
+            switch event {
+            case .control(let message):
+                // A message counts as sent when its sending began.
+                let now = now()
                 try await send(message)
-                withMachine { $0.sent(now: Self.now()) }
+                withMachine { $0.sent(now: now) }
+                changed.wake()
                 if case .goodbye = message { return }
-            }
-            if closedReason != nil { return }
-            let seen = wakeup.current
-            let kicked = kick.current
-            let syncing = withMachine { $0.state == .syncing }
-            guard syncing else {
-                // Waiting for the hello: a peer silent for three heartbeat intervals is dropped.
-                _ = perform(withMachine { $0.tick(now: Self.now()) })
-                await idle(seen: seen, kicked: kicked)
-                try Task.checkCancellation()
                 continue
+            case .deadline:
+                state.withLock { $0.deadlineQueued = false }
+                let now = now()
+                _ = perform(withMachine { $0.tick(now: now) })
+                changed.wake()
+                // Then look at the log too: a write that rang no wake-up (another
+                // process's, when the admin socket was down) goes out by the next heartbeat.
+            case .logGrew:
+                state.withLock { $0.logGrewQueued = false }
+            case .more:
+                break
             }
+            guard withMachine({ $0.state == .syncing }) else { continue }
             if cursor == nil {
-                let peerVV = withMachine { $0.peerVersionVector }
-                cursor = try await replica.catchUpStart(for: peerVV)
+                cursor = try await replica.catchUpStart(for: peerVersionVector)
             }
             let rows = try await replica.logEntries(after: cursor!, limit: SyncProtocol.maxBatchEntries)
             var candidates: [(id: EntryID, entry: RawEntry)] = []
@@ -185,35 +258,54 @@ final class SessionRunner: @unchecked Sendable {
                 cursor = row.position
             }
             let selected = withMachine { $0.select(candidates) }
-            if !selected.isEmpty || (!caughtUpSent && candidates.isEmpty) {
-                let caughtUp = candidates.count < rows.count ? false : rows.count < SyncProtocol.maxBatchEntries
-                try await send(.entries(selected, caughtUp: caughtUp))
-                if caughtUp { caughtUpSent = true }
+            let more = candidates.count < rows.count || rows.count == SyncProtocol.maxBatchEntries
+            if !selected.isEmpty || (!caughtUpSent && !more) {
+                let now = now()
+                try await send(.entries(selected, caughtUp: !more))
+                if !more { caughtUpSent = true }
                 let bytes = selected.reduce(0) { $0 + $1.byteCount }
-                lock.withLock {
-                    stats.entriesOut += selected.count
-                    stats.bytesOut += bytes
+                state.withLock {
+                    $0.stats.entriesOut += selected.count
+                    $0.stats.bytesOut += bytes
                 }
                 observer?.traffic(peer: peerID, direction: .outbound, entries: selected.count, bytes: bytes)
-                withMachine { $0.sent(now: Self.now()) }
-                continue
+                withMachine { $0.sent(now: now) }
+                changed.wake()
             }
-            if !candidates.isEmpty { continue }
-            // Idle: heartbeat if due, then sleep until something happens.
-            _ = perform(withMachine { $0.tick(now: Self.now()) })
-            await idle(seen: seen, kicked: kicked)
-            try Task.checkCancellation()
+            // Queued behind any control message that arrived meanwhile, so acks are not starved.
+            if more { sink.yield(.more) }
+        }
+        // The stream finished: the session closed without a goodbye to send.
+    }
+
+    /// Turns the node's log wake-ups into `.logGrew` events.
+    private func watchLog() async {
+        var seen = wakeup.current
+        while !Task.isCancelled {
+            await wakeup.wait(after: seen)
+            seen = wakeup.current
+            if !Task.isCancelled { logGrew() }
         }
     }
 
-    /// Sleeps until the log grows after `seen`, the session is kicked after
-    /// `kicked`, or the session's next deadline (heartbeat, silence) passes.
-    private func idle(seen: UInt64, kicked: UInt64) async {
-        guard let deadline = withMachine({ $0.nextDeadlineMilliseconds }) else { return }
-        let now = Self.now()
-        let wait = deadline > now ? deadline - now : 0
-        guard wait > 0 else { return }
-        await LogWakeup.first(of: [(wakeup, seen), (kick, kicked)], timeout: .milliseconds(Int64(wait)))
+    /// Sleeps on the session's clock until the machine's next deadline, then
+    /// queues `.deadline`; recomputes whenever the machine changed.
+    private func watchDeadlines() async throws {
+        var fired: UInt64?
+        while !Task.isCancelled {
+            let seen = changed.current
+            guard let deadline = withMachine({ $0.nextDeadlineMilliseconds }) else { return }
+            if deadline == fired {
+                // Already queued for this deadline: wait until the machine moves it.
+                await changed.wait(after: seen)
+                continue
+            }
+            let at = epoch.advanced(by: .milliseconds(Int64(deadline)))
+            if await LogWakeup.first(of: [(changed, seen)], until: at, clock: clock) == .deadline {
+                fired = deadline
+                if state.withLock({ s in defer { s.deadlineQueued = true }; return !s.deadlineQueued }) { sink.yield(.deadline) }
+            }
+        }
     }
 }
 

@@ -1,0 +1,145 @@
+import Clocks
+import Logging
+import PaxsyncModel
+import PaxsyncNet
+import PaxsyncStore
+import PaxsyncSync
+import PaxsyncTestSupport
+import Synchronization
+import Testing
+
+/// The session runner's timing, driven by a test clock over the in-process
+/// link: no sockets, no real time passes, every deadline is exact.
+@Suite("Session timing on a test clock")
+struct SessionClockTests {
+    let dir = TemporaryDirectory("paxsync-session-clock")
+    let coalition = TestCoalition(["AU", "JP"])
+
+    /// What the link carried, in order, from each side.
+    struct Sent: Sendable {
+        let from: String
+        let message: SyncMessage
+    }
+
+    /// Two nodes on one test clock, an in-process session between them, and a tap.
+    final class Pair: Sendable {
+        let clock = TestClock()
+        let au: InProcessLink.End
+        let jp: InProcessLink.End
+        let sent: AsyncStream<Sent>
+        let sink: AsyncStream<Sent>.Continuation
+        /// While true, nothing JP sends reaches AU.
+        let partitioned = Mutex(false)
+
+        init(_ test: SessionClockTests) throws {
+            au = .init(replica: try test.coalition.replica("AU", in: test.dir), registry: PeerRegistry(clock: AnyClock(clock)))
+            jp = .init(replica: try test.coalition.replica("JP", in: test.dir), registry: PeerRegistry(clock: AnyClock(clock)))
+            // Before the session starts, so JP's first batch carries it.
+            try jp.replica.commit([Records.facility("JP-A", country: "JP")])
+            (sent, sink) = AsyncStream.makeStream(of: Sent.self)
+        }
+
+        func run() -> Task<Void, any Error> {
+            var logger = Logger(label: "test.session-clock")
+            logger.logLevel = .critical
+            return Task { [self] in
+                defer { sink.finish() }
+                try await InProcessLink.run(au, jp, logger: logger) { from, message in
+                    self.sink.yield(Sent(from: from, message: message))
+                    return !(from == "JP" && self.partitioned.withLock { $0 })
+                }
+            }
+        }
+    }
+
+    /// Reads the tap until `done` says so; returns what it read.
+    func read(_ tap: inout AsyncStream<Sent>.Iterator, until done: ([Sent]) -> Bool) async throws -> [Sent] {
+        var seen: [Sent] = []
+        while !done(seen) {
+            let next = await tap.next()
+            seen.append(try #require(next, "the link ended after \(seen.map { "\($0.from) \($0.message.kind)" })"))
+        }
+        return seen
+    }
+
+    /// Waits for the opening exchange (JP holds one entry) to end with AU's ack
+    /// of it: by then AU has handled everything JP sent, and both sides last
+    /// sent at 0 ms on the test clock.
+    func converge(_ pair: Pair, _ tap: inout AsyncStream<Sent>.Iterator) async throws {
+        let opening = try await read(&tap) { seen in
+            seen.contains { if $0.from == "AU", case .ack = $0.message { true } else { false } }
+        }
+        #expect(opening.filter { $0.from == "JP" }.map(\.message.kind) == ["hello", "entries"])
+        #expect(try pair.au.replica.logCount() == 1)
+    }
+
+    @Test("an idle session heartbeats at exactly 5 s of clock time, from both sides, and sends nothing else")
+    func heartbeats() async throws {
+        let pair = try Pair(self)
+        var tap = pair.sent.makeAsyncIterator()
+        let link = pair.run()
+        defer { link.cancel() }
+        try await converge(pair, &tap)
+
+        await pair.clock.advance(by: .milliseconds(4_999))
+        await pair.clock.advance(by: .milliseconds(1))
+        let next = try await read(&tap) { $0.count == 2 }
+        #expect(Set(next.map(\.from)) == ["AU", "JP"])
+        for sent in next {
+            #expect(sent.message == .heartbeat(sentAtMilliseconds: 5_000), "\(sent.from) sent \(sent.message)")
+        }
+        // And again one interval later.
+        await pair.clock.advance(by: .seconds(5))
+        for sent in try await read(&tap, until: { $0.count == 2 }) {
+            #expect(sent.message == .heartbeat(sentAtMilliseconds: 10_000), "\(sent.from) sent \(sent.message)")
+        }
+    }
+
+    @Test("a peer silent for three heartbeat intervals is dropped at exactly 15 s, with a goodbye naming why")
+    func silence() async throws {
+        let pair = try Pair(self)
+        var tap = pair.sent.makeAsyncIterator()
+        let link = pair.run()
+        defer { link.cancel() }
+        try await converge(pair, &tap)
+        pair.partitioned.withLock { $0 = true }
+
+        for at in [5_000, 10_000] as [UInt64] {
+            await pair.clock.advance(by: .seconds(5))
+            let beats = try await read(&tap) { $0.count == 2 }
+            #expect(beats.allSatisfy { $0.message == .heartbeat(sentAtMilliseconds: at) })
+        }
+        await pair.clock.advance(by: .seconds(5))
+        let last = try await read(&tap) { seen in seen.contains { $0.from == "AU" } }
+        let goodbye = try #require(last.first { $0.from == "AU" })
+        guard case .goodbye(let reason) = goodbye.message else {
+            Issue.record("AU sent \(goodbye.message) at 15 s, not a goodbye")
+            return
+        }
+        #expect(reason == "peer JP silent for 15 s")
+        // Both sides end; AU's registry keeps why.
+        try await link.value
+        #expect(pair.au.registry.lastError("JP") == "peer JP silent for 15 s")
+        #expect(pair.au.registry.connectedPeers.isEmpty)
+    }
+
+    @Test("a write that rings the node's wake-up goes out at once, without the clock moving")
+    func wakeupSendsAtOnce() async throws {
+        let pair = try Pair(self)
+        var tap = pair.sent.makeAsyncIterator()
+        let link = pair.run()
+        defer { link.cancel() }
+        try await converge(pair, &tap)
+
+        try pair.au.replica.commit([Records.facility("AU-B")])
+        pair.au.registry.wakeup.wake()
+        let next = try await read(&tap) { $0.count == 1 }
+        guard case .entries(let entries, let caughtUp) = next[0].message else {
+            Issue.record("AU sent \(next[0].message) after a wake-up, not entries")
+            return
+        }
+        #expect(next[0].from == "AU")
+        #expect(entries.map { $0.id?.description } == ["AU:1"])
+        #expect(caughtUp)
+    }
+}
