@@ -200,12 +200,9 @@ struct QuarantineCommand: ParsableCommand {
     func run() throws {
         let replica = try node.replica()
         if let evidence {
-            let pairs = try replica.equivocationEvidence()
-            let writer = try BundleWriter(path: evidence, header: .init(exportedBy: replica.nodeID, exportedAtMilliseconds: SystemClock().nowMilliseconds(),
-                                                                        roster: replica.roster, entryCount: UInt64(pairs.count * 2)))
-            for (a, b) in pairs { try writer.append(a); try writer.append(b) }
-            try writer.close()
-            print("Wrote \(pairs.count) equivocation(s) (\(pairs.count * 2) entries) to \(evidence)")
+            let found = try replica.equivocationEvidence(exportedAt: SystemClock().nowMilliseconds())
+            try BundleWriter.write(found.header, entries: found.entries, to: evidence)
+            print("Wrote \(found.pairs.count) equivocation(s) (\(found.entries.count) entries) to \(evidence)")
             return
         }
         let report = Report(quarantined: try replica.quarantined(), held: try replica.held(),

@@ -206,39 +206,12 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             let replica = try node.replica(writable: true)
-            let reader = try BundleReader(path: bundle)
             let progress = Progress("importing", unit: "entries", enabled: !quiet && !json.enabled)
-            var counts: [String: Int] = [:]
-            var batch: [SignedEntry] = []
-            func flush() throws {
-                for outcome in try replica.apply(batch) {
-                    let name: String = switch outcome {
-                    case .applied: "applied"
-                    case .duplicate: "duplicate"
-                    case .held: "held"
-                    case .quarantined: "quarantined"
-                    case .equivocation: "equivocation"
-                    }
-                    counts[name, default: 0] += 1
-                }
-                batch.removeAll()
-                progress.update(reader.entriesRead, Int(reader.header.entryCount))
-            }
-            while let (body, signature) = try reader.nextRaw() {
-                do { batch.append(try SignedEntry(body: body, signature: signature)) } catch {
-                    _ = try replica.applyReceived(body: body, signature: signature)
-                    counts["quarantined", default: 0] += 1
-                }
-                if batch.count >= 500 { try flush() }
-            }
-            try flush()
+            let summary = try replica.importBundle(at: bundle, progress: progress.update)
             node.wakeDaemon()
-            // Entries held for clock skew earlier may be due now.
-            counts["released", default: 0] += try replica.retryHeld()
             progress.finish()
-            if json.enabled { Output.json(counts); return }
-            print("From \(bundle): " + ["applied", "duplicate", "held", "quarantined", "equivocation", "released"]
-                .map { "\(counts[$0] ?? 0) \($0)" }.joined(separator: ", "))
+            if json.enabled { Output.json(summary); return }
+            print("From \(bundle): " + summary.namedCounts.map { "\($0.count) \($0.name)" }.joined(separator: ", "))
         }
     }
 }

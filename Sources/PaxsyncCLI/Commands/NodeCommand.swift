@@ -151,20 +151,12 @@ struct RosterCommand: ParsableCommand {
             var added: [RosterMember] = []
             if let from {
                 guard let data = FileManager.default.contents(atPath: from) else { throw PaxsyncError(.notFound, "cannot read", subject: from) }
-                for member in try Roster.decode(data, source: from).members {
-                    if let existing = roster.member(member.id) {
-                        guard existing.signingKey == member.signingKey else {
-                            throw PaxsyncError(.badInput, "\(member.id) is already in the roster with another key", subject: from)
-                        }
-                        continue
-                    }
-                    added.append(member)
-                }
+                (roster, added) = try roster.merging(Roster.decode(data, source: from), source: from)
             } else if let id, let country, let key {
-                guard roster.member(id) == nil else { throw PaxsyncError(.usage, "already in the roster", subject: id) }
-                added.append(RosterMember(id: id, country: country, name: name ?? id, signingKey: key, address: address))
+                let member = RosterMember(id: id, country: country, name: name ?? id, signingKey: key, address: address)
+                roster = try roster.adding(member)
+                added = [member]
             }
-            roster.members += added
             try dir.installRoster(roster, source: from ?? "roster add")
             print("Added \(added.isEmpty ? "nobody new" : added.map(\.id).joined(separator: ", ")); the roster lists \(roster.members.map(\.id).joined(separator: ", "))")
         }

@@ -96,12 +96,13 @@ extension TableSpec {
     /// Joins key parts into the canonical key.
     public func makeKey(_ parts: [String]) -> String { parts.joined(separator: "/") }
 
-    /// The member that owns the record: the facility's, stock's facility's or
-    /// shipment's namespace, or the pledging member.
+    /// The member that owns the record: the namespace of its first key part
+    /// (a facility's, a stock's facility's, a shipment's), or the member a key
+    /// column names (a pledge's).
     public func owner(ofKeyParts parts: [String]) -> String {
-        switch kind {
-        case .facilities, .stocks, .shipments: Identifier.namespace(of: parts[0]) ?? ""
-        case .reservePledges: parts[2]
+        switch ownership {
+        case .namespace: Identifier.namespace(of: parts[0]) ?? ""
+        case .keyColumn(let column): key.firstIndex { $0.name == column }.map { parts[$0] } ?? ""
         }
     }
 

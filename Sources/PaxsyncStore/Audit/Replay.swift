@@ -64,16 +64,12 @@ public enum Replay {
         // Replay judges entries as of any time: nothing is held for clock skew.
         let replica = try Replica(path: path, nodeID: nodeID, roster: roster, clock: ManualClock(milliseconds: 1 << 46))
         var result = Result()
-        var batch: [SignedEntry] = []
         var seen = 0
-        func flush() throws {
-            guard !batch.isEmpty else { return }
-            let outcomes = try replica.apply(batch)
+        var batcher = ApplyBatcher(replica: replica) { batch, outcomes in
             for (entry, outcome) in zip(batch, outcomes) where outcome != .applied {
                 throw PaxsyncError(.invalidState, "replay could not apply the entry: \(outcome)", subject: entry.id.description)
             }
             result.applied += batch.count
-            batch.removeAll(keepingCapacity: true)
             progress?(seen, total)
         }
         try entries(of: source) { body, signature, position in
@@ -86,12 +82,11 @@ public enum Replay {
                 return true
             default: break
             }
-            batch.append(entry)
-            if batch.count >= 500 { try flush() }
+            try batcher.add(entry)
             if case .entry(let id) = limit, entry.id == id { return false }
             return true
         }
-        try flush()
+        try batcher.flush()
         if case .entry(let id) = limit, try replica.logEntry(id) == nil {
             throw PaxsyncError(.notFound, "entry \(id) is not in the source log", subject: "\(id)")
         }

@@ -30,6 +30,13 @@ public final class BundleWriter {
         try handle.synchronize()
         try handle.close()
     }
+
+    /// Writes a whole bundle of entries held in memory to `path`.
+    public static func write(_ header: BundleFormat.Header, entries: [SignedEntry], to path: String) throws {
+        let writer = try BundleWriter(path: path, header: header)
+        for entry in entries { try writer.append(entry) }
+        try writer.close()
+    }
 }
 
 /// Reads length-prefixed frames from a file in 1 MiB chunks.

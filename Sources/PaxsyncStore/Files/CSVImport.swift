@@ -21,9 +21,10 @@ public enum CSVImport {
                 throw PaxsyncError(.badInput, "column \"\(name)\" appears twice", subject: "\(source):\(header.line)")
             }
         }
-        let ownerColumn = table.isCounter ? "member" : table.derivedColumn
-        let required = table.key.map(\.name).filter { $0 != ownerColumn || !table.isCounter }
-            + table.fields.filter { !$0.nullable && !($0.name == "status") }.map(\.name)
+        // The owner's key column (a pledge's member) may be left out: it is this node.
+        // Fields with a default may be left out: an existing record keeps its value.
+        let required = table.key.map(\.name).filter { $0 != table.ownerKeyColumn }
+            + table.fields.filter { !$0.nullable && $0.defaultValue == nil }.map(\.name)
         let missing = required.filter { index[$0] == nil }
         guard missing.isEmpty else {
             throw PaxsyncError(.badInput, "missing column(s) \(missing.joined(separator: ", "))", subject: "\(source):\(header.line)")
@@ -42,7 +43,7 @@ public enum CSVImport {
             var parts: [String] = []
             for column in table.key {
                 var value = cell(column.name) ?? ""
-                if table.isCounter, column.name == "member", value.isEmpty { value = nodeID }
+                if column.name == table.ownerKeyColumn, value.isEmpty { value = nodeID }
                 do { try column.type.validate(.text(value), field: column.name) } catch {
                     throw PaxsyncError(.invalidField, error.message, subject: "\(at): column \(column.name)")
                 }
@@ -65,7 +66,7 @@ public enum CSVImport {
                 guard let text = cell(field.name) else { continue }
                 if text.isEmpty {
                     guard field.nullable else {
-                        if field.name == "status" { continue }
+                        if field.defaultValue != nil { continue }
                         throw PaxsyncError(.invalidField, "is empty; \(field.summary)", subject: "\(at): column \(field.name)")
                     }
                     values[field.name] = .null
@@ -77,8 +78,11 @@ public enum CSVImport {
                 }
                 values[field.name] = value
             }
-            if table.isCounter, let share = values["share_kg"]?.integer, share < 0 {
-                throw PaxsyncError(.invalidField, "a pledged share may not be negative", subject: "\(at): column share_kg")
+            // A counter is set to a total here, and a total is never below zero.
+            for field in table.fields where field.rule == .counter {
+                if let total = values[field.name]?.integer, total < 0 {
+                    throw PaxsyncError(.invalidField, "a \(field.noun) may not be negative", subject: "\(at): column \(field.name)")
+                }
             }
             intents.append(WriteIntent(table: table, keyParts: parts, kind: table.isCounter ? .setCounter : .upsert,
                                        values: values, source: at))

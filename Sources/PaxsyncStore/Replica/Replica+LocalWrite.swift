@@ -109,7 +109,6 @@ extension Replica {
         let subject = intent.recordName
         func fail(_ code: PaxsyncError.Code, _ message: String) -> PaxsyncError { PaxsyncError(code, message, subject: subject) }
         _ = try table.parseKey(intent.key)
-        let owner = table.owner(ofKeyParts: intent.keyParts)
         let events = try loadEvents(db, table: table.name, key: intent.key)
         histories[intent.recordName] = events
         let current = Merge.resolve(table: table, key: intent.key, events: events)
@@ -129,8 +128,10 @@ extension Replica {
             let missing = table.fields.filter { !$0.nullable && intent.values[$0.name] == nil }.map(\.name)
             guard missing.isEmpty else { throw fail(.invalidField, "missing \(missing.joined(separator: ", "))") }
             var values = intent.values
-            if table.kind == .shipments, values["status"] == nil { values["status"] = .text("planned") }
-            try checkReferences(db, table: table, owner: owner, values: values, current: current, subject: subject)
+            for field in table.fields where values[field.name] == nil {
+                if let value = field.defaultValue { values[field.name] = value }
+            }
+            try checkReferences(db, table: table, keyParts: intent.keyParts, values: values, current: current, subject: subject)
             return RowChange(table: table.name, key: intent.key, op: .create,
                              fields: table.fields.map { FieldChange(name: $0.name, value: values[$0.name] ?? .null,
                                                                     replaced: current.fields[$0.name]?.version) })
@@ -141,20 +142,17 @@ extension Replica {
             let changed = intent.values.filter { current.value($0.key) != $0.value }.map(\.key).sorted()
             if intent.kind == .upsert && changed.isEmpty { return nil }
             guard !changed.isEmpty else { throw fail(.usage, "nothing to change: every given value is already set") }
-            try checkReferences(db, table: table, owner: owner, values: intent.values, current: current, subject: subject)
-            if let status = intent.values["status"]?.text.flatMap(ShipmentStatus.init), changed.contains("status"),
-               let old = current.value("status")?.text.flatMap(ShipmentStatus.init) {
-                try EntryRules.checkTransition(from: old, to: status, subject: subject)
+            try checkReferences(db, table: table, keyParts: intent.keyParts, values: intent.values, current: current, subject: subject)
+            for field in table.fields where field.rule == .shipmentStatus && changed.contains(field.name) {
+                if let status = intent.values[field.name]?.text.flatMap(ShipmentStatus.init),
+                   let old = current.value(field.name)?.text.flatMap(ShipmentStatus.init) {
+                    try EntryRules.checkTransition(from: old, to: status, subject: subject)
+                }
             }
             return RowChange(table: table.name, key: intent.key, op: .update, fields: fieldChanges(changed))
         case .delete:
             guard current.state == .live else { throw fail(.notFound, "does not exist") }
-            if table.kind == .facilities {
-                let stocks = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM stocks WHERE facility_id = ?", arguments: [intent.keyParts[0]]) ?? 0
-                guard stocks == 0 else {
-                    throw fail(.invalidState, "has \(stocks) stock record(s); delete them first (paxsync stock delete)")
-                }
-            }
+            try checkNotReferenced(db, table: table, keyParts: intent.keyParts, current: current, subject: subject)
             return RowChange(table: table.name, key: intent.key, op: .delete, replaced: current.version)
         case .adjust, .setCounter:
             guard table.isCounter, let field = table.fields.first else { throw fail(.usage, "\(table.name) has no counter") }
@@ -166,7 +164,8 @@ extension Replica {
                 throw fail(.usage, "an adjustment of zero changes nothing")
             }
             guard now + delta >= 0 else {
-                throw fail(.invalidState, "field \(field.name): the share is \(now) kg; adjusting by \(delta) would take it below zero")
+                throw fail(.invalidState, "field \(field.name): the \(field.noun) is \(now)\(field.unit.map { " \($0)" } ?? ""); "
+                           + "adjusting by \(delta) would take it below zero")
             }
             return RowChange(table: table.name, key: intent.key, op: .adjust,
                              fields: [FieldChange(name: field.name, value: .integer(delta), replaced: current.fields[field.name]?.version)])
@@ -176,30 +175,51 @@ extension Replica {
     }
 
     /// References to other records, checked where the write is made: the
-    /// referenced records exist in this replica.
-    private func checkReferences(_ db: Database, table: TableSpec, owner: String, values: [String: FieldValue],
+    /// referenced records exist in this replica. Also the order of timestamp
+    /// fields that may not be earlier than another.
+    private func checkReferences(_ db: Database, table: TableSpec, keyParts: [String], values: [String: FieldValue],
                                  current: ResolvedRecord, subject: String) throws {
-        func facilityExists(_ id: String) throws -> Bool {
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM facilities WHERE id = ?"), arguments: [id]) ?? false
+        func exists(_ reference: Reference, _ value: String) throws -> Bool {
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM \(reference.table) WHERE \(reference.column) = ?"),
+                              arguments: [value]) ?? false
         }
-        switch table.kind {
-        case .stocks:
-            let facility = owner.isEmpty ? "" : (try table.parseKey(current.key))[0]
-            guard try facilityExists(facility) else {
-                throw PaxsyncError(.invalidState, "facility \(facility) does not exist; create it first", subject: subject)
+        func noun(_ reference: Reference) -> String { Schema.table(named: reference.table)?.noun ?? reference.table }
+        for (column, value) in zip(table.key, keyParts) {
+            guard let reference = column.references else { continue }
+            guard try exists(reference, value) else {
+                throw PaxsyncError(.invalidState, "\(noun(reference)) \(value) does not exist; create it first", subject: subject)
             }
-        case .shipments:
-            for name in ["from_facility", "to_facility"] {
-                if let id = values[name]?.text, try !facilityExists(id) {
-                    throw PaxsyncError(.invalidField, "field \(name): facility \(id) does not exist in this replica", subject: subject)
-                }
+        }
+        for field in table.fields {
+            guard let reference = field.references, let value = values[field.name]?.text else { continue }
+            guard try exists(reference, value) else {
+                throw PaxsyncError(.invalidField, "field \(field.name): \(noun(reference)) \(value) does not exist in this replica",
+                                   subject: subject)
             }
-            if let departed = (values["departed_at"] ?? current.value("departed_at"))?.text,
-               let arrived = (values["arrived_at"] ?? current.value("arrived_at"))?.text,
-               let d = CivilTime.parseTimestamp(departed), let a = CivilTime.parseTimestamp(arrived), a < d {
-                throw PaxsyncError(.invalidField, "field arrived_at: \(arrived) is before departed_at \(departed)", subject: subject)
+        }
+        for field in table.fields {
+            guard let earlierField = field.notBefore,
+                  let earlier = (values[earlierField] ?? current.value(earlierField))?.text,
+                  let later = (values[field.name] ?? current.value(field.name))?.text,
+                  let e = CivilTime.parseTimestamp(earlier), let l = CivilTime.parseTimestamp(later), l < e else { continue }
+            throw PaxsyncError(.invalidField, "field \(field.name): \(later) is before \(earlierField) \(earlier)", subject: subject)
+        }
+    }
+
+    /// Refuses deleting a record that records of a table whose reference says
+    /// `refuse` still name (a facility with stock).
+    private func checkNotReferenced(_ db: Database, table: TableSpec, keyParts: [String], current: ResolvedRecord,
+                                    subject: String) throws {
+        for referrer in Schema.referrers(to: table.name) where referrer.reference.onDelete == .refuse {
+            let column = referrer.reference.column
+            let value = table.key.firstIndex { $0.name == column }.map { FieldValue.text(keyParts[$0]) } ?? current.value(column) ?? .null
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(referrer.table.name) WHERE \(referrer.column) = ?",
+                                         arguments: [value.databaseValue]) ?? 0
+            guard count == 0 else {
+                let noun = referrer.table.noun
+                throw PaxsyncError(.invalidState, "has \(count) \(noun) record(s); delete them first (paxsync \(noun) delete)",
+                                   subject: subject)
             }
-        default: break
         }
     }
 }
