@@ -27,6 +27,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         // Pure domain: records, validation, hybrid logical clock, merge and
@@ -155,6 +156,7 @@ let package = Package(
             dependencies: [
                 "PaxsyncCLI", "PaxsyncDaemon", "PaxsyncCluster", "PaxsyncNet", "PaxsyncModel", "PaxsyncTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
     ]
