@@ -154,7 +154,8 @@ let package = Package(
         .testTarget(
             name: "PaxsyncCLITests",
             dependencies: [
-                "PaxsyncCLI", "PaxsyncDaemon", "PaxsyncCluster", "PaxsyncNet", "PaxsyncModel", "PaxsyncTestSupport",
+                "PaxsyncCLI", "PaxsyncDaemon", "PaxsyncCluster", "PaxsyncNet", "PaxsyncModel", "PaxsyncLog", "PaxsyncStore",
+                "PaxsyncTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]
