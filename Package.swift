@@ -149,7 +149,13 @@ let package = Package(
         ),
         .testTarget(
             name: "PaxsyncDaemonTests",
-            dependencies: ["PaxsyncDaemon", "PaxsyncStore", "PaxsyncTestSupport", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "PaxsyncDaemon", "PaxsyncStore", "PaxsyncNet", "PaxsyncTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "PaxsyncCLITests",
