@@ -142,6 +142,7 @@ let package = Package(
             name: "PaxsyncNetTests",
             dependencies: [
                 "PaxsyncNet", "PaxsyncSync", "PaxsyncTestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
