@@ -89,10 +89,10 @@ struct OperatorTests {
         #expect(try await status(c, "KR").origins.allSatisfy { $0.lagEntries == 0 })
     }
 
-    @Test("the admin socket is owner-only; another account is refused; a second daemon on the same data directory is refused")
+    @Test("the admin socket is owner-only; a second daemon on the same data directory is refused")
     func adminEndpointIsPrivate() async throws {
         let (dir, c) = try runningAU("paxsync-admin")
-        defer { c.stopAll() }
+        defer { c.stopAll(); withExtendedLifetime(dir) {} }
         let socket = c.dataDir("AU") + "/admin.sock"
         _ = try await waitFor("admin socket") { AdminClient.isAnswering(socket) }
         let attributes = try FileManager.default.attributesOfItem(atPath: socket)
@@ -105,11 +105,16 @@ struct OperatorTests {
         let second = try await Paxsync(dataDir: c.dataDir("AU")).run(["serve", "--listen", "127.0.0.1:\(freeLoopbackPort())"])
         #expect(second.status != 0 && second.output.contains("another paxsync serve already runs"), "\(second.output)")
         #expect(AdminClient.isAnswering(socket), "the first daemon keeps its socket")
+    }
 
-        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
-            // Not root: no other account to try from here; the mode check above is what refuses it.
-            return
-        }
+    @Test("another account is refused by the admin socket's mode",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
+                   "needs root and setpriv to run paxsync status as another account"))
+    func adminSocketRefusesAnotherAccount() async throws {
+        let (dir, c) = try runningAU("paxsync-admin-other")
+        defer { c.stopAll() }
+        let socket = c.dataDir("AU") + "/admin.sock"
+        _ = try await waitFor("admin socket") { AdminClient.isAnswering(socket) }
         // Let another account through the directories, so only the socket's own mode stands in its way.
         for path in [dir.path, c.dataDir("AU"), (Paxsync.binary as NSString).deletingLastPathComponent] {
             chmod(path, 0o755)
@@ -123,7 +128,7 @@ struct OperatorTests {
         try other.run()
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         other.waitUntilExit()
-        #expect(other.terminationStatus != 0)
+        #expect(other.terminationStatus == 77, "exit status 77 (permission): \(text)")
         #expect(text.contains("permission denied"), "\(text)")
     }
 
