@@ -27,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/pointfreeco/swift-clocks", from: "1.1.1"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
     ],
     targets: [
         // Pure domain: records, validation, hybrid logical clock, merge and
@@ -97,6 +99,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         // A coalition of real `paxsync serve` processes on loopback, for the demo,
@@ -141,6 +144,7 @@ let package = Package(
             name: "PaxsyncNetTests",
             dependencies: [
                 "PaxsyncNet", "PaxsyncSync", "PaxsyncTestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "Logging", package: "swift-log"),
@@ -153,13 +157,18 @@ let package = Package(
                 "PaxsyncDaemon", "PaxsyncNet", "PaxsyncStore", "PaxsyncTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Clocks", package: "swift-clocks"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(
             name: "PaxsyncCLITests",
             dependencies: [
-                "PaxsyncCLI", "PaxsyncDaemon", "PaxsyncCluster", "PaxsyncNet", "PaxsyncModel", "PaxsyncTestSupport",
+                "PaxsyncCLI", "PaxsyncDaemon", "PaxsyncCluster", "PaxsyncNet", "PaxsyncModel", "PaxsyncLog", "PaxsyncStore",
+                "PaxsyncTestSupport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
             ]
         ),
     ]

@@ -1,4 +1,5 @@
 import Foundation
+import Subprocess
 import Testing
 
 /// Runs the built `paxsync` binary, as a user would.
@@ -31,39 +32,80 @@ struct Paxsync {
         environment = env
     }
 
-    /// Runs the binary to its end, or until `timeoutSeconds` pass (then it is
-    /// killed and the result says so). Both pipes are drained at once, so a
+    /// What one of the tasks watching a run reports.
+    private enum Watch: Sendable {
+        case stdout([UInt8])
+        case stderr([UInt8])
+        case timedOut
+        case timerCancelled
+    }
+
+    /// Runs the binary to its end, or until `timeoutSeconds` pass: then it is
+    /// killed with SIGKILL, the status is 128 + 9 and stderr ends saying so.
+    /// Standard input is empty; both output streams are read concurrently, so a
     /// child writing much to either cannot block.
     @discardableResult
-    func run(_ arguments: [String], timeoutSeconds: Double = 300) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = arguments
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let drained = DispatchGroup()
-        nonisolated(unsafe) var errData = Data()
-        DispatchQueue.global().async(group: drained) { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        let killer = DispatchWorkItem { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: killer)
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        drained.wait()
-        process.waitUntilExit()
-        killer.cancel()
-        let killed = process.terminationReason == .uncaughtSignal
-        return Result(status: killed ? 128 + process.terminationStatus : process.terminationStatus,
-                      stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self) + (killed ? "\n[killed by signal \(process.terminationStatus)]" : ""))
+    func run(_ arguments: [String], timeoutSeconds: Double = 300) async throws -> Result {
+        var variables: [Environment.Key: String] = [:]
+        for (name, value) in environment { variables[Environment.Key(stringLiteral: name)] = value }
+        let execution = try await Subprocess.run(
+            .path(.init(Self.binary)), arguments: Arguments(arguments), environment: .custom(variables),
+            input: .none, output: .sequence, error: .sequence
+        ) { execution in
+            try await withThrowingTaskGroup(of: Watch.self) { group in
+                group.addTask { .stdout(try await Self.collect(execution.standardOutput)) }
+                group.addTask { .stderr(try await Self.collect(execution.standardError)) }
+                group.addTask {
+                    do {
+                        try await Task.sleep(for: .seconds(timeoutSeconds))
+                    } catch {
+                        return .timerCancelled
+                    }
+                    try? execution.send(signal: .kill)
+                    return .timedOut
+                }
+                var stdout: [UInt8] = [], stderr: [UInt8] = [], streamsEnded = 0, timedOut = false
+                while let watched = try await group.next() {
+                    switch watched {
+                    case .stdout(let bytes): stdout = bytes; streamsEnded += 1
+                    case .stderr(let bytes): stderr = bytes; streamsEnded += 1
+                    case .timedOut: timedOut = true
+                    case .timerCancelled: break
+                    }
+                    // Both streams end when the child exits: stop the timer.
+                    if streamsEnded == 2 { group.cancelAll() }
+                }
+                return (stdout: stdout, stderr: stderr, timedOut: timedOut)
+            }
+        }
+        let (stdout, stderr, timedOut) = execution.closureResult
+        var status: Int32
+        var note = ""
+        switch execution.terminationStatus {
+        case .exited(let code):
+            status = code
+        case .signaled(let signal):
+            status = 128 + signal
+            note = "\n[killed by signal \(signal)]"
+        }
+        if timedOut { note += "\n[timed out after \(timeoutSeconds) s]" }
+        return Result(status: status, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self) + note)
+    }
+
+    /// Every byte of one output stream, to its end.
+    private static func collect(_ stream: SubprocessOutputSequence) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        for try await buffer in stream {
+            buffer.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        }
+        return bytes
     }
 
     /// Runs and requires success, returning stdout.
     @discardableResult
-    func ok(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let r = try run(arguments)
+    func ok(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> String {
+        let r = try await run(arguments)
         #expect(r.status == 0, "paxsync \(arguments.joined(separator: " ")) failed: \(r.output)", sourceLocation: sourceLocation)
         return r.stdout
     }

@@ -10,12 +10,12 @@ import Glibc
 @Suite("Durability under kill -9")
 struct CrashTests {
     @Test("every acknowledged write survives repeated kill -9 of writing processes; the log verifies; SQLite is intact")
-    func killNine() throws {
+    func killNine() async throws {
         let dir = TemporaryDirectory("paxsync-crash")
         let path = dir.file("au")
         let paxsync = Paxsync(dataDir: path)
-        try paxsync.ok(["node", "init", "--node-id", "AU", "--data-dir", path])
-        try paxsync.ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "mine", "--country", "AU", "--lat", "1", "--lon", "1"])
+        try await paxsync.ok(["node", "init", "--node-id", "AU", "--data-dir", path])
+        try await paxsync.ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "mine", "--country", "AU", "--lat", "1", "--lon", "1"])
 
         var acknowledged: [String: String] = [:]   // stock key -> quantity the CLI reported committed
         var acks = 0
@@ -55,15 +55,15 @@ struct CrashTests {
         try #require(!acknowledged.isEmpty, "no write was acknowledged before the kills")
         for (key, quantity) in acknowledged {
             let parts = key.split(separator: "/")
-            let r = try paxsync.ok(["query", "SELECT quantity_kg FROM stocks WHERE mineral = '\(parts[0])' AND form = '\(parts[1])'"])
+            let r = try await paxsync.ok(["query", "SELECT quantity_kg FROM stocks WHERE mineral = '\(parts[0])' AND form = '\(parts[1])'"])
             let stored = Int(r.split(separator: "\n")[1].trimmingCharacters(in: .whitespaces)) ?? -1
             // A write may land after its ack was lost to the kill, so the stored value is the acknowledged one or later.
             #expect(stored >= Int(quantity)!, "acknowledged \(key) = \(quantity), stored \(stored)")
         }
-        #expect(try paxsync.ok(["log", "verify", "--quiet"]).hasPrefix("OK"))
-        let integrity = try paxsync.ok(["query", "PRAGMA integrity_check"])
+        #expect(try await paxsync.ok(["log", "verify", "--quiet"]).hasPrefix("OK"))
+        let integrity = try await paxsync.ok(["query", "PRAGMA integrity_check"])
         #expect(integrity.contains("ok"))
-        let replay = try paxsync.ok(["replay", "--into", dir.file("r.sqlite"), "--quiet"])
+        let replay = try await paxsync.ok(["replay", "--into", dir.file("r.sqlite"), "--quiet"])
         #expect(replay.contains("matches"))
     }
 }

@@ -15,8 +15,8 @@ import PaxsyncModel
 struct OperatorTests {
     static let members: [LocalCoalition.Member] = ["AU", "JP", "KR"].map { .init(id: $0, country: $0, name: "Member \($0)") }
 
-    func status(_ c: LocalCoalition, _ id: String) throws -> NodeStatus {
-        let text = try Paxsync(dataDir: c.dataDir(id)).ok(["status", "--json"])
+    func status(_ c: LocalCoalition, _ id: String) async throws -> NodeStatus {
+        let text = try await Paxsync(dataDir: c.dataDir(id)).ok(["status", "--json"])
         return try JSONDecoder().decode(NodeStatus.self, from: Data(text.utf8))
     }
 
@@ -28,13 +28,13 @@ struct OperatorTests {
         return (dir, c)
     }
 
-    func write(_ c: LocalCoalition, _ id: String, _ facility: String) throws {
-        try Paxsync(dataDir: c.dataDir(id)).ok(["facility", "create", "--id", facility, "--name", "F", "--kind", "port",
+    func write(_ c: LocalCoalition, _ id: String, _ facility: String) async throws {
+        try await Paxsync(dataDir: c.dataDir(id)).ok(["facility", "create", "--id", facility, "--name", "F", "--kind", "port",
                                                 "--country", id, "--lat", "1", "--lon", "2"])
     }
 
     @Test("status shows connected peers, then a stopped peer disconnected and behind, then caught up; status without a daemon says so")
-    func statusThroughOutage() throws {
+    func statusThroughOutage() async throws {
         let dir = TemporaryDirectory("paxsync-status")
         let metricsPort = freeLoopbackPort()
         let c = try LocalCoalition(base: dir.path, members: Self.members, executable: Paxsync.binary) { id, config in
@@ -42,19 +42,19 @@ struct OperatorTests {
         }
         defer { c.stopAll() }
         for id in c.ids { try c.start(id) }
-        try write(c, "JP", "JP-A")
-        _ = try waitFor("AU sees both peers connected and JP:1") {
-            let s = try status(c, "AU")
+        try await write(c, "JP", "JP-A")
+        _ = try await waitFor("AU sees both peers connected and JP:1") {
+            let s = try await status(c, "AU")
             return s.peers.allSatisfy(\.connected) && s.origins.first { $0.origin == "JP" }?.heldSeq == 1
         }
-        var au = try status(c, "AU")
+        var au = try await status(c, "AU")
         #expect(au.daemonRunning && au.node == "AU" && au.roster.map(\.id) == ["AU", "JP", "KR"])
         #expect(au.peers.map(\.id) == ["JP", "KR"])
         #expect(au.origins.allSatisfy { $0.lagEntries == 0 && $0.state == "ok" })
         #expect(au.peers.reduce(0) { $0 + $1.entriesIn } >= 1, "JP:1 came from JP or relayed by KR")
-        let table = try Paxsync(dataDir: c.dataDir("AU")).ok(["status"])
+        let table = try await Paxsync(dataDir: c.dataDir("AU")).ok(["status"])
         #expect(table.contains("node AU") && table.contains("connected") && table.contains("ORIGIN"))
-        #expect(try Paxsync(dataDir: c.dataDir("AU")).ok(["peers"]).contains("KR"))
+        #expect(try await Paxsync(dataDir: c.dataDir("AU")).ok(["peers"]).contains("KR"))
 
         // Metrics: counters from the sessions, gauges refreshed at the scrape.
         let metrics = try httpGet("http://127.0.0.1:\(metricsPort)/metrics")
@@ -65,51 +65,56 @@ struct OperatorTests {
 
         // KR goes down; JP writes; AU shows KR disconnected and one entry behind.
         #expect(c.stop("KR") == 0)
-        try write(c, "JP", "JP-B")
-        _ = try waitFor("AU holds JP:2 and shows KR down") {
-            let s = try status(c, "AU")
+        try await write(c, "JP", "JP-B")
+        _ = try await waitFor("AU holds JP:2 and shows KR down") {
+            let s = try await status(c, "AU")
             return s.origins.first { $0.origin == "JP" }?.heldSeq == 2 && s.peers.first { $0.id == "KR" }?.connected == false
         }
-        au = try status(c, "AU")
+        au = try await status(c, "AU")
         let kr = au.peers.first { $0.id == "KR" }!
         #expect(!kr.connected && kr.behindEntries == 1 && kr.sessions == 1)
-        let down = try Paxsync(dataDir: c.dataDir("KR")).run(["status"])
+        let down = try await Paxsync(dataDir: c.dataDir("KR")).run(["status"])
         #expect(down.status == 0 && down.stdout.contains("daemon NOT RUNNING"))
-        let offline = try status(c, "KR")
+        let offline = try await status(c, "KR")
         #expect(!offline.daemonRunning && offline.peers.isEmpty && offline.origins.first { $0.origin == "JP" }?.heldSeq == 1)
 
         // KR returns and catches up; AU sees it connected again with nothing missing.
         try c.start("KR")
-        _ = try waitFor("KR catches up") {
-            try status(c, "KR").origins.first { $0.origin == "JP" }?.heldSeq == 2
-                && status(c, "AU").peers.first { $0.id == "KR" }?.behindEntries == 0
+        _ = try await waitFor("KR catches up") {
+            let kr = try await status(c, "KR"), au = try await status(c, "AU")
+            return kr.origins.first { $0.origin == "JP" }?.heldSeq == 2 && au.peers.first { $0.id == "KR" }?.behindEntries == 0
         }
-        au = try status(c, "AU")
+        au = try await status(c, "AU")
         #expect(au.peers.first { $0.id == "KR" }!.connected && au.peers.first { $0.id == "KR" }!.sessions == 2)
-        #expect(try status(c, "KR").origins.allSatisfy { $0.lagEntries == 0 })
+        #expect(try await status(c, "KR").origins.allSatisfy { $0.lagEntries == 0 })
     }
 
-    @Test("the admin socket is owner-only; another account is refused; a second daemon on the same data directory is refused")
-    func adminEndpointIsPrivate() throws {
+    @Test("the admin socket is owner-only; a second daemon on the same data directory is refused")
+    func adminEndpointIsPrivate() async throws {
         let (dir, c) = try runningAU("paxsync-admin")
-        defer { c.stopAll() }
+        defer { c.stopAll(); withExtendedLifetime(dir) {} }
         let socket = c.dataDir("AU") + "/admin.sock"
-        _ = try waitFor("admin socket") { AdminClient.isAnswering(socket) }
+        _ = try await waitFor("admin socket") { AdminClient.isAnswering(socket) }
         let attributes = try FileManager.default.attributesOfItem(atPath: socket)
         #expect(attributes[.posixPermissions] as? Int == 0o600)
         #expect((attributes[.ownerAccountID] as? NSNumber)?.uint32Value == getuid())
-        let health = try Paxsync(dataDir: c.dataDir("AU")).run(["status", "--require-daemon", "--json"])
+        let health = try await Paxsync(dataDir: c.dataDir("AU")).run(["status", "--require-daemon", "--json"])
         #expect(health.status == 0 && health.stdout.contains("\"daemonRunning\" : true"), "\(health.output)")
 
         // A second daemon for the same data directory stops at once, naming the cause.
-        let second = try Paxsync(dataDir: c.dataDir("AU")).run(["serve", "--listen", "127.0.0.1:\(freeLoopbackPort())"])
+        let second = try await Paxsync(dataDir: c.dataDir("AU")).run(["serve", "--listen", "127.0.0.1:\(freeLoopbackPort())"])
         #expect(second.status != 0 && second.output.contains("another paxsync serve already runs"), "\(second.output)")
         #expect(AdminClient.isAnswering(socket), "the first daemon keeps its socket")
+    }
 
-        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
-            // Not root: no other account to try from here; the mode check above is what refuses it.
-            return
-        }
+    @Test("another account is refused by the admin socket's mode",
+          .enabled(if: getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"),
+                   "needs root and setpriv to run paxsync status as another account"))
+    func adminSocketRefusesAnotherAccount() async throws {
+        let (dir, c) = try runningAU("paxsync-admin-other")
+        defer { c.stopAll() }
+        let socket = c.dataDir("AU") + "/admin.sock"
+        _ = try await waitFor("admin socket") { AdminClient.isAnswering(socket) }
         // Let another account through the directories, so only the socket's own mode stands in its way.
         for path in [dir.path, c.dataDir("AU"), (Paxsync.binary as NSString).deletingLastPathComponent] {
             chmod(path, 0o755)
@@ -123,27 +128,27 @@ struct OperatorTests {
         try other.run()
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         other.waitUntilExit()
-        #expect(other.terminationStatus != 0)
+        #expect(other.terminationStatus == 77, "exit status 77 (permission): \(text)")
         #expect(text.contains("permission denied"), "\(text)")
     }
 
     @Test("backup: an online copy while the daemon runs, verified, with the live digest")
-    func backup() throws {
+    func backup() async throws {
         let (dir, c) = try runningAU("paxsync-backup")
         defer { c.stopAll() }
-        try write(c, "AU", "AU-A")
+        try await write(c, "AU", "AU-A")
         let au = Paxsync(dataDir: c.dataDir("AU"))
-        let out = try au.ok(["backup", "--out", dir.file("copy.sqlite"), "--json"])
-        let digest = try au.ok(["digest"]).components(separatedBy: " ")[0]
+        let out = try await au.ok(["backup", "--out", dir.file("copy.sqlite"), "--json"])
+        let digest = try await au.ok(["digest"]).components(separatedBy: " ")[0]
         #expect(out.contains(digest) && out.contains("\"entries\" : \"1\""))
-        let again = try au.run(["backup", "--out", dir.file("copy.sqlite")])
+        let again = try await au.run(["backup", "--out", dir.file("copy.sqlite")])
         #expect(again.status != 0 && again.stderr.contains("refusing to overwrite"))
     }
 
     @Test("paxsync demo --exit-when-converged: five daemons converge with one conflict and are all stopped")
-    func demo() throws {
+    func demo() async throws {
         let dir = TemporaryDirectory("paxsync-demo")
-        let r = try Paxsync().run(["demo", "--dir", dir.file("coalition"), "--exit-when-converged", "--json"])
+        let r = try await Paxsync().run(["demo", "--dir", dir.file("coalition"), "--exit-when-converged", "--json"])
         #expect(r.status == 0, "\(r.output)")
         let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
         #expect(report["converged"] as? Bool == true)

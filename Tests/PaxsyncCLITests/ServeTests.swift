@@ -19,15 +19,15 @@ final class ServedCoalition {
     var ports: [String: Int] = [:]
     private var daemons: LocalCoalition!
 
-    init(_ ids: [String], peers: [String: String] = [:]) throws {
+    init(_ ids: [String], peers: [String: String] = [:]) async throws {
         self.ids = ids
         let cli = Paxsync()
-        try cli.ok(["ca", "init", "--dir", dir.file("ca")])
+        try await cli.ok(["ca", "init", "--dir", dir.file("ca")])
         for id in ids {
             let path = dir.file(id)
             ports[id] = freeLoopbackPort()
-            try cli.ok(["node", "init", "--node-id", id, "--data-dir", path, "--address", "127.0.0.1:\(ports[id]!)"])
-            try cli.ok(["ca", "issue", "--ca", dir.file("ca"), "--node-id", id, "--out", path + "/tls"])
+            try await cli.ok(["node", "init", "--node-id", id, "--data-dir", path, "--address", "127.0.0.1:\(ports[id]!)"])
+            try await cli.ok(["ca", "issue", "--ca", dir.file("ca"), "--node-id", id, "--out", path + "/tls"])
             if let list = peers[id] {
                 let config = try String(contentsOfFile: path + "/paxsync.conf", encoding: .utf8)
                 try config.replacingOccurrences(of: "peers = \"*\"", with: "peers = \"\(list)\"")
@@ -36,7 +36,7 @@ final class ServedCoalition {
         }
         for id in ids {
             for other in ids where other != id {
-                try cli.ok(["roster", "add", "--data-dir", dir.file(id), "--from", dir.file(other) + "/roster.json"])
+                try await cli.ok(["roster", "add", "--data-dir", dir.file(id), "--from", dir.file(other) + "/roster.json"])
             }
         }
         daemons = try LocalCoalition(opening: dir.path, ids: ids, executable: Paxsync.binary)
@@ -50,16 +50,23 @@ final class ServedCoalition {
     @discardableResult
     func stop(_ id: String) -> Int32 { daemons.stop(id) ?? -1 }
 
-    func digest(_ id: String) throws -> String { try cli(id).ok(["digest"]).components(separatedBy: " ")[0] }
+    func digest(_ id: String) async throws -> String { try await cli(id).ok(["digest"]).components(separatedBy: " ")[0] }
+
+    /// The distinct digests of every node: one when they agree.
+    func digests() async throws -> Set<String> {
+        var all: Set<String> = []
+        for id in ids { all.insert(try await digest(id)) }
+        return all
+    }
 
     func log(_ id: String) -> String { (try? String(contentsOfFile: daemons.logPath(id), encoding: .utf8)) ?? "" }
 }
 
-func waitFor(_ what: String, seconds: Double = 20, _ condition: () throws -> Bool) throws -> Bool {
+func waitFor(_ what: String, seconds: Double = 20, _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
-        if (try? condition()) == true { return true }
-        usleep(50_000)
+        if (try? await condition()) == true { return true }
+        try await Task.sleep(for: .milliseconds(50))
     }
     Issue.record("timed out after \(seconds) s: \(what)")
     return false
@@ -68,50 +75,50 @@ func waitFor(_ what: String, seconds: Double = 20, _ condition: () throws -> Boo
 @Suite("paxsync serve: real processes on loopback", .serialized)
 struct ServeTests {
     @Test("four nodes writing everywhere converge; a stopped node catches up when restarted")
-    func coalition() throws {
-        let c = try ServedCoalition(["AU", "JP", "KR", "SG"])
+    func coalition() async throws {
+        let c = try await ServedCoalition(["AU", "JP", "KR", "SG"])
         for id in c.ids { try c.start(id) }
         for (i, id) in c.ids.enumerated() {
-            try c.cli(id).ok(["facility", "create", "--id", "\(id)-F", "--name", "F", "--kind", "port", "--country", id,
+            try await c.cli(id).ok(["facility", "create", "--id", "\(id)-F", "--name", "F", "--kind", "port", "--country", id,
                               "--lat", "\(i)", "--lon", "\(i)"])
         }
-        let converged = try waitFor("equal digests") {
-            let list = try c.cli("AU").ok(["log", "list", "--json"])
-            return try Set(c.ids.map { try c.digest($0) }).count == 1 && list.contains("SG:1")
+        let converged = try await waitFor("equal digests") {
+            let list = try await c.cli("AU").ok(["log", "list", "--json"])
+            return try await c.digests().count == 1 && list.contains("SG:1")
         }
         if !converged { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
 
         #expect(c.stop("KR") == 0, "SIGTERM ends serve cleanly")
         #expect(c.log("KR").contains("stopped"))
         for id in ["AU", "JP", "SG"] {
-            try c.cli(id).ok(["stock", "set", "--facility", "\(id)-F", "--mineral", "Li", "--form", "ore", "--quantity-kg", "7", "--as-of", "2026-11-29"])
+            try await c.cli(id).ok(["stock", "set", "--facility", "\(id)-F", "--mineral", "Li", "--form", "ore", "--quantity-kg", "7", "--as-of", "2026-11-29"])
         }
         try c.start("KR")
-        let caughtUp = try waitFor("KR catches up") {
-            let count = try c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM stocks"])
-            return try Set(c.ids.map { try c.digest($0) }).count == 1 && count.contains("3")
+        let caughtUp = try await waitFor("KR catches up") {
+            let count = try await c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM stocks"])
+            return try await c.digests().count == 1 && count.contains("3")
         }
         if !caughtUp { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
         // The restarted KR was sent only what it missed (3 entries), never the 4 it held.
-        let status = try JSONDecoder().decode(NodeStatus.self, from: Data(c.cli("KR").ok(["status", "--json"]).utf8))
+        let status = try await JSONDecoder().decode(NodeStatus.self, from: Data(c.cli("KR").ok(["status", "--json"]).utf8))
         #expect(status.daemonRunning && status.peers.allSatisfy { $0.entriesIn <= 3 }, "\(status.peers.map { ($0.id, $0.entriesIn) })")
         #expect(status.peers.reduce(0) { $0 + $1.entriesIn } >= 3, "the 3 missed entries arrived")
         for id in c.ids { c.stop(id) }
-        #expect(try c.cli("KR").ok(["log", "verify", "--quiet"]).hasPrefix("OK"))
+        #expect(try await c.cli("KR").ok(["log", "verify", "--quiet"]).hasPrefix("OK"))
     }
 
     @Test("a line AU–JP–KR (AU and KR not peered) converges through JP")
-    func line() throws {
-        let c = try ServedCoalition(["AU", "JP", "KR"], peers: ["AU": "JP", "JP": "AU,KR", "KR": "JP"])
+    func line() async throws {
+        let c = try await ServedCoalition(["AU", "JP", "KR"], peers: ["AU": "JP", "JP": "AU,KR", "KR": "JP"])
         for id in c.ids { try c.start(id) }
-        try c.cli("AU").ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "1"])
-        try c.cli("KR").ok(["facility", "create", "--id", "KR-F", "--name", "F", "--kind", "port", "--country", "KR", "--lat", "2", "--lon", "2"])
-        let converged = try waitFor("AU and KR meet through JP") {
-            let rows = try c.cli("AU").ok(["query", "SELECT COUNT(*) AS n FROM facilities"])
-            return try Set(c.ids.map { try c.digest($0) }).count == 1 && rows.contains("2")
+        try await c.cli("AU").ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "1"])
+        try await c.cli("KR").ok(["facility", "create", "--id", "KR-F", "--name", "F", "--kind", "port", "--country", "KR", "--lat", "2", "--lon", "2"])
+        let converged = try await waitFor("AU and KR meet through JP") {
+            let rows = try await c.cli("AU").ok(["query", "SELECT COUNT(*) AS n FROM facilities"])
+            return try await c.digests().count == 1 && rows.contains("2")
         }
         if !converged { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
-        let au = try JSONDecoder().decode(NodeStatus.self, from: Data(c.cli("AU").ok(["status", "--json"]).utf8))
+        let au = try await JSONDecoder().decode(NodeStatus.self, from: Data(c.cli("AU").ok(["status", "--json"]).utf8))
         #expect(au.peers.map(\.id) == ["JP"], "AU has no session with KR")
         for id in c.ids { #expect(c.stop(id) == 0) }
     }
@@ -131,29 +138,29 @@ struct ServeTests {
 
     @Test("a client without a certificate is refused by the TLS handshake (openssl s_client)",
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "openssl is not installed; .ci/run installs it"))
-    func noClientCertificate() throws {
-        let c = try ServedCoalition(["AU", "JP"])
+    func noClientCertificate() async throws {
+        let c = try await ServedCoalition(["AU", "JP"])
         try c.start("AU")
         defer { c.stop("AU") }
-        _ = try waitFor("AU accepts connections") { acceptsConnections(port: c.ports["AU"]!) }
+        _ = try await waitFor("AU accepts connections") { acceptsConnections(port: c.ports["AU"]!) }
         let text = try sClient(c, "")
         #expect(text.contains("certificate required"), "\(text)")
     }
 
     @Test("a client with a valid certificate offering only TLS 1.2 is refused; TLS 1.3 is accepted (openssl s_client)",
           .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl"), "openssl is not installed; .ci/run installs it"))
-    func tls12Refused() throws {
-        let c = try ServedCoalition(["AU", "JP"])
+    func tls12Refused() async throws {
+        let c = try await ServedCoalition(["AU", "JP"])
         try c.start("AU")
         defer { c.stop("AU") }
-        _ = try waitFor("AU accepts connections") { acceptsConnections(port: c.ports["AU"]!) }
+        _ = try await waitFor("AU accepts connections") { acceptsConnections(port: c.ports["AU"]!) }
         let jp = "-cert \(c.dir.file("JP"))/tls/node.crt -key \(c.dir.file("JP"))/tls/node.key"
         let old = try sClient(c, "\(jp) -tls1_2")
         let current = try sClient(c, "\(jp) -tls1_3 -alpn h2")
         // The 1.3 connection stays open for s_client's whole second; the 1.2 one is closed at once.
         #expect(current.contains("Protocol  : TLSv1.3") && !current.contains("closed"), "\(current)")
         #expect(old.contains("closed"), "\(old)")
-        _ = try waitFor("AU logs the refusal") { c.log("AU").contains("TLS 1.3 is required") }
+        _ = try await waitFor("AU logs the refusal") { c.log("AU").contains("TLS 1.3 is required") }
     }
 }
 

@@ -120,3 +120,83 @@ struct TestVectorTests {
         }
     }
 }
+
+/// The state digest's byte stream as PROTOCOL.md §9 describes it, written out
+/// here from the text alone (not with `StateDigest`), so the committed vector
+/// and the implementation are both checked against the specification.
+enum SpecDigest {
+    enum Cell {
+        case null
+        case integer(Int64)
+        case real(Double)
+        case text(String)
+    }
+
+    /// §9 item 2: the four tables in this order.
+    static let tableOrder = ["facilities", "stocks", "shipments", "reserve_pledges"]
+
+    static func bigEndian32(_ n: Int) -> [UInt8] { [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: UInt32(n) >> $0) } }
+    static func bigEndian64(_ n: UInt64) -> [UInt8] { [56, 48, 40, 32, 24, 16, 8, 0].map { UInt8(truncatingIfNeeded: n >> $0) } }
+
+    /// SHA-256, lowercase hex, of the stream for `rows` by table name (tables absent are empty).
+    static func digest(_ rows: [String: [[Cell]]]) -> String {
+        var stream = Array("paxsync-state-v1".utf8) + [0x00]
+        for table in tableOrder {
+            stream += [0x54] + bigEndian32(table.utf8.count) + Array(table.utf8)   // "T"
+            for row in rows[table] ?? [] {
+                stream.append(0x52)   // "R"
+                for cell in row {
+                    switch cell {
+                    case .null: stream.append(0x4E)   // "N"
+                    case .integer(let i): stream += [0x49] + bigEndian64(UInt64(bitPattern: i))   // "I"
+                    case .real(let d): stream += [0x46] + bigEndian64(d == 0 ? 0 : d.bitPattern)   // "F", −0.0 as +0.0
+                    case .text(let s): stream += [0x53] + bigEndian32(s.utf8.count) + Array(s.utf8)   // "S"
+                    }
+                }
+            }
+        }
+        return SHA256.hash(data: stream).map { byte in
+            let hex = String(byte, radix: 16)
+            return hex.count == 1 ? "0" + hex : hex
+        }.joined()
+    }
+}
+
+@Suite("State digest against PROTOCOL.md §9")
+struct StateDigestSpecTests {
+    @Test("the committed digest vector is SHA-256 of the §9 byte stream, encoded from the text")
+    func committedVector() throws {
+        let v = try JSONDecoder().decode(TestVectors.self, from: Data(contentsOf: repositoryRoot().appendingPathComponent("Protocol/test-vectors.json")))
+        // Columns id, owner, name, kind, country (text), latitude, longitude (reals, §9).
+        let rows: [[SpecDigest.Cell]] = try v.digest.rows.map { row in
+            try #require(row.count == 7)
+            return try row[0..<5].map { .text($0) } + row[5..<7].map { .real(try #require(Double($0))) }
+        }
+        #expect(rows.count == 1)
+        #expect(v.digest.digestHex == SpecDigest.digest(["facilities": rows]))
+    }
+
+    @Test("StateDigest encodes null, integers, reals (−0.0 as +0.0, whole reals as reals) and UTF-8 text as §9 says")
+    func everyValueType() {
+        let stock: [FieldValue] = [.text("AU-MTWELD"), .text("Nd"), .text("oxide"), .text("AU"), .integer(-5), .null, .text("2026-11-28")]
+        let facility: [FieldValue] = [.text("JP-KŌBE"), .text("JP"), .text("神戸"), .text("port"), .text("JP"), .real(-0.0), .real(135)]
+        var implementation = StateDigest()
+        for table in SpecDigest.tableOrder {
+            implementation.beginTable(table)
+            if table == "facilities" { implementation.addRow(facility) }
+            if table == "stocks" { implementation.addRow(stock) }
+        }
+        let spec = SpecDigest.digest([
+            "facilities": [[.text("JP-KŌBE"), .text("JP"), .text("神戸"), .text("port"), .text("JP"), .real(0.0), .real(135.0)]],
+            "stocks": [[.text("AU-MTWELD"), .text("Nd"), .text("oxide"), .text("AU"), .integer(-5), .null, .text("2026-11-28")]],
+        ])
+        #expect(implementation.finalize() == spec)
+        // And the encoding matters: an integer where a real belongs changes the digest.
+        let wrongType = SpecDigest.digest([
+            "facilities": [[.text("JP-KŌBE"), .text("JP"), .text("神戸"), .text("port"), .text("JP"), .real(0.0), .integer(135)]],
+            "stocks": [[.text("AU-MTWELD"), .text("Nd"), .text("oxide"), .text("AU"), .integer(-5), .null, .text("2026-11-28")]],
+        ])
+        #expect(wrongType != spec)
+        #expect(SpecDigest.digest([:]) == { var empty = StateDigest(); SpecDigest.tableOrder.forEach { empty.beginTable($0) }; return empty.finalize() }())
+    }
+}

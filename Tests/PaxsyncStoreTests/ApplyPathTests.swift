@@ -206,6 +206,44 @@ struct ApplyPathTests {
         #expect(try widened.digest() == au.digest())
     }
 
+    @Test("entries of a newer schema are held, stay held across restarts, and are released by a node that implements it")
+    func versionHold() throws {
+        let (au, entries) = try auWithTwoEntries()
+        let newer = Schema.version + 1
+        var first = entries[0].changeSet, second = entries[1].changeSet
+        first.schemaVersion = newer
+        let upgradedFirst = coalition.sign(first)
+        second.schemaVersion = newer
+        second.prevHash = upgradedFirst.hash
+        let upgradedSecond = coalition.sign(second)
+
+        let path = dir.file("jp-version.sqlite")
+        func jp(schemaVersion: UInt32) throws -> Replica {
+            try Replica(path: path, nodeID: "JP", roster: coalition.roster, signingKey: coalition.keys["JP"],
+                        clock: ManualClock(milliseconds: TestTime.start),
+                        configuration: ReplicaConfiguration(schemaVersion: schemaVersion))
+        }
+        let reason = "schema version \(newer) is newer than this node's \(Schema.version): upgrade paxsync"
+        #expect(try jp(schemaVersion: Schema.version).apply([upgradedFirst, upgradedSecond])
+                == [.held(code: "version", reason: reason), .held(code: "version", reason: reason)])
+        let held = try jp(schemaVersion: Schema.version).held()
+        #expect(held.map(\.entry) == ["AU:1", "AU:2"] && held.map(\.code) == ["version", "version"])
+        #expect(try jp(schemaVersion: Schema.version).logCount() == 0)
+        #expect(try jp(schemaVersion: Schema.version).digest().rows == 0)
+
+        // A restart of the same build retries them and holds them again.
+        #expect(try jp(schemaVersion: Schema.version).retryHeld() == 0)
+        #expect(try jp(schemaVersion: Schema.version).held().map(\.entry) == ["AU:1", "AU:2"])
+
+        // The upgraded build releases both, in order, keeping the entries as signed.
+        let upgraded = try jp(schemaVersion: newer)
+        #expect(try upgraded.retryHeld() == 2)
+        #expect(try upgraded.held().isEmpty)
+        #expect(try upgraded.allEntries().map(\.hash) == [upgradedFirst.hash, upgradedSecond.hash])
+        #expect(try upgraded.allEntries().map(\.changeSet.schemaVersion) == [newer, newer])
+        #expect(try upgraded.digest() == au.digest())
+    }
+
     @Test("opening an up-to-date replica for a read command writes nothing")
     func readsDoNotWrite() throws {
         let (au, _) = try auWithTwoEntries()

@@ -1,10 +1,13 @@
 import Foundation
 import PaxsyncModel
+import TOMLKit
 
 /// A node's settings, read from `paxsync.conf` in its data directory.
 ///
-/// The file is lines of `key = value` (strings in double quotes, numbers bare);
-/// `#` starts a comment. `Deploy/paxsync.conf.example` documents every key.
+/// The file is TOML: lines of `key = value` (strings in double quotes, numbers
+/// bare); `#` starts a comment, on its own line or after a value.
+/// `Deploy/paxsync.conf.example` documents every key. Each key can be overridden
+/// by an environment variable, `PAXSYNC_<KEY>` (see ``applying(environment:)``).
 public struct NodeConfiguration: Sendable, Equatable {
     public var nodeID: String
     /// Replica database, relative to the data directory.
@@ -40,8 +43,11 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var fileContents: String {
         """
         # paxsync node configuration.
-        # Lines are `key = value`; strings in double quotes; `#` starts a comment.
+        # TOML: lines are `key = value`; strings in double quotes, numbers bare;
+        # `#` starts a comment, on its own line or after a value.
         # Paths are relative to this file's directory (the data directory).
+        # Each setting can be overridden by an environment variable named
+        # PAXSYNC_ and the key in capitals: PAXSYNC_LISTEN, PAXSYNC_LOG_LEVEL, ...
 
         # This node's coalition member id, as listed in the roster.
         node_id = "\(nodeID)"
@@ -88,52 +94,137 @@ public struct NodeConfiguration: Sendable, Equatable {
         """
     }
 
-    /// Parses the file. Errors name the file and line.
+    /// Parses the file, which is TOML: top-level `key = value` settings, strings in
+    /// double quotes, `max_clock_skew_seconds` a bare integer, `#` comments anywhere.
+    ///
+    /// Errors name the place: `FILE:LINE:COLUMN` for TOML syntax, `FILE:LINE` for a
+    /// setting that is unknown, of the wrong type or invalid.
     public static func parse(_ text: String, source: String) throws(PaxsyncError) -> NodeConfiguration {
-        var values: [String: String] = [:]
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            let at = "\(source):\(index + 1)"
-            guard let eq = line.firstIndex(of: "=") else { throw PaxsyncError(.badInput, "expected `key = value`", subject: at) }
-            let key = line[..<eq].trimmingCharacters(in: .whitespaces)
-            var value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            let at = error.source.begin
+            throw PaxsyncError(.badInput, "not valid TOML: \(error.description)", subject: "\(source):\(at.line):\(at.column)")
+        } catch {
+            throw PaxsyncError(.badInput, "not valid TOML", subject: source, cause: "\(error)")
+        }
+        func place(_ key: String) -> String { line(of: key, in: text).map { "\(source):\($0)" } ?? source }
+
+        guard let nodeID = table["node_id"] else {
+            throw PaxsyncError(.badInput, "node_id is missing; it names this node, as listed in the roster", subject: source)
+        }
+        var config = NodeConfiguration(nodeID: "")
+        do { try config.set("node_id", to: SettingValue(nodeID)) } catch { throw error.within(place("node_id")) }
+        // In file order, so the first problem reported is the first in the file.
+        for key in table.keys.sorted(by: { (line(of: $0, in: text) ?? .max) < (line(of: $1, in: text) ?? .max) }) where key != "node_id" {
             guard keys.contains(key) else {
-                throw PaxsyncError(.badInput, "unknown setting \"\(key)\"; known: \(keys.joined(separator: ", "))", subject: at)
+                throw PaxsyncError(.badInput, "unknown setting \"\(key)\"; known: \(keys.joined(separator: ", "))", subject: place(key))
             }
-            if value.hasPrefix("\"") {
-                guard value.count >= 2, value.hasSuffix("\"") else { throw PaxsyncError(.badInput, "unterminated string", subject: at) }
-                value = String(value.dropFirst().dropLast())
-            }
-            values[key] = value
-        }
-        guard let nodeID = values["node_id"], Identifier.isValidMember(nodeID) else {
-            throw PaxsyncError(.badInput, "node_id is missing or not a member id", subject: source)
-        }
-        var config = NodeConfiguration(nodeID: nodeID)
-        if let v = values["replica"] { config.replicaFile = v }
-        if let v = values["roster"] { config.rosterFile = v }
-        if let v = values["key"] { config.keyFile = v }
-        if let v = values["listen"] { config.listen = v }
-        if let v = values["log_level"] {
-            guard logLevels.contains(v) else {
-                throw PaxsyncError(.badInput, "log_level must be one of \(logLevels.joined(separator: ", ")), not \"\(v)\"", subject: source)
-            }
-            config.logLevel = v
-        }
-        if let v = values["tls_certificate"] { config.tlsCertificate = v }
-        if let v = values["tls_key"] { config.tlsKey = v }
-        if let v = values["tls_ca"] { config.tlsCA = v }
-        if let v = values["peers"] { config.peers = v }
-        if let v = values["admin_socket"] { config.adminSocket = v }
-        if let v = values["metrics_listen"] { config.metricsListen = v }
-        if let v = values["max_clock_skew_seconds"] {
-            guard let n = UInt64(v) else {
-                throw PaxsyncError(.badInput, "max_clock_skew_seconds must be a whole number of seconds", subject: source)
-            }
-            config.maxClockSkewSeconds = n
+            guard let value = table[key] else { continue }
+            do { try config.set(key, to: SettingValue(value)) } catch { throw error.within(place(key)) }
         }
         return config
+    }
+
+    /// The environment variable that overrides `key`: `PAXSYNC_` and the key in capitals.
+    public static func environmentVariable(for key: String) -> String { "PAXSYNC_" + key.uppercased() }
+
+    /// This configuration with the settings that `environment` overrides: each key
+    /// by `PAXSYNC_<KEY>` (`PAXSYNC_LISTEN`, `PAXSYNC_LOG_LEVEL`, ...), checked as
+    /// the file's values are. Other variables are ignored (`PAXSYNC_DATA_DIR`
+    /// names the data directory and is no setting).
+    ///
+    /// - Parameter environment: Variables and values, as `ProcessInfo` gives them.
+    /// - Throws: A ``PaxsyncError`` whose subject is the variable with the bad value.
+    public func applying(environment: [String: String]) throws(PaxsyncError) -> NodeConfiguration {
+        var config = self
+        for key in Self.keys {
+            let variable = Self.environmentVariable(for: key)
+            guard let text = environment[variable] else { continue }
+            let value: SettingValue = Self.integerKeys.contains(key) ? Int(text).map(SettingValue.integer) ?? .string(text) : .string(text)
+            do { try config.set(key, to: value) } catch { throw error.within(variable) }
+        }
+        return config
+    }
+
+    /// The settings that hold an integer; every other one holds a string.
+    static let integerKeys: Set<String> = ["max_clock_skew_seconds"]
+
+    /// A setting's value as read, before it is checked.
+    enum SettingValue: CustomStringConvertible {
+        case string(String)
+        case integer(Int)
+        /// A TOML value of another type (boolean, float, date, array, table), by its type's name.
+        case other(String)
+
+        init(_ value: any TOMLValueConvertible) {
+            switch value.type {
+            case .string: self = .string(value.string ?? "")
+            case .int: self = .integer(value.int ?? 0)
+            default: self = .other(value.type.description)
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .string(let text): "\"\(text)\""
+            case .integer(let number): "\(number)"
+            case .other(let type): ("aeiou".contains(type.first ?? "x") ? "an " : "a ") + type
+            }
+        }
+    }
+
+    /// Checks `value` and sets `key` to it. A thrown error names the key, not where the value came from.
+    mutating func set(_ key: String, to value: SettingValue) throws(PaxsyncError) {
+        if Self.integerKeys.contains(key) {
+            guard case .integer(let number) = value, number >= 0 else {
+                throw PaxsyncError(.badInput, "\(key) must be a whole number of seconds, 0 or more (unquoted), not \(value)")
+            }
+            maxClockSkewSeconds = UInt64(number)
+            return
+        }
+        guard case .string(let text) = value else {
+            throw PaxsyncError(.badInput, "\(key) must be a string in double quotes, not \(value)")
+        }
+        switch key {
+        case "node_id":
+            guard Identifier.isValidMember(text) else {
+                throw PaxsyncError(.badInput, "node_id must be a member id (2–16 uppercase letters or digits, like AU), not \(value)")
+            }
+            nodeID = text
+        case "log_level":
+            guard Self.logLevels.contains(text) else {
+                throw PaxsyncError(.badInput, "log_level must be one of \(Self.logLevels.joined(separator: ", ")), not \(value)")
+            }
+            logLevel = text
+        case "replica": replicaFile = text
+        case "roster": rosterFile = text
+        case "key": keyFile = text
+        case "listen": listen = text
+        case "tls_certificate": tlsCertificate = text
+        case "tls_key": tlsKey = text
+        case "tls_ca": tlsCA = text
+        case "peers": peers = text
+        case "admin_socket": adminSocket = text
+        case "metrics_listen": metricsListen = text
+        default:
+            throw PaxsyncError(.badInput, "unknown setting \"\(key)\"; known: \(Self.keys.joined(separator: ", "))")
+        }
+    }
+
+    /// The 1-based line of `text` that sets `key` (bare or quoted), for error
+    /// messages; nil when no line does (the key came from a table or a dotted key).
+    static func line(of key: String, in text: String) -> Int? {
+        let forms = [key, "\"\(key)\"", "'\(key)'"]
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.drop { $0 == " " || $0 == "\t" }
+            for form in forms where line.hasPrefix(form) {
+                let rest = line.dropFirst(form.count).drop { $0 == " " || $0 == "\t" }
+                if rest.first == "=" || rest.first == "." { return index + 1 }
+            }
+        }
+        return nil
     }
 
     /// The peer ids, given the roster's members.

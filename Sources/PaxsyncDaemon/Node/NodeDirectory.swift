@@ -51,8 +51,10 @@ public struct NodeDirectory: Sendable {
         return dir
     }
 
-    /// Opens an initialised data directory.
-    public static func open(_ path: String) throws -> NodeDirectory {
+    /// Opens an initialised data directory: reads `paxsync.conf` and applies the
+    /// `PAXSYNC_<KEY>` overrides in `environment` (``NodeConfiguration/applying(environment:)``).
+    public static func open(_ path: String,
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws -> NodeDirectory {
         let configPath = (path as NSString).appendingPathComponent(configFile)
         if access(path, R_OK | X_OK) != 0 && errno == EACCES || access(configPath, R_OK) != 0 && errno == EACCES {
             throw PaxsyncError(.permission, "permission denied: the data directory belongs to the account that runs the node", subject: path)
@@ -61,6 +63,7 @@ public struct NodeDirectory: Sendable {
             throw PaxsyncError(.notFound, "no paxsync node here (missing \(configFile)); create one with `paxsync node init`", subject: path)
         }
         let config = try NodeConfiguration.parse(String(decoding: data, as: UTF8.self), source: configPath)
+            .applying(environment: environment)
         return NodeDirectory(path: path, configuration: config)
     }
 

@@ -8,12 +8,15 @@ public typealias CausalPastLookup = (_ table: TableSpec, _ key: String) throws(P
 public enum EntryRules {
     /// Whether the entry is of a format and schema this node understands. Entries
     /// from newer versions are held, not rejected, until this node is upgraded.
-    public static func unsupportedVersion(_ cs: ChangeSet) -> String? {
+    ///
+    /// - Parameter schemaVersion: The newest schema this node implements.
+    /// - Returns: Why the entry cannot be judged yet, or nil.
+    public static func unsupportedVersion(_ cs: ChangeSet, schemaVersion: UInt32 = Schema.version) -> String? {
         if cs.formatVersion != ChangeSet.formatVersion {
             return "change-set format \(cs.formatVersion) is not supported by this node (supports \(ChangeSet.formatVersion))"
         }
-        if cs.schemaVersion > Schema.version {
-            return "schema version \(cs.schemaVersion) is newer than this node's \(Schema.version): upgrade paxsync"
+        if cs.schemaVersion > schemaVersion {
+            return "schema version \(cs.schemaVersion) is newer than this node's \(schemaVersion): upgrade paxsync"
         }
         return nil
     }

@@ -146,7 +146,7 @@ extension Replica {
 
         do {
             // 3. Things that may become true later: hold, don't judge.
-            if let why = EntryRules.unsupportedVersion(cs) { throw Hold(code: "version", reason: why) }
+            if let why = EntryRules.unsupportedVersion(cs, schemaVersion: configuration.schemaVersion) { throw Hold(code: "version", reason: why) }
             let head = try Row.fetchOne(db, sql: "SELECT last_seq, last_hash, status, status_reason FROM paxsync_origins WHERE origin = ?",
                                         arguments: [cs.origin])
             if let head, (head["status"] as String) != "ok" {

@@ -11,10 +11,15 @@ public struct ReplicaConfiguration: Sendable {
     public var maxClockSkewMilliseconds: UInt64 = 5 * 60 * 1000
     /// Open without writing (audit tools on a copy). Local writes are refused.
     public var readOnly = false
+    /// The newest record schema this node implements (`Schema.version`). Entries
+    /// of a newer one are held; a replica opened by a build that implements it
+    /// releases them (`retryHeld`). Tests set it to stand for an upgraded node.
+    public var schemaVersion = Schema.version
 
-    public init(maxClockSkewMilliseconds: UInt64 = 5 * 60 * 1000, readOnly: Bool = false) {
+    public init(maxClockSkewMilliseconds: UInt64 = 5 * 60 * 1000, readOnly: Bool = false, schemaVersion: UInt32 = Schema.version) {
         self.maxClockSkewMilliseconds = maxClockSkewMilliseconds
         self.readOnly = readOnly
+        self.schemaVersion = schemaVersion
     }
 }
 
