@@ -41,7 +41,7 @@ struct HostilePeerTests {
                         until wanted: @escaping @Sendable (SyncMessage) -> Bool) async throws -> SyncMessage? {
         var config = HTTP2ClientTransport.Posix.Config.defaults
         config.http2.authority = CoalitionPKI.dnsName(forNode: "AU")
-        let transport = try HTTP2ClientTransport.Posix(target: .ipv4(host: "127.0.0.1", port: port),
+        let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port),
                                                        transportSecurity: attacker.tls.clientSecurity, config: config)
         let (answers, answered) = AsyncStream<SyncMessage>.makeStream()
         let received = Received()

@@ -122,7 +122,7 @@ struct ConvergenceTests {
 
         // Reference: the members themselves after exchanging everything.
         for id in sim.coalition.ids { try sim.nodes[id]!.apply(all) }
-        let reference = try sim.nodes[sim.coalition.ids[0]]!
+        let reference = sim.nodes[sim.coalition.ids[0]]!
         let digest = try reference.digest().hex
         let conflicts = try reference.conflicts()
         let records = try reference.digest().rows

@@ -79,7 +79,7 @@ struct NodeCommand: ParsableCommand {
             let info: [String: String] = [
                 "nodeId": dir.configuration.nodeID, "publicKey": key.publicKeyBase64, "dataDir": dir.path,
                 "replica": dir.replicaPath, "entries": String(try replica.logCount()),
-                "ownSeq": String(vv[dir.configuration.nodeID] ?? 0), "members": replica.roster.members.map(\.id).joined(separator: ","),
+                "ownSeq": String(vv[dir.configuration.nodeID]), "members": replica.roster.members.map(\.id).joined(separator: ","),
             ]
             if json.enabled { Output.json(info) } else {
                 Output.table(["setting", "value"], info.sorted { $0.key < $1.key }.map { [$0.key, $0.value] })
