@@ -98,7 +98,7 @@ public final class LocalCoalition: @unchecked Sendable {
         do {
             try process.run()
         } catch {
-            throw PaxsyncError(.storage, "cannot start paxsync serve", subject: "node \(id)", cause: "\(error)")
+            throw PaxsyncError(.storage, "cannot start paxsync serve", subject: "node \(id)", underlying: error)
         }
         lock.withLock { processes[id] = process }
     }

@@ -136,7 +136,7 @@ struct StatusMergeTests {
         #expect(record.fields["status"]?.decision == .departureOverridesCancel)
         #expect(record.conflicts.count == 1)
         #expect(record.conflicts.first?.loser.value == "cancelled")
-        #expect(record.conflicts.first?.decision == "departure-overrides-cancel")
+        #expect(record.conflicts.first?.decision == .departureOverridesCancel)
     }
 
     @Test("the field version is the highest stamp even when an older status wins")
@@ -160,7 +160,7 @@ struct DeleteAndCounterTests {
         #expect(record.deletedBy == EntryID(origin: "AU", seq: 2))
         #expect(record.conflicts.count == 1)
         #expect(record.conflicts.first?.winner.deleted == true)
-        #expect(record.conflicts.first?.decision == "delete-wins")
+        #expect(record.conflicts.first?.decision == .deleteWins)
     }
 
     @Test("a re-creation after the delete brings the record back and settles the conflict")

@@ -132,12 +132,12 @@ struct HostilePeerTests {
         let batches = (0..<3).map { n in batch((0..<200).map { [0xFF, UInt8(n), UInt8($0 & 0xFF), UInt8($0 >> 8)] }, then: []) }
         try await withServers([server]) {
             let port = try #require(try await server.port)
-            // Held open until AU says goodbye or ends the stream. Whether the goodbye
-            // reaches the client before the stream closes is not yet guaranteed
-            // (issue: Goodbye delivery), so the server's record is what is checked.
-            _ = try await hostileSession(port: port, as: jp, send: batches) {
+            // Held open until AU says goodbye: the goodbye is the session's last
+            // message and reaches the peer before the stream closes.
+            let goodbye = try await hostileSession(port: port, as: jp, send: batches) {
                 if case .goodbye = $0 { true } else { false }
             }
+            #expect(goodbye == .goodbye(reason: "peer JP sent \(SyncProtocol.maxQuarantinedPerSession) entries that were quarantined"))
         }
         let quarantined = try au.replica.quarantined()
         #expect(quarantined.count == SyncProtocol.maxQuarantinedPerSession, "a batch stops being judged once the budget is spent")
@@ -155,5 +155,30 @@ struct HostilePeerTests {
         #expect(registry.quarantineRefusal("KR") == nil)
         registry.quarantined(from: "KR", entries: 1, bytes: SyncProtocol.maxQuarantinedBytesPerPeer)
         #expect(registry.quarantineRefusal("KR") != nil, "bytes count too")
+    }
+
+    @Test("a message of no known kind ends the session with a goodbye naming the peer; the node goes on serving")
+    func unknownKind() async throws {
+        let pki = try TestPKI(dir: dir)
+        let au = try NetNode("AU", coalition: coalition, pki: pki, dir: dir)
+        let jp = try NetNode("JP", coalition: coalition, pki: pki, dir: dir)
+        let server = try SyncServer(replica: au.replica, configuration: SyncConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, tls: au.tls, peers: ["JP"]), registry: au.registry, logger: au.logger)
+        try await withServers([server]) {
+            let port = try #require(try await server.port)
+            // A message with no kind set: what a newer peer's unknown message decodes as.
+            let goodbye = try await hostileSession(port: port, as: jp, send: [Paxsync_V1_SyncMessage()]) {
+                if case .goodbye = $0 { true } else { false }
+            }
+            let expected = "receiving from peer JP failed: peer JP: peer JP sent a sync message of no kind this node knows "
+                + "(hello, entries, ack, heartbeat, goodbye)"
+            #expect(goodbye == .goodbye(reason: expected))
+            #expect(au.registry.lastError("JP") == expected)
+            // The same peer, well-behaved, is served again at once.
+            let hello = try await hostileSession(port: port, as: jp, send: []) {
+                if case .hello = $0 { true } else { false }
+            }
+            #expect(hello == .hello(.init(nodeID: "AU", versionVector: [:])))
+        }
     }
 }

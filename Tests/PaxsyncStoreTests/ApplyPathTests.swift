@@ -80,7 +80,7 @@ struct ApplyPathTests {
         let (au, entries) = try auWithTwoEntries()
         let jp = try coalition.replica("JP", in: dir)
         guard case .held(let code, _) = try jp.apply([entries[1]])[0] else { Issue.record("not held"); return }
-        #expect(code == "gap")
+        #expect(code == .gap)
         #expect(try jp.logCount() == 0)
         #expect(try jp.held().map(\.entry) == ["AU:2"])
         #expect(try jp.apply([entries[0]]) == [.applied])
@@ -114,7 +114,7 @@ struct ApplyPathTests {
 
         let kr = try coalition.replica("KR", in: dir)
         try kr.apply(try jp.allEntries().filter { $0.changeSet.origin == "JP" })
-        #expect(try kr.held().map(\.code) == ["dependency"])
+        #expect(try kr.held().map(\.code) == [.dependency])
         try kr.apply(try au.allEntries())
         #expect(try kr.held().isEmpty)
         #expect(try kr.digest() == jp.digest())
@@ -136,8 +136,8 @@ struct ApplyPathTests {
         next.changes = [RowChange(table: "facilities", key: "AU-OTHER", op: .create, fields: Records.facility("AU-OTHER").values
             .sorted { $0.key < $1.key }.map { FieldChange(name: $0.key, value: $0.value) })]
         guard case .held(let code, _) = try jp.apply([coalition.sign(next)])[0] else { Issue.record("not held"); return }
-        #expect(code == "quarantined")
-        #expect(try jp.origins().first { $0.origin == "AU" }?.status == "quarantined")
+        #expect(code == .originQuarantined)
+        #expect(try jp.origins().first { $0.origin == "AU" }?.status == .quarantined)
     }
 
     @Test("an unauthorized entry is rejected whole: nothing of it applied")
@@ -167,10 +167,10 @@ struct ApplyPathTests {
         guard case .equivocation = try jp.apply([coalition.sign(fork)])[0] else { Issue.record("not detected"); return }
         #expect(try jp.equivocations().map(\.entry) == ["AU:1"])
         #expect(try jp.equivocationEvidence().count == 1)
-        #expect(try jp.origins().first { $0.origin == "AU" }?.status == "equivocating")
+        #expect(try jp.origins().first { $0.origin == "AU" }?.status == .equivocating)
         try au.commit([Records.facility("AU-C")])
         guard case .held(let code, _) = try jp.apply([try au.allEntries()[1]])[0] else { Issue.record("not held"); return }
-        #expect(code == "equivocating")
+        #expect(code == .originEquivocating)
     }
 
     @Test("an entry stamped beyond the skew bound is held, then applied once the clock is within it")
@@ -181,7 +181,7 @@ struct ApplyPathTests {
         let jpClock = ManualClock(milliseconds: TestTime.start)
         let jp = try coalition.replica("JP", in: dir, clock: jpClock, maxSkewMilliseconds: 60_000)
         guard case .held(let code, _) = try jp.apply(try au.allEntries())[0] else { Issue.record("not held"); return }
-        #expect(code == "clock-skew")
+        #expect(code == .clockSkew)
         #expect(try jp.retryHeld() == 0)
         jpClock.advance(by: 3_600_000 - 30_000)
         #expect(try jp.retryHeld() == 1)
@@ -198,7 +198,7 @@ struct ApplyPathTests {
             try Replica(path: path, nodeID: "JP", roster: coalition.roster, signingKey: coalition.keys["JP"], clock: clock,
                         configuration: ReplicaConfiguration(maxClockSkewMilliseconds: bound))
         }
-        guard case .held("clock-skew", _) = try jp(bound: 30_000).apply(try au.allEntries())[0] else { Issue.record("not held"); return }
+        guard case .held(.clockSkew, _) = try jp(bound: 30_000).apply(try au.allEntries())[0] else { Issue.record("not held"); return }
         #expect(try jp(bound: 30_000).retryHeld() == 0)
         // The operator raises max_clock_skew_seconds and restarts: the bound in force now decides.
         let widened = try jp(bound: 900_000)
@@ -225,9 +225,9 @@ struct ApplyPathTests {
         }
         let reason = "schema version \(newer) is newer than this node's \(Schema.version): upgrade paxsync"
         #expect(try jp(schemaVersion: Schema.version).apply([upgradedFirst, upgradedSecond])
-                == [.held(code: "version", reason: reason), .held(code: "version", reason: reason)])
+                == [.held(code: .version, reason: reason), .held(code: .version, reason: reason)])
         let held = try jp(schemaVersion: Schema.version).held()
-        #expect(held.map(\.entry) == ["AU:1", "AU:2"] && held.map(\.code) == ["version", "version"])
+        #expect(held.map(\.entry) == ["AU:1", "AU:2"] && held.map(\.code) == [.version, .version])
         #expect(try jp(schemaVersion: Schema.version).logCount() == 0)
         #expect(try jp(schemaVersion: Schema.version).digest().rows == 0)
 

@@ -105,7 +105,7 @@ struct ConflictsCommand: ParsableCommand {
             s.deleted ? "(deleted)" : s.value.map { "\"\($0)\"" } ?? "NULL"
         }
         Output.table(["record", "field", "kept", "by", "lost", "by", "rule"], conflicts.map { c in
-            ["\(c.table) \(c.key)", c.field, show(c.winner), c.winner.entry, show(c.loser), c.loser.entry, c.decision]
+            ["\(c.table) \(c.key)", c.field, show(c.winner), c.winner.entry, show(c.loser), c.loser.entry, c.decision.rawValue]
         })
     }
 }
@@ -166,7 +166,7 @@ struct ExplainCommand: ParsableCommand {
         if !record.conflicts.isEmpty {
             print("open conflicts:")
             for c in record.conflicts {
-                print("  \(c.field): kept \(c.winner.deleted ? "(deleted)" : c.winner.value ?? "NULL") from \(c.winner.entry), lost \(c.loser.value ?? "NULL") from \(c.loser.entry) [\(c.decision)]")
+                print("  \(c.field): kept \(c.winner.deleted ? "(deleted)" : c.winner.value ?? "NULL") from \(c.winner.entry), lost \(c.loser.value ?? "NULL") from \(c.loser.entry) [\(c.decision.rawValue)]")
             }
         }
         print("history: " + history.joined(separator: "; "))
@@ -206,7 +206,7 @@ struct QuarantineCommand: ParsableCommand {
             return
         }
         let report = Report(quarantined: try replica.quarantined(), held: try replica.held(),
-                            blockedOrigins: try replica.origins().filter { $0.status != "ok" }, equivocations: try replica.equivocations())
+                            blockedOrigins: try replica.origins().filter { $0.status != .ok }, equivocations: try replica.equivocations())
         if json.enabled { Output.json(report); return }
         print("quarantined entries: \(report.quarantined.count)")
         if !report.quarantined.isEmpty {
@@ -214,9 +214,9 @@ struct QuarantineCommand: ParsableCommand {
                          report.quarantined.map { [$0.entry ?? "(undecodable)", $0.code, $0.blocksOrigin ? "yes" : "no", $0.receivedAt, $0.reason] })
         }
         print("held entries: \(report.held.count)")
-        if !report.held.isEmpty { Output.table(["entry", "code", "reason"], report.held.map { [$0.entry, $0.code, $0.reason] }) }
+        if !report.held.isEmpty { Output.table(["entry", "code", "reason"], report.held.map { [$0.entry, $0.code.rawValue, $0.reason] }) }
         print("blocked origins: \(report.blockedOrigins.count)")
-        for o in report.blockedOrigins { print("  \(o.origin) (\(o.status)): \(o.reason ?? "")") }
+        for o in report.blockedOrigins { print("  \(o.origin) (\(o.status.rawValue)): \(o.reason ?? "")") }
         print("equivocations: \(report.equivocations.count)")
         for e in report.equivocations { print("  \(e.entry): \(e.hashA.prefix(16))… vs \(e.hashB.prefix(16))… (detected \(e.detectedAt))") }
     }

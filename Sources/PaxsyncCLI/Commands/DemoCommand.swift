@@ -218,7 +218,7 @@ struct CoalitionDemo {
         say("Pooled reserves: " + pools.rows.map { "\($0[0]) \($0[1]) \($0[2]) kg from \($0[3]) members" }.joined(separator: "; "))
         say("\nConflicts detected (the same on every node):")
         for c in conflicts {
-            say("  \(c.table) \(c.key) \(c.field): kept \(c.winner.value ?? "NULL") (\(c.winner.entry)), lost \(c.loser.value ?? "NULL") (\(c.loser.entry)) by \(c.decision)")
+            say("  \(c.table) \(c.key) \(c.field): kept \(c.winner.value ?? "NULL") (\(c.winner.entry)), lost \(c.loser.value ?? "NULL") (\(c.loser.entry)) by \(c.decision.rawValue)")
         }
         return Report(dir: base, nodes: nodes, digest: digests.count == 1 ? digests.first : nil,
                       converged: converged && digests.count == 1, seconds: Date().timeIntervalSince(began), conflicts: conflicts)

@@ -129,7 +129,7 @@ enum StatusView {
         })
         if !s.held.isEmpty {
             out += "\nheld entries (released automatically when their cause clears):\n"
-            out += Output.render(["ENTRY", "CODE", "REASON"], s.held.prefix(20).map { [$0.entry, $0.code, $0.reason] })
+            out += Output.render(["ENTRY", "CODE", "REASON"], s.held.prefix(20).map { [$0.entry, $0.code.rawValue, $0.reason] })
             if s.held.count > 20 { out += "… and \(s.held.count - 20) more (paxsync status --json)\n" }
         }
         if !s.quarantined.isEmpty {

@@ -52,7 +52,7 @@ public final class AdminServer: Service, @unchecked Sendable {
                 .bind(unixDomainSocketPath: staged, cleanupExistingSocketFile: true).get()
         } catch {
             throw PaxsyncError(.storage, "cannot open the admin socket (admin_socket in paxsync.conf; at most 107 bytes)",
-                               subject: path, cause: "\(error)")
+                               subject: path, underlying: error)
         }
         guard chmod(staged, 0o600) == 0, rename(staged, path) == 0 else {
             let reason = String(cString: strerror(errno))

@@ -39,7 +39,7 @@ public final class MetricsServer: Service, @unchecked Sendable {
                 .bind(host: host, port: port).get()
         } catch {
             throw PaxsyncError(.storage, "cannot listen for metrics (metrics_listen in paxsync.conf)", subject: "\(host):\(port)",
-                               cause: "\(error)")
+                               underlying: error)
         }
         logger.info("metrics endpoint listening", metadata: ["metrics": "http://\(host):\(channel.localAddress?.port ?? port)/metrics"])
         try await channel.runUntilClosed()

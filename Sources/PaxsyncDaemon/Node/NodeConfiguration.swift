@@ -107,7 +107,7 @@ public struct NodeConfiguration: Sendable, Equatable {
             let at = error.source.begin
             throw PaxsyncError(.badInput, "not valid TOML: \(error.description)", subject: "\(source):\(at.line):\(at.column)")
         } catch {
-            throw PaxsyncError(.badInput, "not valid TOML", subject: source, cause: "\(error)")
+            throw PaxsyncError(.badInput, "not valid TOML", subject: source, underlying: error)
         }
         func place(_ key: String) -> String { line(of: key, in: text).map { "\(source):\($0)" } ?? source }
 

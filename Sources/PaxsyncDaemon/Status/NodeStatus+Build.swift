@@ -33,7 +33,7 @@ extension NodeStatus {
             let lastMs = state?.lastMilliseconds
             return Origin(origin: origin, heldSeq: held, knownSeq: top, lagEntries: top - held,
                           lagSeconds: top > held ? lastMs.map { Double(nowMs.subtractingClamped($0)) / 1000 } : nil,
-                          lastEntryAt: state?.lastTime, state: state?.status ?? "ok", reason: state?.reason)
+                          lastEntryAt: state?.lastTime, state: (state?.status ?? .ok).rawValue, reason: state?.reason)
         }
         return NodeStatus(
             node: replica.nodeID, version: version, daemonRunning: daemon != nil,

@@ -51,7 +51,7 @@ public enum BundleFormat {
     public static func decodeHeader(_ bytes: [UInt8], source: String) throws(PaxsyncError) -> Header {
         let w: Paxsync_V1_BundleHeader
         do { w = try Paxsync_V1_BundleHeader(serializedBytes: bytes) } catch {
-            throw PaxsyncError(.badInput, "the bundle header does not decode", subject: source, cause: "\(error)")
+            throw PaxsyncError(.badInput, "the bundle header does not decode", subject: source, underlying: error)
         }
         guard w.formatVersion == 1 else {
             throw PaxsyncError(.badInput, "bundle format \(w.formatVersion) is not supported", subject: source)

@@ -33,7 +33,7 @@ extension ChangeSet {
     public init(body: [UInt8]) throws(PaxsyncError) {
         let wire: Paxsync_V1_ChangeSet
         do { wire = try Paxsync_V1_ChangeSet(serializedBytes: body) } catch {
-            throw PaxsyncError(.malformedEntry, "the entry body is not a valid ChangeSet message", cause: "\(error)")
+            throw PaxsyncError(.malformedEntry, "the entry body is not a valid ChangeSet message", underlying: error)
         }
         let id = "\(wire.origin):\(wire.seq)"
         guard Identifier.isValidMember(wire.origin) else {
@@ -110,7 +110,7 @@ extension RowChange {
     public init(serialized bytes: [UInt8]) throws(PaxsyncError) {
         let wire: Paxsync_V1_RowChange
         do { wire = try Paxsync_V1_RowChange(serializedBytes: bytes) } catch {
-            throw PaxsyncError(.storage, "a stored row change does not decode", cause: "\(error)")
+            throw PaxsyncError(.storage, "a stored row change does not decode", underlying: error)
         }
         try self.init(wire: wire)
     }

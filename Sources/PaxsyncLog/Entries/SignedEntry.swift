@@ -55,7 +55,7 @@ public struct SignedEntry: Sendable, Hashable {
             let w = try Paxsync_V1_SignedEntry(serializedBytes: envelope)
             return (Array(w.body), Array(w.signature))
         } catch {
-            throw PaxsyncError(.malformedEntry, "not a valid SignedEntry message", cause: "\(error)")
+            throw PaxsyncError(.malformedEntry, "not a valid SignedEntry message", underlying: error)
         }
     }
 
@@ -63,7 +63,7 @@ public struct SignedEntry: Sendable, Hashable {
     public init(envelope: [UInt8]) throws(PaxsyncError) {
         let w: Paxsync_V1_SignedEntry
         do { w = try Paxsync_V1_SignedEntry(serializedBytes: envelope) } catch {
-            throw PaxsyncError(.malformedEntry, "not a valid SignedEntry message", cause: "\(error)")
+            throw PaxsyncError(.malformedEntry, "not a valid SignedEntry message", underlying: error)
         }
         try self.init(body: Array(w.body), signature: Array(w.signature))
     }

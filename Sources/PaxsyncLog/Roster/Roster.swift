@@ -55,7 +55,7 @@ public struct Roster: Codable, Sendable, Hashable {
     public static func decode(_ data: Data, source: String) throws(PaxsyncError) -> Roster {
         let roster: Roster
         do { roster = try JSONDecoder().decode(Roster.self, from: data) } catch {
-            throw PaxsyncError(.badInput, "not a valid roster file", subject: source, cause: "\(error)")
+            throw PaxsyncError(.badInput, "not a valid roster file", subject: source, underlying: error)
         }
         try roster.validate(source: source)
         return roster

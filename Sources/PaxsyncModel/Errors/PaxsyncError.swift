@@ -48,12 +48,27 @@ public struct PaxsyncError: Error, CustomStringConvertible, Sendable, Equatable 
     public var subject: String?
     /// The underlying cause, described.
     public var cause: String?
+    /// The underlying error itself, when there is one (SQLite's, the file
+    /// system's, the protobuf decoder's), for callers that inspect it.
+    public var underlying: (any Error)?
 
     public init(_ code: Code, _ message: String, subject: String? = nil, cause: String? = nil) {
         self.code = code
         self.message = message
         self.subject = subject
         self.cause = cause
+    }
+
+    /// An error caused by `underlying`, which it keeps as a value and describes.
+    public init(_ code: Code, _ message: String, subject: String? = nil, underlying: any Error) {
+        self.init(code, message, subject: subject, cause: "\(underlying)")
+        self.underlying = underlying
+    }
+
+    /// Equal when code, message, subject and cause are (the underlying error
+    /// is compared by its description, which `cause` holds).
+    public static func == (lhs: PaxsyncError, rhs: PaxsyncError) -> Bool {
+        lhs.code == rhs.code && lhs.message == rhs.message && lhs.subject == rhs.subject && lhs.cause == rhs.cause
     }
 
     public var description: String {

@@ -23,6 +23,8 @@ public enum Decision: String, Sendable, Codable {
     case departureOverridesCancel = "departure-overrides-cancel"
     /// The sum of every adjustment.
     case counterSum = "counter-sum"
+    /// An update the deleting origin had not seen loses to the delete.
+    case deleteWins = "delete-wins"
 }
 
 /// A field's merged value and where it came from.
@@ -62,9 +64,9 @@ public struct Conflict: Sendable, Hashable, Codable {
     public let winner: Side
     public let loser: Side
     /// The rule that chose the winner.
-    public let decision: String
+    public let decision: Decision
 
-    public init(table: String, key: String, field: String, winner: Side, loser: Side, decision: String) {
+    public init(table: String, key: String, field: String, winner: Side, loser: Side, decision: Decision) {
         self.table = table
         self.key = key
         self.field = field
@@ -142,7 +144,7 @@ public enum Merge {
                 let winner = all.first { $0.event.stamp == resolved.stamp }!
                 for loser in lost {
                     conflicts.append(Conflict(table: table.name, key: key, field: spec.name,
-                                              winner: winner.side, loser: loser.side, decision: resolved.decision.rawValue))
+                                              winner: winner.side, loser: loser.side, decision: resolved.decision))
                 }
             }
         }
@@ -157,7 +159,7 @@ public enum Merge {
                         table: table.name, key: key, field: name,
                         winner: Conflict.Side(value: nil, isNull: false, deleted: true, origin: tombstone.stamp.origin,
                                               hlc: tombstone.stamp.hlc.rawValue, entry: tombstone.entry.description),
-                        loser: w.side, decision: "delete-wins"))
+                        loser: w.side, decision: .deleteWins))
                 }
             }
         }

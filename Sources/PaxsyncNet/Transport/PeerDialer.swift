@@ -95,7 +95,7 @@ public struct PeerDialer: Service {
                 registry.connected(peerID, runner)
                 defer { registry.disconnected(peerID, runner) }
                 logger.info("connected to peer")
-                try await runner.receiveLoop(response.messages.compactMap { SyncMessage(wire: $0) })
+                try await runner.receiveLoop(response.messages.map { wire throws in try SyncMessage.received(wire, from: peerID) })
             }
         }
     }

@@ -60,6 +60,17 @@ extension SyncMessage {
         }
     }
 
+    /// Decodes a message received from `peer`; one with no kind this node
+    /// knows is a protocol violation that ends the session (PROTOCOL §13.3),
+    /// with an error naming the peer.
+    static func received(_ wire: Paxsync_V1_SyncMessage, from peer: String) throws(PaxsyncError) -> SyncMessage {
+        guard let message = SyncMessage(wire: wire) else {
+            throw PaxsyncError(.malformedEntry, "peer \(peer) sent a sync message of no kind this node knows "
+                               + "(hello, entries, ack, heartbeat, goodbye)", subject: "peer \(peer)")
+        }
+        return message
+    }
+
     static func wireVector(_ vv: VersionVector) -> [Paxsync_V1_Dependency] {
         vv.sorted.map { origin, seq in
             var d = Paxsync_V1_Dependency()

@@ -64,7 +64,7 @@ public final class SyncServer: Service, @unchecked Sendable {
             if Task.isCancelled { throw error }
             // Nearly always the listen address: in use, or not an address of this host.
             throw PaxsyncError(.unavailable, "cannot listen for peers (listen in paxsync.conf, or --listen)",
-                               subject: address, cause: "\(error)")
+                               subject: address, underlying: error)
         }
     }
 

@@ -39,7 +39,7 @@ struct SyncService: Paxsync_V1_Sync.SimpleServiceProtocol {
         registry.connected(peerID, runner)
         defer { registry.disconnected(peerID, runner) }
         logger.info("peer connected", metadata: ["peer": "\(peerID)", "remote": "\(remote)"])
-        let inbound = request.compactMap { SyncMessage(wire: $0) }
+        let inbound = request.map { wire throws in try SyncMessage.received(wire, from: peerID) }
         do {
             try await runner.run(inbound: inbound) { message in try await response.write(message.toWire()) }
         } catch {

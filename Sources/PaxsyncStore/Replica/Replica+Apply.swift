@@ -10,7 +10,7 @@ public enum ApplyOutcome: Sendable, Equatable, CustomStringConvertible {
     /// Already in the log (or already held, or already quarantined): nothing to do.
     case duplicate
     /// Cannot be judged yet; kept and retried when what it waits for arrives.
-    case held(code: String, reason: String)
+    case held(code: HoldReason, reason: String)
     /// Rejected whole and kept in quarantine with the reason.
     case quarantined(PaxsyncError)
     /// A second, different, validly signed entry for an origin and sequence.
@@ -20,7 +20,7 @@ public enum ApplyOutcome: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .applied: "applied"
         case .duplicate: "duplicate"
-        case .held(let code, let reason): "held (\(code)): \(reason)"
+        case .held(let code, let reason): "held (\(code.rawValue)): \(reason)"
         case .quarantined(let error): "quarantined (\(error.code)): \(error)"
         case .equivocation(let why): "equivocation: \(why)"
         }
@@ -29,7 +29,7 @@ public enum ApplyOutcome: Sendable, Equatable, CustomStringConvertible {
 
 /// Why an entry is held; `wait` names what releases it.
 struct Hold: Error {
-    let code: String
+    let code: HoldReason
     let reason: String
     var waitOrigin: String?
     var waitSeq: UInt64?
@@ -80,11 +80,12 @@ extension Replica {
     func retryHeld(_ db: Database, now: UInt64) throws -> Int {
         let rows = try Row.fetchAll(db, sql: """
             SELECT origin, seq, hash, body, signature FROM paxsync_held
-            WHERE (reason_code = 'clock-skew' AND (hlc >> 16) <= ?)
-               OR (reason_code <> 'clock-skew' AND wait_until IS NOT NULL AND wait_until <= ?)
-               OR reason_code = 'version'
+            WHERE (reason_code = :skew AND (hlc >> 16) <= :bound)
+               OR (reason_code <> :skew AND wait_until IS NOT NULL AND wait_until <= :now)
+               OR reason_code = :version
             ORDER BY hlc
-            """, arguments: [Int64(now + configuration.maxClockSkewMilliseconds), Int64(now)])
+            """, arguments: ["skew": HoldReason.clockSkew.rawValue, "version": HoldReason.version.rawValue,
+                             "bound": Int64(now + configuration.maxClockSkewMilliseconds), "now": Int64(now)])
         var applied = 0
         for row in rows {
             try db.execute(sql: "DELETE FROM paxsync_held WHERE origin = ? AND seq = ? AND hash = ?",
@@ -146,26 +147,26 @@ extension Replica {
 
         do {
             // 3. Things that may become true later: hold, don't judge.
-            if let why = EntryRules.unsupportedVersion(cs, schemaVersion: configuration.schemaVersion) { throw Hold(code: "version", reason: why) }
+            if let why = EntryRules.unsupportedVersion(cs, schemaVersion: configuration.schemaVersion) { throw Hold(code: .version, reason: why) }
             let head = try Row.fetchOne(db, sql: "SELECT last_seq, last_hash, status, status_reason FROM paxsync_origins WHERE origin = ?",
                                         arguments: [cs.origin])
-            if let head, (head["status"] as String) != "ok" {
-                throw Hold(code: head["status"], reason: "origin \(cs.origin) is blocked: \(head["status_reason"] as String? ?? "")")
+            if let head, let blocked = HoldReason(blocked: try Replica.originStatus(head["status"], origin: cs.origin)) {
+                throw Hold(code: blocked, reason: "origin \(cs.origin) is blocked: \(head["status_reason"] as String? ?? "")")
             }
             let lastSeq = UInt64(head?["last_seq"] as Int64? ?? 0)
             if cs.seq > lastSeq + 1 {
-                throw Hold(code: "gap", reason: "waiting for \(cs.origin):\(lastSeq + 1) (the chain has no gaps)",
+                throw Hold(code: .gap, reason: "waiting for \(cs.origin):\(lastSeq + 1) (the chain has no gaps)",
                            waitOrigin: cs.origin, waitSeq: cs.seq - 1)
             }
             for (origin, seq) in cs.deps.sorted(by: { $0.key < $1.key }) {
                 let have = UInt64(try Int64.fetchOne(db, sql: "SELECT last_seq FROM paxsync_origins WHERE origin = ?", arguments: [origin]) ?? 0)
                 if have < seq {
-                    throw Hold(code: "dependency", reason: "waiting for \(origin):\(seq), which \(cs.origin) had applied",
+                    throw Hold(code: .dependency, reason: "waiting for \(origin):\(seq), which \(cs.origin) had applied",
                                waitOrigin: origin, waitSeq: seq)
                 }
             }
             if cs.hlc.physicalMilliseconds > now + configuration.maxClockSkewMilliseconds {
-                throw Hold(code: "clock-skew",
+                throw Hold(code: .clockSkew,
                            reason: "stamped \(cs.hlc.iso8601), more than \(configuration.maxClockSkewMilliseconds / 1000) s ahead of this node's clock",
                            waitUntil: cs.hlc.physicalMilliseconds - configuration.maxClockSkewMilliseconds)
             }
@@ -230,7 +231,7 @@ extension Replica {
                     wait_origin, wait_seq, wait_until, received_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [cs.origin, Int64(cs.seq), Data(hash), Int64(bitPattern: cs.hlc.rawValue), Data(entry.body),
-                                 Data(entry.signature), hold.code, hold.reason, hold.waitOrigin, hold.waitSeq.map(Int64.init),
+                                 Data(entry.signature), hold.code.rawValue, hold.reason, hold.waitOrigin, hold.waitSeq.map(Int64.init),
                                  hold.waitUntil.map(Int64.init), Int64(now)])
             return .held(code: hold.code, reason: hold.reason)
         }
@@ -271,7 +272,7 @@ extension Replica {
             """, arguments: [origin, seq.map(Int64.init), Data(SignedEntry.hash(body: body)), Data(body), Data(signature),
                              error.code.rawValue, error.description, blocks, Int64(now)])
         if blocks, let origin, let seq {
-            try setOriginStatus(db, origin: origin, status: "quarantined",
+            try setOriginStatus(db, origin: origin, status: .quarantined,
                                 reason: "\(origin):\(seq) was quarantined (\(error.code)); later entries wait behind it",
                                 entry: "\(origin):\(seq)")
         }
@@ -286,20 +287,20 @@ extension Replica {
             """, arguments: [cs.origin, Int64(cs.seq), Data(otherHash), otherBody, otherSignature,
                              Data(entry.hash), Data(entry.body), Data(entry.signature), Int64(now)])
         let why = "\(cs.origin) signed two different entries at \(cs.id): \(otherHash.hex.prefix(16))… and \(entry.hash.hex.prefix(16))…"
-        try setOriginStatus(db, origin: cs.origin, status: "equivocating",
+        try setOriginStatus(db, origin: cs.origin, status: .equivocating,
                             reason: "\(why); no entries of \(cs.origin) beyond seq \(cs.seq - 1) are accepted", entry: cs.id.description)
         logger.critical("equivocation: origin forked its log", metadata: ["entry": "\(cs.id)", "origin": "\(cs.origin)"])
         return .equivocation(why)
     }
 
-    private func setOriginStatus(_ db: Database, origin: String, status: String, reason: String, entry: String) throws {
+    private func setOriginStatus(_ db: Database, origin: String, status: OriginStatus, reason: String, entry: String) throws {
         try db.execute(sql: """
             INSERT INTO paxsync_origins(origin, last_seq, last_hash, last_hlc, status, status_reason, status_entry)
             VALUES (?, 0, x'', 0, ?, ?, ?)
             ON CONFLICT(origin) DO UPDATE SET status = excluded.status, status_reason = excluded.status_reason,
                 status_entry = excluded.status_entry
-            WHERE paxsync_origins.status != 'equivocating'
-            """, arguments: [origin, status, reason, entry])
+            WHERE paxsync_origins.status != ?
+            """, arguments: [origin, status.rawValue, reason, entry, OriginStatus.equivocating.rawValue])
     }
 
     /// All applied row changes of one record.
@@ -337,7 +338,7 @@ extension Replica {
                 INSERT OR REPLACE INTO paxsync_conflicts(tbl, key, field, decision, winner_value, winner_deleted, winner_origin,
                     winner_hlc, winner_entry, loser_value, loser_origin, loser_hlc, loser_entry)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [c.table, c.key, c.field, c.decision, c.winner.value, c.winner.deleted, c.winner.origin,
+                """).execute(arguments: [c.table, c.key, c.field, c.decision.rawValue, c.winner.value, c.winner.deleted, c.winner.origin,
                                          Int64(bitPattern: c.winner.hlc), c.winner.entry, c.loser.value, c.loser.origin,
                                          Int64(bitPattern: c.loser.hlc), c.loser.entry])
         }

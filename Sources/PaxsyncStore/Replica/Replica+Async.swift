@@ -63,7 +63,7 @@ extension Replica {
                 return .decoded(entry, verified: verified)
             } catch {
                 return .undecodable(body: body, signature: signature, error: error as? PaxsyncError
-                                    ?? PaxsyncError(.malformedEntry, "not a valid SignedEntry message", cause: "\(error)"))
+                                    ?? PaxsyncError(.malformedEntry, "not a valid SignedEntry message", underlying: error))
             }
         })
     }

@@ -43,7 +43,7 @@ public struct OriginState: Codable, Sendable {
     /// Physical time of the newest entry held (its HLC), in milliseconds, and as text.
     public let lastMilliseconds: UInt64?
     public let lastTime: String?
-    public let status: String
+    public let status: OriginStatus
     public let reason: String?
 }
 
@@ -60,7 +60,7 @@ public struct QuarantineItem: Codable, Sendable {
 /// A held entry.
 public struct HeldItem: Codable, Sendable {
     public let entry: String
-    public let code: String
+    public let code: HoldReason
     public let reason: String
     public let receivedAt: String
 }
@@ -166,11 +166,11 @@ extension Replica {
             var args: [any DatabaseValueConvertible] = []
             if let table { sql += " WHERE tbl = ?"; args.append(table) }
             sql += " ORDER BY tbl, key, field, loser_hlc, loser_origin"
-            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map(Self.conflict(from:))
+            return try Row.fetchAll(db, sql: sql, arguments: StatementArguments(args)).map { try Self.conflict(from: $0) }
         }
     }
 
-    static func conflict(from row: Row) -> Conflict {
+    static func conflict(from row: Row) throws(PaxsyncError) -> Conflict {
         let winnerValue: String? = row["winner_value"]
         let winnerDeleted: Bool = row["winner_deleted"]
         let winnerHLC: Int64 = row["winner_hlc"]
@@ -180,7 +180,12 @@ extension Replica {
                                    origin: row["winner_origin"], hlc: UInt64(bitPattern: winnerHLC), entry: row["winner_entry"])
         let loser = Conflict.Side(value: loserValue, isNull: loserValue == nil, deleted: false,
                                   origin: row["loser_origin"], hlc: UInt64(bitPattern: loserHLC), entry: row["loser_entry"])
-        return Conflict(table: row["tbl"], key: row["key"], field: row["field"], winner: winner, loser: loser, decision: row["decision"])
+        let record = "\(row["tbl"] as String) \(row["key"] as String)"
+        guard let decision = Decision(rawValue: row["decision"]) else {
+            throw PaxsyncError(.storage, "a conflict on field \(row["field"] as String) was settled by \"\(row["decision"] as String)\", "
+                               + "a rule this version of paxsync does not know", subject: record)
+        }
+        return Conflict(table: row["tbl"], key: row["key"], field: row["field"], winner: winner, loser: loser, decision: decision)
     }
 
     public func origins() throws -> [OriginState] { try writer.read(Self.origins) }
@@ -191,7 +196,7 @@ extension Replica {
             return OriginState(origin: row["origin"], lastSeq: UInt64(row["last_seq"] as Int64),
                                lastMilliseconds: hlc == .zero ? nil : hlc.physicalMilliseconds,
                                lastTime: hlc == .zero ? nil : hlc.iso8601,
-                               status: row["status"], reason: row["status_reason"])
+                               status: try originStatus(row["status"], origin: row["origin"]), reason: row["status_reason"])
         }
     }
 
@@ -215,8 +220,9 @@ extension Replica {
     static func held(_ db: Database) throws -> [HeldItem] {
         do {
             return try Row.fetchAll(db, sql: "SELECT * FROM paxsync_held ORDER BY origin, seq").map { row in
-                HeldItem(entry: "\(row["origin"] as String):\(row["seq"] as Int64)", code: row["reason_code"], reason: row["reason"],
-                         receivedAt: CivilTime.iso8601(milliseconds: UInt64(row["received_at"] as Int64)))
+                let entry = "\(row["origin"] as String):\(row["seq"] as Int64)"
+                return HeldItem(entry: entry, code: try holdReason(row["reason_code"], entry: entry), reason: row["reason"],
+                                receivedAt: CivilTime.iso8601(milliseconds: UInt64(row["received_at"] as Int64)))
             }
         }
     }

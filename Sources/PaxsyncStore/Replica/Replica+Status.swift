@@ -41,7 +41,7 @@ extension Replica {
             }
             try destination.close()
         } catch {
-            throw PaxsyncError(.storage, "the online backup failed", subject: path, cause: "\(error)")
+            throw PaxsyncError(.storage, "the online backup failed", subject: path, underlying: error)
         }
     }
 }

@@ -78,7 +78,7 @@ public final class Replica: Sendable {
                 try Self.migrator.migrate(writer)
             }
         } catch {
-            throw PaxsyncError(.storage, "cannot open the replica", subject: path, cause: "\(error)")
+            throw PaxsyncError(.storage, "cannot open the replica", subject: path, underlying: error)
         }
         self.path = path
         self.nodeID = nodeID
