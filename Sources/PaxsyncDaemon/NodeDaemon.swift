@@ -14,6 +14,8 @@ public struct NodeDaemon {
     public let listen: String
     public let peers: [String]
     let services: [any Service]
+    /// Reports the bound port (for `listen = "HOST:0"`); runs beside the services.
+    let listening: ListenAddress
     let logger: Logger
 
     public init(directory dir: NodeDirectory, version: String, listenOverride: String? = nil, logger: Logger) throws {
@@ -31,9 +33,12 @@ public struct NodeDaemon {
         let registry = PeerRegistry(observer: metrics)
         let server = try SyncServer(replica: replica, configuration: SyncConfiguration(listenHost: host, listenPort: port, tls: tls, peers: peers),
                                     registry: registry, logger: logger)
-        let facts = DaemonFacts(version: version, startedAt: Date(), listen: "\(host):\(port)", peers: peers.sorted())
+        let listening = ListenAddress(host: host, port: port, server: server, logger: logger)
+        let facts = DaemonFacts(version: version, startedAt: Date(), listen: listening.description, peers: peers.sorted())
         let status: @Sendable () throws -> NodeStatus = {
-            try NodeStatus.build(replica: replica, version: version, daemon: (facts, registry))
+            var facts = facts
+            facts.listen = listening.description
+            return try NodeStatus.build(replica: replica, version: version, daemon: (facts, registry))
         }
         // The admin socket comes first: it refuses to start a second daemon on this data directory.
         var services: [any Service] = [
@@ -52,6 +57,7 @@ public struct NodeDaemon {
             services.append(try PeerDialer(replica: replica, peer: peer, address: replica.roster.member(peer)!.address, tls: tls,
                                            registry: registry, logger: logger))
         }
+        self.listening = listening
         self.replica = replica
         self.listen = facts.listen
         self.peers = facts.peers
@@ -62,7 +68,8 @@ public struct NodeDaemon {
     /// Runs until SIGTERM or SIGINT, then finishes the batch being applied and returns.
     public func run() async throws {
         logger.info("serving", metadata: ["listen": "\(listen)", "peers": "\(peers.joined(separator: ","))"])
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }
+                                                        + [.init(service: listening, successTerminationBehavior: .ignore)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("stopped")

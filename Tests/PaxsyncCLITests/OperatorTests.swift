@@ -33,6 +33,26 @@ struct OperatorTests {
                                                 "--country", id, "--lat", "1", "--lon", "2"])
     }
 
+    @Test("listen on port 0 takes a free port, and status and the log name the port it got")
+    func listenOnPortZero() async throws {
+        let dir = TemporaryDirectory("paxsync-port-zero")
+        let c = try LocalCoalition(base: dir.path, members: Array(Self.members.prefix(2)), executable: Paxsync.binary) { id, config in
+            if id == "AU" { config.listen = "127.0.0.1:0" }
+        }
+        defer { c.stopAll() }
+        try c.start("AU")
+        // Until the daemon answers, status has no listen address; until it is bound, the configured one.
+        _ = try await waitFor("AU reports the port it was given") {
+            try await status(c, "AU").listen.map { $0 != "127.0.0.1:0" } ?? false
+        }
+        let bound = try await status(c, "AU").listen ?? ""
+        let port = try #require(bound.split(separator: ":").last.flatMap { Int($0) }, "listen is \(bound)")
+        #expect(bound == "127.0.0.1:\(port)" && port > 0)
+        #expect(acceptsConnections(port: port), "the reported port is the one listening")
+        let log = (try? String(contentsOfFile: c.logPath("AU"), encoding: .utf8)) ?? ""
+        #expect(log.contains("listening for peers") && log.contains("127.0.0.1:\(port)"), "\(log.suffix(2000))")
+    }
+
     @Test("status shows connected peers, then a stopped peer disconnected and behind, then caught up; status without a daemon says so")
     func statusThroughOutage() async throws {
         let dir = TemporaryDirectory("paxsync-status")
@@ -102,7 +122,8 @@ struct OperatorTests {
         #expect(health.status == 0 && health.stdout.contains("\"daemonRunning\" : true"), "\(health.output)")
 
         // A second daemon for the same data directory stops at once, naming the cause.
-        let second = try await Paxsync(dataDir: c.dataDir("AU")).run(["serve", "--listen", "127.0.0.1:\(freeLoopbackPort())"])
+        // Port 0: any free port, so the refusal cannot be a port clash.
+        let second = try await Paxsync(dataDir: c.dataDir("AU")).run(["serve", "--listen", "127.0.0.1:0"])
         #expect(second.status != 0 && second.output.contains("another paxsync serve already runs"), "\(second.output)")
         #expect(AdminClient.isAnswering(socket), "the first daemon keeps its socket")
     }

@@ -64,6 +64,16 @@ struct HostilePeerTests {
         return received.message.withLock { $0 }
     }
 
+    /// AU's server on a free port, peering with JP only, and JP (the attacker's certificate).
+    func auServingJP() throws -> (au: NetNode, jp: NetNode, server: SyncServer) {
+        let pki = try TestPKI(dir: dir)
+        let au = try NetNode("AU", coalition: coalition, pki: pki, dir: dir)
+        let jp = try NetNode("JP", coalition: coalition, pki: pki, dir: dir)
+        let server = try SyncServer(replica: au.replica, configuration: SyncConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, tls: au.tls, peers: ["JP"]), registry: au.registry, logger: au.logger)
+        return (au, jp, server)
+    }
+
     final class Received: Sendable {
         let message = Mutex<SyncMessage?>(nil)
     }
@@ -123,11 +133,7 @@ struct HostilePeerTests {
 
     @Test("junk batches fill the quarantine by at most the session's budget; the session is closed")
     func junkBatches() async throws {
-        let pki = try TestPKI(dir: dir)
-        let au = try NetNode("AU", coalition: coalition, pki: pki, dir: dir)
-        let jp = try NetNode("JP", coalition: coalition, pki: pki, dir: dir)
-        let server = try SyncServer(replica: au.replica, configuration: SyncConfiguration(
-            listenHost: "127.0.0.1", listenPort: 0, tls: au.tls, peers: ["JP"]), registry: au.registry, logger: au.logger)
+        let (au, jp, server) = try auServingJP()
         // Distinct junk, so no entry is a duplicate of another.
         let batches = (0..<3).map { n in batch((0..<200).map { [0xFF, UInt8(n), UInt8($0 & 0xFF), UInt8($0 >> 8)] }, then: []) }
         try await withServers([server]) {
@@ -159,11 +165,7 @@ struct HostilePeerTests {
 
     @Test("a message of no known kind ends the session with a goodbye naming the peer; the node goes on serving")
     func unknownKind() async throws {
-        let pki = try TestPKI(dir: dir)
-        let au = try NetNode("AU", coalition: coalition, pki: pki, dir: dir)
-        let jp = try NetNode("JP", coalition: coalition, pki: pki, dir: dir)
-        let server = try SyncServer(replica: au.replica, configuration: SyncConfiguration(
-            listenHost: "127.0.0.1", listenPort: 0, tls: au.tls, peers: ["JP"]), registry: au.registry, logger: au.logger)
+        let (au, jp, server) = try auServingJP()
         try await withServers([server]) {
             let port = try #require(try await server.port)
             // A message with no kind set: what a newer peer's unknown message decodes as.
