@@ -64,11 +64,18 @@ final class ServedCoalition {
 
 func waitFor(_ what: String, seconds: Double = 20, _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
+    var lastError: (any Error)?
     while Date() < deadline {
-        if (try? await condition()) == true { return true }
+        do {
+            if try await condition() { return true }
+            lastError = nil
+        } catch {
+            lastError = error
+        }
         try await Task.sleep(for: .milliseconds(50))
     }
-    Issue.record("timed out after \(seconds) s: \(what)")
+    let why = lastError.map { " (the last check failed: \($0))" } ?? ""
+    Issue.record("timed out after \(seconds) s: \(what)\(why)")
     return false
 }
 
