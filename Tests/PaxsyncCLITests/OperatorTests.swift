@@ -131,7 +131,9 @@ struct OperatorTests {
         // A second daemon for the same data directory stops at once, naming the cause.
         // Port 0: any free port, so the refusal cannot be a port clash.
         let second = try await Paxsync(dataDir: c.dataDir("AU")).run(["serve", "--listen", "127.0.0.1:0"])
-        #expect(second.status != 0 && second.output.contains("another paxsync serve already runs"), "\(second.output)")
+        // "already runs" when the first answers; "may run" when its socket is there but busy (a loaded machine).
+        #expect(second.status != 0 && (second.output.contains("another paxsync serve already runs")
+                                       || second.output.contains("another paxsync serve may run")), "\(second.output)")
         #expect(AdminClient.isAnswering(socket), "the first daemon keeps its socket")
     }
 

@@ -10,7 +10,7 @@ import Testing
 
 /// The session runner's timing, driven by a test clock over the in-process
 /// link: no sockets, no real time passes, every deadline is exact.
-@Suite("Session timing on a test clock")
+@Suite("Session timing on a test clock", .timeLimit(.minutes(1)))
 struct SessionClockTests {
     let dir = TemporaryDirectory("paxsync-session-clock")
     let coalition = TestCoalition(["AU", "JP"])
@@ -44,6 +44,17 @@ struct SessionClockTests {
             logger.logLevel = .critical
             return Task { [self] in
                 defer { sink.finish() }
+                // swift-clocks' TestClock suspends a sleep registered for exactly its
+                // current time until it next advances; a sleeper that registers just
+                // after an advance would wait for ever. Advancing by zero (time does
+                // not move) releases such sleepers.
+                let kicker = Task { [clock] in
+                    while !Task.isCancelled {
+                        await clock.advance(by: .zero)
+                        try? await Task.sleep(for: .milliseconds(5))
+                    }
+                }
+                defer { kicker.cancel() }
                 try await InProcessLink.run(au, jp, logger: logger) { from, message in
                     self.sink.yield(Sent(from: from, message: message))
                     return !(from == "JP" && self.partitioned.withLock { $0 })

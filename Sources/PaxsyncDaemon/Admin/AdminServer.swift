@@ -14,19 +14,16 @@ import Glibc
 /// so only the account running the node can connect (and the data directory is
 /// 0700). A client writes one command line (`status`), reads one JSON document,
 /// and the server closes the connection.
-public final class AdminServer: Service, Sendable {
+public final class AdminServer: Service, @unchecked Sendable {
     public typealias Responder = @Sendable (String) async -> [UInt8]
 
     let path: String
     let respond: Responder
     let logger: Logger
-    /// How long a client may take to send its command line.
-    let requestTimeout: Duration
 
-    public init(path: String, requestTimeout: Duration = .seconds(10), logger: Logger, respond: @escaping Responder) {
+    public init(path: String, logger: Logger, respond: @escaping Responder) {
         self.path = path
         self.respond = respond
-        self.requestTimeout = requestTimeout
         self.logger = logger
     }
 
@@ -43,83 +40,29 @@ public final class AdminServer: Service, Sendable {
         let staging = try Self.makeStagingDirectory(beside: path)
         defer { rmdir(staging) }
         let staged = staging + "/s"
-        let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
+        let channel: Channel
         do {
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 16)
-                .bind(unixDomainSocketPath: staged, cleanupExistingSocketFile: true) { channel in
+                .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        try channel.pipeline.syncOperations.addHandler(AdminHandler(respond: respond))
                     }
                 }
+                .bind(unixDomainSocketPath: staged, cleanupExistingSocketFile: true).get()
         } catch {
             throw PaxsyncError(.storage, "cannot open the admin socket (admin_socket in paxsync.conf; at most 107 bytes)",
                                subject: path, underlying: error)
         }
         guard chmod(staged, 0o600) == 0, rename(staged, path) == 0 else {
             let reason = String(cString: strerror(errno))
-            server.channel.close(promise: nil)
+            channel.close(promise: nil)
             unlink(staged)
             throw PaxsyncError(.storage, "cannot put the owner-only admin socket in place", subject: path, cause: reason)
         }
         logger.info("admin endpoint listening", metadata: ["socket": "\(path)"])
         defer { unlink(path) }
-        let logger = self.logger
-        let timeout = requestTimeout
-        // Each connection is a child task of the listener; shutdown or
-        // cancellation closes the listener, and the connections end with it.
-        try await withTaskCancellationHandler {
-            try await withGracefulShutdownHandler {
-                try await withThrowingDiscardingTaskGroup { group in
-                    try await server.executeThenClose { connections in
-                        for try await connection in connections {
-                            group.addTask { await Self.answer(connection, respond: respond, timeout: timeout, logger: logger) }
-                        }
-                    }
-                }
-            } onGracefulShutdown: {
-                server.channel.close(promise: nil)
-            }
-        } onCancel: {
-            server.channel.close(promise: nil)
-        }
-    }
-
-    /// The longest command line, in bytes; a longer one is closed unanswered.
-    public static let maxRequestBytes = 1024
-
-    /// Reads one command line, answers it and closes the connection. A client
-    /// that sends more than `maxRequestBytes` without a newline, or no line
-    /// within `timeout`, is closed without an answer.
-    static func answer(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>, respond: @escaping Responder, timeout: Duration,
-                       logger: Logger) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                do {
-                    try await connection.executeThenClose { inbound, outbound in
-                        var request: [UInt8] = []
-                        for try await var buffer in inbound {
-                            request += buffer.readBytes(length: buffer.readableBytes) ?? []
-                            if let newline = request.firstIndex(of: UInt8(ascii: "\n")) {
-                                let command = String(decoding: request[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespaces)
-                                try await outbound.write(ByteBuffer(bytes: await respond(command)))
-                                return
-                            }
-                            if request.count > maxRequestBytes {
-                                logger.notice("admin request over \(maxRequestBytes) bytes without a newline; closed")
-                                return
-                            }
-                        }
-                    }
-                } catch {
-                    logger.debug("admin connection failed", metadata: ["error": "\(error)"])
-                }
-            }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            // Whichever ends first: the answer, or the client's time.
-            await group.next()
-            group.cancelAll()
-        }
+        try await channel.runUntilClosed()
     }
 
     /// A new directory, mode 0700, in the directory of `path`.
