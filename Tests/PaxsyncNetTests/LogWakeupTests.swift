@@ -40,11 +40,12 @@ struct LogWakeupTests {
     func first() async {
         let a = LogWakeup(), b = LogWakeup()
         let (seenA, seenB) = (a.current, b.current)
-        async let waited = LogWakeup.first(of: [(a, seenA), (b, seenB)], timeout: .seconds(3600))
+        let clock = ContinuousClock()
+        async let waited = LogWakeup.first(of: [(a, seenA), (b, seenB)], until: clock.now.advanced(by: .seconds(3600)), clock: clock)
         b.wake()
         #expect(await waited == .woken)
         // Nothing rings: the timeout ends the wait.
-        #expect(await LogWakeup.first(of: [(a, a.current), (b, b.current)], timeout: .milliseconds(1)) == .deadline)
+        #expect(await LogWakeup.first(of: [(a, a.current), (b, b.current)], until: clock.now.advanced(by: .milliseconds(1)), clock: clock) == .deadline)
     }
 
     @Test("a bounded wait on a test clock ends exactly when the clock reaches the deadline")

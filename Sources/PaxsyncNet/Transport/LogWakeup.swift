@@ -82,17 +82,4 @@ public final class LogWakeup: Sendable {
             return result ?? .woken
         }
     }
-
-    /// Returns once any of `wakeups` rings after its generation in `seen`, or after `timeout`.
-    @discardableResult
-    public static func first(of wakeups: [(LogWakeup, seen: UInt64)], timeout: Duration) async -> WaitResult {
-        let clock = ContinuousClock()
-        return await first(of: wakeups, until: clock.now.advanced(by: timeout), clock: clock)
-    }
-
-    /// Returns once woken after generation `seen`, or after `timeout`.
-    @discardableResult
-    public func wait(after seen: UInt64, timeout: Duration) async -> WaitResult {
-        await Self.first(of: [(self, seen)], timeout: timeout)
-    }
 }
