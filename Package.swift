@@ -123,7 +123,7 @@ let package = Package(
         // temporary directories, change-set builders.
         .target(
             name: "PaxsyncTestSupport",
-            dependencies: ["PaxsyncModel", "PaxsyncLog", "PaxsyncStore"]
+            dependencies: ["PaxsyncModel", "PaxsyncLog", "PaxsyncStore", .product(name: "Clocks", package: "swift-clocks")]
         ),
         .executableTarget(
             name: "paxsync-bench",

@@ -31,7 +31,9 @@ struct HeldRetrierTests {
                                   logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await retrier.run() }
-            // Time passes on both clocks; no real time does.
+            // Once the retrier sleeps (at most 60 s of clock time, having found the hold
+            // not yet due), time passes on both clocks; no real time does.
+            while (try? await clock.checkSuspension()) != nil { try await Task.sleep(for: .milliseconds(1)) }
             wall.advance(by: 3_540_000)
             await clock.advance(by: .milliseconds(3_540_000))
             await wakeup.wait(after: seen)

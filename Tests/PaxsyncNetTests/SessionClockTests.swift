@@ -23,7 +23,9 @@ struct SessionClockTests {
 
     /// Two nodes on one test clock, an in-process session between them, and a tap.
     final class Pair: Sendable {
-        let clock = TestClock()
+        /// Every advance goes through the driver (see `ClockDriver` for why).
+        let driver = ClockDriver()
+        var clock: TestClock<Duration> { driver.clock }
         let au: InProcessLink.End
         let jp: InProcessLink.End
         let sent: AsyncStream<Sent>
@@ -32,8 +34,8 @@ struct SessionClockTests {
         let partitioned = Mutex(false)
 
         init(_ test: SessionClockTests) throws {
-            au = .init(replica: try test.coalition.replica("AU", in: test.dir), registry: PeerRegistry(clock: AnyClock(clock)))
-            jp = .init(replica: try test.coalition.replica("JP", in: test.dir), registry: PeerRegistry(clock: AnyClock(clock)))
+            au = .init(replica: try test.coalition.replica("AU", in: test.dir), registry: PeerRegistry(clock: AnyClock(driver.clock)))
+            jp = .init(replica: try test.coalition.replica("JP", in: test.dir), registry: PeerRegistry(clock: AnyClock(driver.clock)))
             // Before the session starts, so JP's first batch carries it.
             try jp.replica.commit([Records.facility("JP-A", country: "JP")])
             (sent, sink) = AsyncStream.makeStream(of: Sent.self)
@@ -44,17 +46,6 @@ struct SessionClockTests {
             logger.logLevel = .critical
             return Task { [self] in
                 defer { sink.finish() }
-                // swift-clocks' TestClock suspends a sleep registered for exactly its
-                // current time until it next advances; a sleeper that registers just
-                // after an advance would wait for ever. Advancing by zero (time does
-                // not move) releases such sleepers.
-                let kicker = Task { [clock] in
-                    while !Task.isCancelled {
-                        await clock.advance(by: .zero)
-                        try? await Task.sleep(for: .milliseconds(5))
-                    }
-                }
-                defer { kicker.cancel() }
                 try await InProcessLink.run(au, jp, logger: logger) { from, message in
                     self.sink.yield(Sent(from: from, message: message))
                     return !(from == "JP" && self.partitioned.withLock { $0 })
@@ -92,15 +83,15 @@ struct SessionClockTests {
         defer { link.cancel() }
         try await converge(pair, &tap)
 
-        await pair.clock.advance(by: .milliseconds(4_999))
-        await pair.clock.advance(by: .milliseconds(1))
+        await pair.driver.advance(by: .milliseconds(4_999))
+        await pair.driver.advance(by: .milliseconds(1))
         let next = try await read(&tap) { $0.count == 2 }
         #expect(Set(next.map(\.from)) == ["AU", "JP"])
         for sent in next {
             #expect(sent.message == .heartbeat(sentAtMilliseconds: 5_000), "\(sent.from) sent \(sent.message)")
         }
         // And again one interval later.
-        await pair.clock.advance(by: .seconds(5))
+        await pair.driver.advance(by: .seconds(5))
         for sent in try await read(&tap, until: { $0.count == 2 }) {
             #expect(sent.message == .heartbeat(sentAtMilliseconds: 10_000), "\(sent.from) sent \(sent.message)")
         }
@@ -116,11 +107,11 @@ struct SessionClockTests {
         pair.partitioned.withLock { $0 = true }
 
         for at in [5_000, 10_000] as [UInt64] {
-            await pair.clock.advance(by: .seconds(5))
+            await pair.driver.advance(by: .seconds(5))
             let beats = try await read(&tap) { $0.count == 2 }
             #expect(beats.allSatisfy { $0.message == .heartbeat(sentAtMilliseconds: at) })
         }
-        await pair.clock.advance(by: .seconds(5))
+        await pair.driver.advance(by: .seconds(5))
         let last = try await read(&tap) { seen in seen.contains { $0.from == "AU" } }
         let goodbye = try #require(last.first { $0.from == "AU" })
         guard case .goodbye(let reason) = goodbye.message else {
