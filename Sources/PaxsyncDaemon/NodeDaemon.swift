@@ -14,12 +14,16 @@ public struct NodeDaemon {
     public let listen: String
     public let peers: [String]
     let services: [any Service]
+    /// This daemon's claim on the data directory, held until it is dropped.
+    let lock: ServeLock
     /// Reports the bound port (for `listen = "HOST:0"`); runs beside the services.
     let listening: ListenAddress
     let logger: Logger
 
     public init(directory dir: NodeDirectory, version: String, listenOverride: String? = nil, logger: Logger) throws {
         let config = dir.configuration
+        // First: a second daemon on this directory stops here, before it touches anything.
+        let lock = try ServeLock(directory: dir)
         let replica = try dir.openReplica(writable: true)
         let tls = TLSFiles(certificate: dir.file(config.tlsCertificate), privateKey: dir.file(config.tlsKey), ca: dir.file(config.tlsCA))
         let (host, port) = try SyncConfiguration.address(listenOverride ?? config.listen)
@@ -40,7 +44,6 @@ public struct NodeDaemon {
             facts.listen = listening.description
             return try NodeStatus.build(replica: replica, version: version, daemon: (facts, registry))
         }
-        // The admin socket comes first: it refuses to start a second daemon on this data directory.
         var services: [any Service] = [
             AdminServer(path: dir.file(config.adminSocket), logger: logger, respond: AdminServer.commands(status: status, wakeup: registry.wakeup)),
             server,
@@ -58,6 +61,7 @@ public struct NodeDaemon {
                                            registry: registry, logger: logger))
         }
         self.listening = listening
+        self.lock = lock
         self.replica = replica
         self.listen = facts.listen
         self.peers = facts.peers
@@ -71,6 +75,7 @@ public struct NodeDaemon {
         let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }
                                                         + [.init(service: listening, successTerminationBehavior: .ignore)],
                                                       gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        defer { withExtendedLifetime(lock) {} }
         try await group.run()
         logger.info("stopped")
     }

@@ -121,7 +121,7 @@ struct OperatorTests {
         let (dir, c) = try runningAU("paxsync-admin")
         defer { c.stopAll(); withExtendedLifetime(dir) {} }
         let socket = c.dataDir("AU") + "/admin.sock"
-        _ = try await waitFor("admin socket") { AdminClient.isAnswering(socket) }
+        _ = try await waitFor("admin socket") { await AdminClient.isAnswering(socket) }
         let attributes = try FileManager.default.attributesOfItem(atPath: socket)
         #expect(attributes[.posixPermissions] as? Int == 0o600)
         #expect((attributes[.ownerAccountID] as? NSNumber)?.uint32Value == getuid())
@@ -131,10 +131,12 @@ struct OperatorTests {
         // A second daemon for the same data directory stops at once, naming the cause.
         // Port 0: any free port, so the refusal cannot be a port clash.
         let second = try await Paxsync(dataDir: c.dataDir("AU")).run(["serve", "--listen", "127.0.0.1:0"])
-        // "already runs" when the first answers; "may run" when its socket is there but busy (a loaded machine).
-        #expect(second.status != 0 && (second.output.contains("another paxsync serve already runs")
-                                       || second.output.contains("another paxsync serve may run")), "\(second.output)")
-        #expect(AdminClient.isAnswering(socket), "the first daemon keeps its socket")
+        // The first holds the data directory's lock; the refusal names its process.
+        let first = try #require(c.pid("AU"))
+        #expect(second.status == 69, "\(second.output)")
+        #expect(second.output.contains("another paxsync serve already runs for this data directory (pid \(first) holds serve.lock)"),
+                "\(second.output)")
+        #expect(await AdminClient.isAnswering(socket), "the first daemon keeps its socket")
     }
 
     @Test("another account is refused by the admin socket's mode",
@@ -144,7 +146,7 @@ struct OperatorTests {
         let (dir, c) = try runningAU("paxsync-admin-other")
         defer { c.stopAll() }
         let socket = c.dataDir("AU") + "/admin.sock"
-        _ = try await waitFor("admin socket") { AdminClient.isAnswering(socket) }
+        _ = try await waitFor("admin socket") { await AdminClient.isAnswering(socket) }
         // Let another account through the directories, so only the socket's own mode stands in its way.
         for path in [dir.path, c.dataDir("AU"), (Paxsync.binary as NSString).deletingLastPathComponent] {
             chmod(path, 0o755)
@@ -189,7 +191,7 @@ struct OperatorTests {
         let conflicts = report["conflicts"] as! [[String: Any]]
         #expect(conflicts.count == 1 && conflicts[0]["field"] as? String == "eta")
         for id in ["SG", "AU", "JP", "KR", "IL"] {
-            #expect(!AdminClient.isAnswering(dir.file("coalition/\(id)/admin.sock")), "\(id)'s daemon was stopped")
+            #expect(!(await AdminClient.isAnswering(dir.file("coalition/\(id)/admin.sock"))), "\(id)'s daemon was stopped")
         }
     }
 }

@@ -5,6 +5,7 @@ import NIOPosix
 import PaxsyncModel
 import PaxsyncNet
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -14,55 +15,153 @@ import Glibc
 /// so only the account running the node can connect (and the data directory is
 /// 0700). A client writes one command line (`status`), reads one JSON document,
 /// and the server closes the connection.
-public final class AdminServer: Service, @unchecked Sendable {
+public final class AdminServer: Service, Sendable {
     public typealias Responder = @Sendable (String) async -> [UInt8]
 
     let path: String
     let respond: Responder
     let logger: Logger
+    /// How long a client may take to send its command line.
+    let requestTimeout: Duration
 
-    public init(path: String, logger: Logger, respond: @escaping Responder) {
+    public init(path: String, requestTimeout: Duration = .seconds(10), logger: Logger, respond: @escaping Responder) {
         self.path = path
         self.respond = respond
+        self.requestTimeout = requestTimeout
         self.logger = logger
     }
 
-    public func run() async throws {
-        if AdminClient.isAnswering(path) {
-            throw PaxsyncError(.unavailable, "another paxsync serve already runs for this data directory (its admin socket answers)",
-                               subject: path)
+    /// A connection as the listener hands it over. Its outbound side is `Never`:
+    /// the answer is written on the channel itself. NIO traps when a connection
+    /// whose async writer was never finished is dropped, which a listener
+    /// cancelled with connections still buffered does; with no writer there is
+    /// nothing to finish, and `Connections` closes what was never served.
+    typealias Connection = NIOAsyncChannel<ByteBuffer, Never>
+
+    /// Every connection accepted and not yet closed, so none outlives the server.
+    final class Connections: Sendable {
+        private struct State {
+            var open: [ObjectIdentifier: any Channel] = [:]
+            /// Set by `closeAll`: a connection accepted afterwards is closed at once.
+            var closed = false
         }
+        private let state = Mutex(State())
+
+        func accepted(_ channel: any Channel) {
+            let key = ObjectIdentifier(channel)
+            let closed = state.withLock { s in
+                if !s.closed { s.open[key] = channel }
+                return s.closed
+            }
+            if closed {
+                channel.close(promise: nil)
+                return
+            }
+            channel.closeFuture.whenComplete { [self] _ in _ = state.withLock { $0.open.removeValue(forKey: key) } }
+        }
+
+        func closeAll() {
+            let open = state.withLock { s in
+                s.closed = true
+                return Array(s.open.values)
+            }
+            for channel in open { channel.close(promise: nil) }
+        }
+    }
+
+    public func run() async throws {
         let respond = self.respond
         // The socket must never exist at its path with more than mode 0600, not
         // even for a moment: bind it inside a fresh 0700 directory beside the
         // path, restrict it there, and only then rename it into place (rename
-        // also replaces a stale socket file atomically).
+        // also replaces a stale socket file atomically; `ServeLock` has made
+        // sure no other daemon owns this directory).
         let staging = try Self.makeStagingDirectory(beside: path)
         defer { rmdir(staging) }
         let staged = staging + "/s"
-        let channel: Channel
+        let connections = Connections()
+        let server: NIOAsyncChannel<Connection, Never>
         do {
-            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 16)
-                .childChannelInitializer { channel in
+                .bind(unixDomainSocketPath: staged, cleanupExistingSocketFile: true) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(AdminHandler(respond: respond))
+                        connections.accepted(channel)
+                        return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }
-                .bind(unixDomainSocketPath: staged, cleanupExistingSocketFile: true).get()
         } catch {
             throw PaxsyncError(.storage, "cannot open the admin socket (admin_socket in paxsync.conf; at most 107 bytes)",
                                subject: path, underlying: error)
         }
         guard chmod(staged, 0o600) == 0, rename(staged, path) == 0 else {
             let reason = String(cString: strerror(errno))
-            channel.close(promise: nil)
+            server.channel.close(promise: nil)
             unlink(staged)
             throw PaxsyncError(.storage, "cannot put the owner-only admin socket in place", subject: path, cause: reason)
         }
         logger.info("admin endpoint listening", metadata: ["socket": "\(path)"])
-        defer { unlink(path) }
-        try await channel.runUntilClosed()
+        defer {
+            unlink(path)
+            connections.closeAll()
+        }
+        let logger = self.logger
+        let timeout = requestTimeout
+        // Each connection is a child task of the listener. Shutdown closes the
+        // listener: the loop then ends once it has handed over what was already
+        // accepted. Cancellation ends it at once; `connections` closes the rest.
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await withThrowingDiscardingTaskGroup { group in
+                    try await server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { await Self.answer(connection, respond: respond, timeout: timeout, logger: logger) }
+                        }
+                    }
+                }
+            } onGracefulShutdown: {
+                server.channel.close(promise: nil)
+            }
+        } onCancel: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    /// The longest command line, in bytes; a longer one is closed unanswered.
+    public static let maxRequestBytes = 1024
+
+    /// Reads one command line, answers it and closes the connection. A client
+    /// that sends more than `maxRequestBytes` without a newline, or no line
+    /// within `timeout`, is closed without an answer.
+    static func answer(_ connection: Connection, respond: @escaping Responder, timeout: Duration, logger: Logger) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await connection.executeThenClose { inbound, _ in
+                        var request: [UInt8] = []
+                        for try await var buffer in inbound {
+                            request += buffer.readBytes(length: buffer.readableBytes) ?? []
+                            if let newline = request.firstIndex(of: UInt8(ascii: "\n")) {
+                                let command = String(decoding: request[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                                let answer = ByteBuffer(bytes: await respond(command))
+                                try await connection.channel.writeAndFlush(answer).get()
+                                return
+                            }
+                            if request.count > maxRequestBytes {
+                                logger.notice("admin request over \(maxRequestBytes) bytes without a newline; closed")
+                                return
+                            }
+                        }
+                    }
+                } catch {
+                    logger.debug("admin connection failed", metadata: ["error": "\(error)"])
+                }
+            }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            // Whichever ends first: the answer, or the client's time.
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     /// A new directory, mode 0700, in the directory of `path`.

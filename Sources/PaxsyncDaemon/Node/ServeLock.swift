@@ -1,0 +1,55 @@
+import Foundation
+import PaxsyncModel
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The exclusive claim of one `paxsync serve` on a data directory: an advisory
+/// lock (`flock`) on `serve.lock`, held for the daemon's life and released by
+/// the kernel when the process ends, however it ends. The file holds the
+/// owner's process id, for the refusal message.
+///
+/// Taken before anything else opens the replica or the admin socket, so two
+/// daemons started at the same moment cannot both run: one gets the lock, the
+/// other stops naming the first's process id.
+public final class ServeLock: Sendable {
+    public static let fileName = "serve.lock"
+    public let path: String
+    private let descriptor: FileDescriptor
+
+    /// Takes the lock on `directory`, or throws `.unavailable` naming the daemon that holds it.
+    public init(directory: NodeDirectory) throws {
+        path = directory.file(Self.fileName)
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .readWrite, options: [.create, .closeOnExec],
+                                         permissions: [.ownerReadWrite])
+        } catch {
+            throw PaxsyncError(.storage, "cannot open the daemon's lock file", subject: path, underlying: error)
+        }
+        guard flock(fd.rawValue, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            try? fd.close()
+            if code == EWOULDBLOCK {
+                let who = holder.flatMap { $0.isEmpty ? nil : "pid \($0)" } ?? "a process"
+                throw PaxsyncError(.unavailable, "another paxsync serve already runs for this data directory (\(who) holds \(Self.fileName))",
+                                   subject: directory.path)
+            }
+            throw PaxsyncError(.storage, "cannot lock the daemon's lock file", subject: path, cause: String(cString: strerror(code)))
+        }
+        // Ours now: record who holds it.
+        _ = try? fd.resize(to: 0)
+        _ = try? fd.writeAll(toAbsoluteOffset: 0, "\(getpid())\n".utf8)
+        descriptor = fd
+    }
+
+    deinit {
+        // Closing the descriptor releases the lock; the file stays (its content is stale but harmless).
+        try? descriptor.close()
+    }
+}
