@@ -5,7 +5,6 @@ import NIOPosix
 import PaxsyncModel
 import PaxsyncNet
 import ServiceLifecycle
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -31,43 +30,7 @@ public final class AdminServer: Service, Sendable {
         self.logger = logger
     }
 
-    /// A connection as the listener hands it over. Its outbound side is `Never`:
-    /// the answer is written on the channel itself. NIO traps when a connection
-    /// whose async writer was never finished is dropped, which a listener
-    /// cancelled with connections still buffered does; with no writer there is
-    /// nothing to finish, and `Connections` closes what was never served.
-    typealias Connection = NIOAsyncChannel<ByteBuffer, Never>
-
-    /// Every connection accepted and not yet closed, so none outlives the server.
-    final class Connections: Sendable {
-        private struct State {
-            var open: [ObjectIdentifier: any Channel] = [:]
-            /// Set by `closeAll`: a connection accepted afterwards is closed at once.
-            var closed = false
-        }
-        private let state = Mutex(State())
-
-        func accepted(_ channel: any Channel) {
-            let key = ObjectIdentifier(channel)
-            let closed = state.withLock { s in
-                if !s.closed { s.open[key] = channel }
-                return s.closed
-            }
-            if closed {
-                channel.close(promise: nil)
-                return
-            }
-            channel.closeFuture.whenComplete { [self] _ in _ = state.withLock { $0.open.removeValue(forKey: key) } }
-        }
-
-        func closeAll() {
-            let open = state.withLock { s in
-                s.closed = true
-                return Array(s.open.values)
-            }
-            for channel in open { channel.close(promise: nil) }
-        }
-    }
+    typealias Connection = ConnectionListener<ByteBuffer>.Connection
 
     public func run() async throws {
         let respond = self.respond
@@ -79,51 +42,29 @@ public final class AdminServer: Service, Sendable {
         let staging = try Self.makeStagingDirectory(beside: path)
         defer { rmdir(staging) }
         let staged = staging + "/s"
-        let connections = Connections()
-        let server: NIOAsyncChannel<Connection, Never>
+        let listener: ConnectionListener<ByteBuffer>
         do {
-            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.backlog, value: 16)
-                .bind(unixDomainSocketPath: staged, cleanupExistingSocketFile: true) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        connections.accepted(channel)
-                        return try Connection(wrappingChannelSynchronously: channel)
-                    }
-                }
+            listener = try await .bind({ initialize in
+                try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .serverChannelOption(.backlog, value: 16)
+                    .bind(unixDomainSocketPath: staged, cleanupExistingSocketFile: true, childChannelInitializer: initialize)
+            }, configure: { _ in })
         } catch {
             throw PaxsyncError(.storage, "cannot open the admin socket (admin_socket in paxsync.conf; at most 107 bytes)",
                                subject: path, underlying: error)
         }
         guard chmod(staged, 0o600) == 0, rename(staged, path) == 0 else {
             let reason = String(cString: strerror(errno))
-            server.channel.close(promise: nil)
+            listener.channel.close(promise: nil)
             unlink(staged)
             throw PaxsyncError(.storage, "cannot put the owner-only admin socket in place", subject: path, cause: reason)
         }
         logger.info("admin endpoint listening", metadata: ["socket": "\(path)"])
-        defer {
-            unlink(path)
-            connections.closeAll()
-        }
+        defer { unlink(path) }
         let logger = self.logger
         let timeout = requestTimeout
-        // Each connection is a child task of the listener. Shutdown closes the
-        // listener: the loop then ends once it has handed over what was already
-        // accepted. Cancellation ends it at once; `connections` closes the rest.
-        try await withTaskCancellationHandler {
-            try await withGracefulShutdownHandler {
-                try await withThrowingDiscardingTaskGroup { group in
-                    try await server.executeThenClose { inbound in
-                        for try await connection in inbound {
-                            group.addTask { await Self.answer(connection, respond: respond, timeout: timeout, logger: logger) }
-                        }
-                    }
-                }
-            } onGracefulShutdown: {
-                server.channel.close(promise: nil)
-            }
-        } onCancel: {
-            server.channel.close(promise: nil)
+        try await listener.serve { connection in
+            await Self.answer(connection, respond: respond, timeout: timeout, logger: logger)
         }
     }
 

@@ -10,7 +10,7 @@ import Prometheus
 import ServiceLifecycle
 
 /// Serves `GET /metrics` over plain HTTP/1.1 on the configured address.
-public final class MetricsServer: Service, @unchecked Sendable {
+public final class MetricsServer: Service, Sendable {
     let host: String
     let port: Int
     let logger: Logger
@@ -26,22 +26,28 @@ public final class MetricsServer: Service, @unchecked Sendable {
 
     public func run() async throws {
         let render = self.render
-        let channel: Channel
+        let listener: ConnectionListener<HTTPServerRequestPart>
         do {
-            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(MetricsHandler(render: render))
-                    }
-                }
-                .bind(host: host, port: port).get()
+            listener = try await .bind({ initialize in
+                try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                    .bind(host: host, port: port, childChannelInitializer: initialize)
+            }, configure: { channel in
+                try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+            })
         } catch {
             throw PaxsyncError(.storage, "cannot listen for metrics (metrics_listen in paxsync.conf)", subject: "\(host):\(port)",
                                underlying: error)
         }
-        logger.info("metrics endpoint listening", metadata: ["metrics": "http://\(host):\(channel.localAddress?.port ?? port)/metrics"])
-        try await channel.runUntilClosed()
+        logger.info("metrics endpoint listening",
+                    metadata: ["metrics": "http://\(host):\(listener.channel.localAddress?.port ?? port)/metrics"])
+        let logger = self.logger
+        try await listener.serve { connection in
+            do {
+                try await MetricsResponder.serve(connection, render: render)
+            } catch {
+                logger.debug("metrics connection failed", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }
