@@ -51,7 +51,7 @@ public final class LocalCoalition: @unchecked Sendable {
         let keys = Dictionary(uniqueKeysWithValues: members.map { ($0.id, NodeSigningKey()) })
         roster = Roster(coalition: "paxsync local coalition", members: members.map { m in
             RosterMember(id: m.id, country: m.country, name: m.name, signingKey: keys[m.id]!.publicKeyBase64,
-                         address: "127.0.0.1:\(freeLoopbackPort())")
+                         address: "127.0.0.1:\(LoopbackPorts.reserve())")
         })
         for m in members {
             let path = (base as NSString).appendingPathComponent(m.id)

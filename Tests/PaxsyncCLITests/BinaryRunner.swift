@@ -1,4 +1,5 @@
 import Foundation
+import PaxsyncTestSupport
 import Subprocess
 import Testing
 
@@ -19,7 +20,7 @@ struct Paxsync {
             candidates.append(dir.appendingPathComponent("paxsync").path)
             dir = dir.deletingLastPathComponent()
         }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = packageRoot
         candidates.append(root.appendingPathComponent(".build/debug/paxsync").path)
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates.last!
     }()

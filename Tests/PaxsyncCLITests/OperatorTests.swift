@@ -33,6 +33,19 @@ struct OperatorTests {
                                                 "--country", id, "--lat", "1", "--lon", "2"])
     }
 
+    /// The loopback port that node `id` logged on its first line containing `marker`
+    /// (a daemon told to listen on port 0 logs the port it got as soon as it is bound).
+    func loggedPort(_ c: LocalCoalition, _ id: String, _ marker: String) async throws -> Int {
+        let logged = try await waitFor("\(id) logs \"\(marker)\"", seconds: 60) {
+            ((try? String(contentsOfFile: c.logPath(id), encoding: .utf8)) ?? "").contains(marker)
+        }
+        try #require(logged)
+        let log = (try? String(contentsOfFile: c.logPath(id), encoding: .utf8)) ?? ""
+        let line = try #require(log.split(separator: "\n").first { $0.contains(marker) })
+        let match = try #require(line.firstMatch(of: /127\.0\.0\.1:(\d+)/), "\(line)")
+        return try #require(Int(match.1), "\(line)")
+    }
+
     @Test("listen on port 0 takes a free port, and status and the log name the port it got")
     func listenOnPortZero() async throws {
         let dir = TemporaryDirectory("paxsync-port-zero")
@@ -42,14 +55,7 @@ struct OperatorTests {
         defer { c.stopAll() }
         try c.start("AU")
         // The daemon logs the port it got as soon as it is bound.
-        let logged = try await waitFor("AU logs the port it was given", seconds: 60) {
-            ((try? String(contentsOfFile: c.logPath("AU"), encoding: .utf8)) ?? "").contains("listening for peers")
-        }
-        try #require(logged)
-        let log = (try? String(contentsOfFile: c.logPath("AU"), encoding: .utf8)) ?? ""
-        let line = try #require(log.split(separator: "\n").first { $0.contains("listening for peers") })
-        let port = try #require(line.firstRange(of: /listen=127\.0\.0\.1:(\d+)/).flatMap { Int(line[$0].split(separator: ":").last!) },
-                                "\(line)")
+        let port = try await loggedPort(c, "AU", "listening for peers")
         #expect(port > 0)
         #expect(acceptsConnections(port: port), "the reported port is the one listening")
         // Status names the same address once the daemon answers (slow to, on a loaded machine).
@@ -63,9 +69,8 @@ struct OperatorTests {
     @Test("status shows connected peers, then a stopped peer disconnected and behind, then caught up; status without a daemon says so")
     func statusThroughOutage() async throws {
         let dir = TemporaryDirectory("paxsync-status")
-        let metricsPort = freeLoopbackPort()
         let c = try LocalCoalition(base: dir.path, members: Self.members, executable: Paxsync.binary) { id, config in
-            if id == "AU" { config.metricsListen = "127.0.0.1:\(metricsPort)" }
+            if id == "AU" { config.metricsListen = "127.0.0.1:0" }
         }
         defer { c.stopAll() }
         for id in c.ids { try c.start(id) }
@@ -84,6 +89,7 @@ struct OperatorTests {
         #expect(try await Paxsync(dataDir: c.dataDir("AU")).ok(["peers"]).contains("KR"))
 
         // Metrics: counters from the sessions, gauges refreshed at the scrape.
+        let metricsPort = try await loggedPort(c, "AU", "metrics endpoint listening")
         let metrics = try httpGet("http://127.0.0.1:\(metricsPort)/metrics")
         #expect(metrics.contains("paxsync_peer_connected{peer=\"KR\"} 1"), "\(metrics)")
         #expect(metrics.contains("paxsync_entries_applied_total{origin=\"JP\"} 1"))

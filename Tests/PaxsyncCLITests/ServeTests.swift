@@ -25,7 +25,7 @@ final class ServedCoalition {
         try await cli.ok(["ca", "init", "--dir", dir.file("ca")])
         for id in ids {
             let path = dir.file(id)
-            ports[id] = freeLoopbackPort()
+            ports[id] = LoopbackPorts.reserve()
             try await cli.ok(["node", "init", "--node-id", id, "--data-dir", path, "--address", "127.0.0.1:\(ports[id]!)"])
             try await cli.ok(["ca", "issue", "--ca", dir.file("ca"), "--node-id", id, "--out", path + "/tls"])
             if let list = peers[id] {

@@ -38,7 +38,7 @@ struct TestVectors: Codable, Equatable {
 }
 
 func repositoryRoot() -> URL {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    packageRoot
 }
 
 func makeVectors() -> TestVectors {

@@ -37,7 +37,7 @@ struct NodeConfigurationTests {
 
     @Test("Deploy/paxsync.conf.example parses and documents every setting")
     func example() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = packageRoot
         let text = try String(contentsOf: root.appendingPathComponent("Deploy/paxsync.conf.example"), encoding: .utf8)
         var expected = NodeConfiguration(nodeID: "AU")
         expected.listen = "0.0.0.0:7400"
