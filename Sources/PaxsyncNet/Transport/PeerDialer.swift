@@ -41,29 +41,13 @@ public struct PeerDialer: Service {
     }
 
     private func dialLoop() async {
-        var backoff = self.backoff
-        var rng = SystemRandomNumberGenerator()
-        var failures = 0
-        while !Task.isCancelled {
-            let started = registry.clock.now
-            do {
-                try await session()
-                failures = 0
-            } catch is CancellationError {
-                return
-            } catch {
-                // Shutting down: the transport reports the cancellation as its own error.
-                if Task.isCancelled { return }
-                registry.failed(peerID, "\(error)")
-                failures += 1
-                // The first failure in a row, then every 20th, at notice; the rest at debug.
-                let level: Logger.Level = failures == 1 || failures % 20 == 0 ? .notice : .debug
-                logger.log(level: level, "sync session with peer ended", metadata: ["error": "\(error)", "attempt": "\(failures)"])
-            }
-            if started.duration(to: registry.clock.now) > .seconds(10) { backoff.reset() }
-            let delay = backoff.next(using: &rng)
-            logger.debug("reconnecting", metadata: ["delay_ms": "\(delay)"])
-            do { try await registry.clock.sleep(for: .milliseconds(Int64(delay))) } catch { return }
+        var redialer = Redialer(backoff: backoff, random: SystemRandomNumberGenerator(), clock: registry.clock)
+        await redialer.run(session) { error, failures in
+            guard let error else { return }
+            registry.failed(peerID, "\(error)")
+            // The first failure in a row, then every 20th, at notice; the rest at debug.
+            let level: Logger.Level = failures == 1 || failures % 20 == 0 ? .notice : .debug
+            logger.log(level: level, "sync session with peer ended", metadata: ["error": "\(error)", "attempt": "\(failures)"])
         }
     }
 
