@@ -3,6 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "paxsync",
+    // Supported and tested on Linux only (README, "Quick start"); this is the
+    // minimum an Apple platform would need, not a claim that macOS is supported.
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "paxsync", targets: ["paxsync"]),
