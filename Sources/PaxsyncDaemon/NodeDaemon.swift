@@ -35,8 +35,11 @@ public struct NodeDaemon {
         }
         let metrics = NodeMetrics()
         let registry = PeerRegistry(observer: metrics)
-        let server = try SyncServer(replica: replica, configuration: SyncConfiguration(listenHost: host, listenPort: port, tls: tls, peers: peers),
-                                    registry: registry, logger: logger)
+        var sync = SyncConfiguration(listenHost: host, listenPort: port, tls: tls, peers: peers)
+        sync.handshakeTimeout = .seconds(config.handshakeTimeoutSeconds)
+        sync.maxPendingHandshakes = config.maxPendingHandshakes
+        sync.maxPendingHandshakesPerAddress = config.maxPendingHandshakesPerAddress
+        let server = try SyncServer(replica: replica, configuration: sync, registry: registry, logger: logger)
         let listening = ListenAddress(host: host, port: port, server: server, logger: logger)
         let facts = DaemonFacts(version: version, startedAt: Date(), listen: listening.description, peers: peers.sorted())
         let status: @Sendable () throws -> NodeStatus = {

@@ -30,6 +30,11 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var adminSocket = "admin.sock"
     /// `host:port` of the Prometheus endpoint (`/metrics`); empty turns it off.
     public var metricsListen = ""
+    /// Seconds an accepted peer connection may take to finish its TLS handshake.
+    public var handshakeTimeoutSeconds = 10
+    /// TLS handshakes in progress at once, in all and from one remote address.
+    public var maxPendingHandshakes = 256
+    public var maxPendingHandshakesPerAddress = 8
 
     public init(nodeID: String) { self.nodeID = nodeID }
 
@@ -37,7 +42,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     static let keys = ["node_id", "replica", "roster", "key", "max_clock_skew_seconds", "listen", "log_level",
-                       "tls_certificate", "tls_key", "tls_ca", "peers", "admin_socket", "metrics_listen"]
+                       "tls_certificate", "tls_key", "tls_ca", "peers", "admin_socket", "metrics_listen",
+                       "handshake_timeout_seconds", "max_pending_handshakes", "max_pending_handshakes_per_address"]
 
     /// The file as `node init` writes it, every setting explained.
     public var fileContents: String {
@@ -90,6 +96,15 @@ public struct NodeConfiguration: Sendable, Equatable {
         # Prometheus metrics at http://HOST:PORT/metrics; "" (the default) turns
         # them off. Keep it on loopback or a monitoring network.
         metrics_listen = "\(metricsListen)"
+
+        # Connections that have not finished their TLS handshake: each is closed
+        # after handshake_timeout_seconds; at most max_pending_handshakes are in
+        # progress at once, and at most max_pending_handshakes_per_address from one
+        # remote IP address (more are closed on accept), so a host that opens
+        # connections and stalls cannot keep other peers out.
+        handshake_timeout_seconds = \(handshakeTimeoutSeconds)
+        max_pending_handshakes = \(maxPendingHandshakes)
+        max_pending_handshakes_per_address = \(maxPendingHandshakesPerAddress)
 
         """
     }
@@ -149,7 +164,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     }
 
     /// The settings that hold an integer; every other one holds a string.
-    static let integerKeys: Set<String> = ["max_clock_skew_seconds"]
+    static let integerKeys: Set<String> = ["max_clock_skew_seconds", "handshake_timeout_seconds", "max_pending_handshakes",
+                                           "max_pending_handshakes_per_address"]
 
     /// A setting's value as read, before it is checked.
     enum SettingValue: CustomStringConvertible {
@@ -178,10 +194,18 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// Checks `value` and sets `key` to it. A thrown error names the key, not where the value came from.
     mutating func set(_ key: String, to value: SettingValue) throws(PaxsyncError) {
         if Self.integerKeys.contains(key) {
-            guard case .integer(let number) = value, number >= 0 else {
-                throw PaxsyncError(.badInput, "\(key) must be a whole number of seconds, 0 or more (unquoted), not \(value)")
+            // The clock-skew bound may be 0; a timeout or a limit of 0 would refuse every peer.
+            let least = key == "max_clock_skew_seconds" ? 0 : 1
+            let unit = key.hasSuffix("_seconds") ? "a whole number of seconds" : "a whole number"
+            guard case .integer(let number) = value, number >= least else {
+                throw PaxsyncError(.badInput, "\(key) must be \(unit), \(least) or more (unquoted), not \(value)")
             }
-            maxClockSkewSeconds = UInt64(number)
+            switch key {
+            case "max_clock_skew_seconds": maxClockSkewSeconds = UInt64(number)
+            case "handshake_timeout_seconds": handshakeTimeoutSeconds = number
+            case "max_pending_handshakes": maxPendingHandshakes = number
+            default: maxPendingHandshakesPerAddress = number
+            }
             return
         }
         guard case .string(let text) = value else {

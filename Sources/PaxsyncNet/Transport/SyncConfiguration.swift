@@ -19,6 +19,11 @@ public struct SyncConfiguration: Sendable {
     public var peers: Set<String>
     /// Reconnection delays.
     public var backoff: Backoff = Backoff()
+    /// How long an accepted connection may take to finish its TLS handshake.
+    public var handshakeTimeout: Duration = .seconds(10)
+    /// TLS handshakes in progress at once: in all, and from one remote address.
+    public var maxPendingHandshakes = 256
+    public var maxPendingHandshakesPerAddress = 8
 
     public init(listenHost: String, listenPort: Int, tls: TLSFiles, peers: Set<String>) {
         self.listenHost = listenHost

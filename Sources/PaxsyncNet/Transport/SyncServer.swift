@@ -15,6 +15,8 @@ public final class SyncServer: Service, @unchecked Sendable {
     let logger: Logger
     /// `host:port` as configured, for messages.
     let address: String
+    /// The bounds on connections that have not finished their TLS handshake.
+    public let handshakes: HandshakeLimits
 
     public init(replica: Replica, configuration: SyncConfiguration, registry: PeerRegistry, logger: Logger) throws {
         try configuration.tls.check()
@@ -22,8 +24,15 @@ public final class SyncServer: Service, @unchecked Sendable {
         var config = HTTP2ServerTransport.Posix.Config.defaults
         config.rpc.maxRequestPayloadSize = SyncProtocol.maxMessageBytes
         let tlsLogger = logger
+        let refusals = RateLimitedLog(logger: logger, message: "refused connections before their TLS handshake finished")
+        let handshakes = HandshakeLimits(timeout: configuration.handshakeTimeout, maximumPending: configuration.maxPendingHandshakes,
+                                         maximumPendingPerAddress: configuration.maxPendingHandshakesPerAddress,
+                                         refused: { refusals.record($0) })
         config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
-            TLSVersionGuard.install(on: channel) { tlsLogger.warning("refused a connection", metadata: ["reason": "\($0)"]) }
+            handshakes.admit(channel).flatMap { admitted in
+                guard admitted else { return channel.eventLoop.makeSucceededVoidFuture() }
+                return TLSVersionGuard.install(on: channel) { tlsLogger.warning("refused a connection", metadata: ["reason": "\($0)"]) }
+            }
         }
         // The listener binds an IP literal; NIO parses it (host names are for dialing).
         let address: GRPCNIOTransportCore.SocketAddress
@@ -42,6 +51,7 @@ public final class SyncServer: Service, @unchecked Sendable {
         ])
         self.registry = registry
         self.logger = logger
+        self.handshakes = handshakes
         self.address = "\(configuration.listenHost):\(configuration.listenPort)"
     }
 

@@ -31,6 +31,9 @@ struct NodeConfigurationTests {
         config.peers = "AU,JP"
         config.adminSocket = "a.sock"
         config.metricsListen = "127.0.0.1:9464"
+        config.handshakeTimeoutSeconds = 3
+        config.maxPendingHandshakes = 40
+        config.maxPendingHandshakesPerAddress = 2
         #expect(try NodeConfiguration.parse(config.fileContents, source: "c") == config)
         #expect(try NodeConfiguration.parse(NodeConfiguration(nodeID: "AU").fileContents, source: "c") == NodeConfiguration(nodeID: "AU"))
     }
@@ -72,7 +75,8 @@ struct NodeConfigurationTests {
         #expect(error?.code == .badInput)
         #expect(error?.description == """
             paxsync.conf:4: unknown setting "colour"; known: node_id, replica, roster, key, max_clock_skew_seconds, \
-            listen, log_level, tls_certificate, tls_key, tls_ca, peers, admin_socket, metrics_listen
+            listen, log_level, tls_certificate, tls_key, tls_ca, peers, admin_socket, metrics_listen, \
+            handshake_timeout_seconds, max_pending_handshakes, max_pending_handshakes_per_address
             """)
     }
 
@@ -149,6 +153,8 @@ struct NodeConfigurationTests {
     @Test("a bad override is refused naming the variable", arguments: [
         ("PAXSYNC_LOG_LEVEL", "loud", "log_level must be one of trace, debug, info, notice, warning, error, critical, not \"loud\""),
         ("PAXSYNC_MAX_CLOCK_SKEW_SECONDS", "-1", "max_clock_skew_seconds must be a whole number of seconds, 0 or more (unquoted), not -1"),
+        ("PAXSYNC_HANDSHAKE_TIMEOUT_SECONDS", "0", "handshake_timeout_seconds must be a whole number of seconds, 1 or more (unquoted), not 0"),
+        ("PAXSYNC_MAX_PENDING_HANDSHAKES_PER_ADDRESS", "0", "max_pending_handshakes_per_address must be a whole number, 1 or more (unquoted), not 0"),
         ("PAXSYNC_MAX_CLOCK_SKEW_SECONDS", "soon", "max_clock_skew_seconds must be a whole number of seconds, 0 or more (unquoted), not \"soon\""),
         ("PAXSYNC_NODE_ID", "x", "node_id must be a member id (2–16 uppercase letters or digits, like AU), not \"x\""),
     ])
