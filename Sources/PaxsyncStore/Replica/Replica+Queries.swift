@@ -302,7 +302,7 @@ extension Replica {
         guard FileManager.default.fileExists(atPath: path) else { throw PaxsyncError(.notFound, "no such replica file", subject: path) }
         var config = Configuration()
         config.readonly = true
-        let queue = try DatabaseQueue(path: path, configuration: config)
+        let queue = try DatabaseQueue(path: onReadOnlyFileSystem(path) ? immutableURI(path) : path, configuration: config)
         return try queue.read { db in try digest(db) }
     }
 }

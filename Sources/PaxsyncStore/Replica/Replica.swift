@@ -37,7 +37,9 @@ public final class Replica: Sendable {
     public let roster: Roster
     public let path: String
     public let configuration: ReplicaConfiguration
-    let writer: DatabasePool
+    /// A pool (WAL: readers beside the one writer); a read-only queue on an
+    /// immutable file when the replica's directory cannot be written.
+    let writer: any DatabaseWriter
     let clock: any PhysicalClock
     let signingKey: NodeSigningKey?
     let publicKeys: [String: [UInt8]]
@@ -70,8 +72,20 @@ public final class Replica: Sendable {
                 try db.execute(sql: "PRAGMA synchronous = FULL")
             }
         }
+        let readOnlyMount = Self.onReadOnlyFileSystem(path)
+        if !configuration.readOnly && readOnlyMount {
+            throw PaxsyncError(.storage, "the data directory is on a read-only file system, so this command cannot write the replica (read commands such as digest, query, status and log verify work)",
+                               subject: (path as NSString).deletingLastPathComponent)
+        }
         do {
-            self.writer = try DatabasePool(path: path, configuration: config)
+            if !readOnlyMount {
+                self.writer = try DatabasePool(path: path, configuration: config)
+            } else {
+                // SQLite cannot create the WAL's index beside the file on a read-only
+                // file system; nothing can write the file there either, so it is
+                // opened as immutable.
+                self.writer = try DatabaseQueue(path: Self.immutableURI(path), configuration: config)
+            }
             // Opening an up-to-date replica writes nothing: read commands leave
             // it untouched (and work when its disk is full).
             if !configuration.readOnly, try !writer.read({ try Self.migrator.hasCompletedMigrations($0) }) {
@@ -100,6 +114,22 @@ public final class Replica: Sendable {
                 try db.execute(sql: "INSERT OR IGNORE INTO paxsync_node(name, value) VALUES ('node_id', ?)", arguments: [nodeID])
             }
         }
+    }
+
+    /// Whether the directory holding `path` is on a file system mounted read-only.
+    static func onReadOnlyFileSystem(_ path: String) -> Bool {
+        let directory = (path as NSString).deletingLastPathComponent
+        var info = statvfs()
+        guard statvfs(directory.isEmpty ? "." : directory, &info) == 0 else { return false }
+        return info.f_flag & UInt(ST_RDONLY) != 0
+    }
+
+    /// An SQLite URI that opens `path` read-only as an immutable file (no WAL index, no locks).
+    static func immutableURI(_ path: String) -> String {
+        var allowed = CharacterSet.urlPathAllowed
+        allowed.remove(charactersIn: "?#%")
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return "file:" + (absolute.addingPercentEncoding(withAllowedCharacters: allowed) ?? absolute) + "?mode=ro&immutable=1"
     }
 
     /// Checks SQLite's own integrity check; returns its messages ("ok" when sound).
