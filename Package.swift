@@ -69,10 +69,19 @@ let package = Package(
         // The network: coalition PKI (X.509), the mutual-TLS gRPC transport, the
         // generated sync service, and the session runner, server and dialer that
         // drive PaxsyncSync's state machine over it.
+        // The sync protocol's wire messages (Protocol/paxsync_sync.proto) and their
+        // conversion to the session's messages: decoding only, no network.
+        .target(
+            name: "PaxsyncWire",
+            dependencies: [
+                "PaxsyncModel", "PaxsyncLog", "PaxsyncSync",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
         .target(
             name: "PaxsyncNet",
             dependencies: [
-                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncSync",
+                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncSync", "PaxsyncWire",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -145,9 +154,16 @@ let package = Package(
         ),
         .testTarget(name: "PaxsyncSyncTests", dependencies: ["PaxsyncSync", "PaxsyncTestSupport"]),
         .testTarget(
+            name: "PaxsyncWireTests",
+            dependencies: [
+                "PaxsyncWire", "PaxsyncSync", "PaxsyncLog", "PaxsyncModel", "PaxsyncTestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        .testTarget(
             name: "PaxsyncNetTests",
             dependencies: [
-                "PaxsyncNet", "PaxsyncSync", "PaxsyncTestSupport",
+                "PaxsyncNet", "PaxsyncSync", "PaxsyncWire", "PaxsyncTestSupport",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
@@ -189,6 +205,8 @@ if Context.environment["PAXSYNC_FUZZ"] == "1" {
         .executableTarget(name: "fuzz-bundle", dependencies: ["FuzzDriver", "PaxsyncLog", "PaxsyncModel", "PaxsyncStore"], path: "Fuzz/fuzz-bundle"),
         .executableTarget(name: "fuzz-roster", dependencies: ["FuzzDriver", "PaxsyncLog", "PaxsyncModel"], path: "Fuzz/fuzz-roster"),
         .executableTarget(name: "fuzz-csv", dependencies: ["FuzzDriver", "PaxsyncModel", "PaxsyncStore"], path: "Fuzz/fuzz-csv"),
+        .executableTarget(name: "fuzz-sync", dependencies: ["FuzzDriver", "PaxsyncWire", "PaxsyncSync", "PaxsyncModel"],
+                          path: "Fuzz/fuzz-sync"),
         .executableTarget(
             name: "fuzz-certificate",
             dependencies: [
@@ -200,7 +218,7 @@ if Context.environment["PAXSYNC_FUZZ"] == "1" {
             path: "Fuzz/fuzz-certificate"
         ),
     ]
-    package.products += ["fuzz-entry", "fuzz-bundle", "fuzz-roster", "fuzz-csv", "fuzz-certificate"].map {
+    package.products += ["fuzz-entry", "fuzz-bundle", "fuzz-roster", "fuzz-csv", "fuzz-certificate", "fuzz-sync"].map {
         .executable(name: $0, targets: [$0])
     }
 }

@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh TARGET SECONDS [libFuzzer args...]   one target
 #   scripts/fuzz.sh all SECONDS [libFuzzer args...]      each target for SECONDS
 #
-# TARGET: fuzz-entry, fuzz-bundle, fuzz-roster, fuzz-csv, fuzz-certificate (the
+# TARGET: fuzz-entry, fuzz-bundle, fuzz-roster, fuzz-csv, fuzz-certificate, fuzz-sync (the
 # "fuzz-" may be left off). Builds with -sanitize=fuzzer,address into
 # .build-fuzz (never .build), at low priority (nice; FUZZ_NICE overrides).
 # The committed seeds in Fuzz/corpus/TARGET are copied into a working corpus
@@ -16,7 +16,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(fuzz-entry fuzz-bundle fuzz-roster fuzz-csv fuzz-certificate)
+ALL=(fuzz-entry fuzz-bundle fuzz-roster fuzz-csv fuzz-certificate fuzz-sync)
 SCRATCH=.build-fuzz
 NICE=${FUZZ_NICE:-15}
 

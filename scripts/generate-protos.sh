@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the Swift code for Protocol/*.proto into Sources/PaxsyncLog/Generated.
+# Regenerates the Swift code for Protocol/*.proto: the change-log messages into
+# Sources/PaxsyncLog/Generated, the sync messages into Sources/PaxsyncWire/Generated,
+# the gRPC service stubs into Sources/PaxsyncNet/Generated.
 #
 # Needs protoc (Debian: apt-get install protobuf-compiler). The Swift generators
 # are built from the served swift-protobuf and grpc-swift-protobuf packages by the
@@ -19,20 +21,23 @@ scratch="$tools/.build-protoc"
 bin="$scratch/release"
 mappings="$root/Protocol/module-mappings.asciipb"
 
-# Generates into $1/PaxsyncLog and $1/PaxsyncNet.
+# Generates into $1/PaxsyncLog, $1/PaxsyncWire and $1/PaxsyncNet.
 generate() {
-  mkdir -p "$1/PaxsyncLog" "$1/PaxsyncNet"
+  mkdir -p "$1/PaxsyncLog" "$1/PaxsyncWire" "$1/PaxsyncNet"
   # The change-log messages: PaxsyncLog.
   protoc --proto_path="$root/Protocol" \
     --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
     --swift_opt=Visibility=Public \
     --swift_out="$1/PaxsyncLog" \
     "$root/Protocol/paxsync_log.proto"
-  # The sync service and its messages: PaxsyncNet, importing PaxsyncLog.
+  # The sync messages: PaxsyncWire, importing PaxsyncLog.
   protoc --proto_path="$root/Protocol" \
     --plugin=protoc-gen-swift="$bin/protoc-gen-swift" \
     --swift_opt=Visibility=Public --swift_opt=ProtoPathModuleMappings="$mappings" \
-    --swift_out="$1/PaxsyncNet" \
+    --swift_out="$1/PaxsyncWire" \
+    "$root/Protocol/paxsync_sync.proto"
+  # The sync service: PaxsyncNet, importing the messages from PaxsyncWire.
+  protoc --proto_path="$root/Protocol" \
     --plugin=protoc-gen-grpc-swift-2="$bin/protoc-gen-grpc-swift-2" \
     --grpc-swift-2_opt=Visibility=Public --grpc-swift-2_opt=ProtoPathModuleMappings="$mappings" \
     --grpc-swift-2_out="$1/PaxsyncNet" \
@@ -43,7 +48,7 @@ if [[ "${1:-}" == "--check" ]]; then
   out=$(mktemp -d)
   generate "$out"
   stale=0
-  for module in PaxsyncLog PaxsyncNet; do
+  for module in PaxsyncLog PaxsyncWire PaxsyncNet; do
     if ! diff -r "$out/$module" "$root/Sources/$module/Generated" >&2; then stale=1; fi
   done
   if [[ $stale == 0 ]]; then
@@ -55,9 +60,9 @@ if [[ "${1:-}" == "--check" ]]; then
 else
   out=$(mktemp -d)
   generate "$out"
-  for module in PaxsyncLog PaxsyncNet; do
+  for module in PaxsyncLog PaxsyncWire PaxsyncNet; do
     rm -rf "$root/Sources/$module/Generated"
     mv "$out/$module" "$root/Sources/$module/Generated"
   done
-  echo "regenerated Sources/PaxsyncLog/Generated and Sources/PaxsyncNet/Generated"
+  echo "regenerated Sources/PaxsyncLog/Generated, Sources/PaxsyncWire/Generated and Sources/PaxsyncNet/Generated"
 fi

@@ -17,6 +17,7 @@
 import GRPCCore
 import GRPCProtobuf
 import PaxsyncLog
+import PaxsyncWire
 
 // MARK: - paxsync.v1.Sync
 

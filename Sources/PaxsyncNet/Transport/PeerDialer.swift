@@ -6,6 +6,7 @@ import NIOCore
 import PaxsyncModel
 import PaxsyncStore
 import PaxsyncSync
+import PaxsyncWire
 import ServiceLifecycle
 
 /// Keeps a session open to one peer: dials, runs the session, and on any

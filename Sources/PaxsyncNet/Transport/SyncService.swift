@@ -5,6 +5,7 @@ import Logging
 import PaxsyncModel
 import PaxsyncStore
 import PaxsyncSync
+import PaxsyncWire
 import X509
 
 /// The server side of `paxsync.v1.Sync`: accepts sessions from peers whose

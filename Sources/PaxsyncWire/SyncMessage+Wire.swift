@@ -3,10 +3,12 @@ import PaxsyncLog
 import PaxsyncModel
 import PaxsyncSync
 
-// Conversion between the session's messages and the generated wire types.
+// Conversion between the session's messages and the generated wire types
+// (Protocol/paxsync_sync.proto, generated into Generated/).
 
 extension SyncMessage {
-    func toWire() -> Paxsync_V1_SyncMessage {
+    /// The message as the wire carries it.
+    public func toWire() -> Paxsync_V1_SyncMessage {
         var w = Paxsync_V1_SyncMessage()
         switch self {
         case .hello(let h):
@@ -43,7 +45,7 @@ extension SyncMessage {
     }
 
     /// Decodes a wire message; nil for one with no known kind.
-    init?(wire: Paxsync_V1_SyncMessage) {
+    public init?(wire: Paxsync_V1_SyncMessage) {
         switch wire.kind {
         case .hello(let h):
             self = .hello(.init(nodeID: h.nodeID, protocolVersion: h.protocolVersion, schemaVersion: h.schemaVersion,
@@ -63,7 +65,7 @@ extension SyncMessage {
     /// Decodes a message received from `peer`; one with no kind this node
     /// knows is a protocol violation that ends the session (PROTOCOL §13.3),
     /// with an error naming the peer.
-    static func received(_ wire: Paxsync_V1_SyncMessage, from peer: String) throws(PaxsyncError) -> SyncMessage {
+    public static func received(_ wire: Paxsync_V1_SyncMessage, from peer: String) throws(PaxsyncError) -> SyncMessage {
         guard let message = SyncMessage(wire: wire) else {
             throw PaxsyncError(.malformedEntry, "peer \(peer) sent a sync message of no kind this node knows "
                                + "(hello, entries, ack, heartbeat, goodbye)", subject: "peer \(peer)")

@@ -1,9 +1,9 @@
 import Foundation
 import PaxsyncLog
 import PaxsyncModel
-@testable import PaxsyncNet
 import PaxsyncSync
 import PaxsyncTestSupport
+@testable import PaxsyncWire
 import SwiftProtobuf
 import Testing
 

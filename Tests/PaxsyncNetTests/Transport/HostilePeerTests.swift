@@ -6,6 +6,7 @@ import PaxsyncModel
 @testable import PaxsyncNet
 import PaxsyncStore
 import PaxsyncSync
+import PaxsyncWire
 import PaxsyncTestSupport
 import Synchronization
 import Testing
