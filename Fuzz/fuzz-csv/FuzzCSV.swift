@@ -8,7 +8,32 @@ import PaxsyncStore
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let input = Data(bytes: data, count: size)
-    guard let rows = try? CSV.parse(input, source: "fuzz.csv") else { return 0 }
+    let parsed = Result { try CSV.parse(input, source: "fuzz.csv") }
+
+    // Read in small chunks, the file gives the same rows, or the same error.
+    let chunk = size == 0 ? 1 : Int(data[0] % 7) + 1
+    var rest = Array(input)[...]
+    let reader = CSV.Reader(source: "fuzz.csv") {
+        guard !rest.isEmpty else { return nil }
+        defer { rest = rest.dropFirst(chunk) }
+        return Array(rest.prefix(chunk))
+    }
+    let streamed = Result { () throws -> [CSV.Row] in
+        var rows: [CSV.Row] = []
+        while let row = try reader.next() { rows.append(row) }
+        return rows
+    }
+    switch (parsed, streamed) {
+    case (.success(let a), .success(let b)):
+        guard a.map(\.fields) == b.map(\.fields), a.map(\.line) == b.map(\.line) else {
+            fatalError("reading in chunks of \(chunk) gives other rows than parsing the whole file")
+        }
+    case (.failure(let a), .failure(let b)):
+        guard "\(a)" == "\(b)" else { fatalError("reading in chunks of \(chunk) fails otherwise: \(b), not \(a)") }
+    default:
+        fatalError("reading in chunks of \(chunk) and parsing the whole file disagree on whether the file is valid")
+    }
+    guard case .success(let rows) = parsed else { return 0 }
 
     // What CSV.line writes, CSV.parse reads back as the same fields. (Skipped
     // when the first field starts with U+FEFF: parse strips a leading byte-order

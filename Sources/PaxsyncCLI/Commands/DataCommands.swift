@@ -27,25 +27,35 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
-        guard let data = FileManager.default.contents(atPath: file) else { throw PaxsyncError(.notFound, "cannot read the file", subject: file) }
+        let source = (file as NSString).lastPathComponent
         let replica = try node.replica(writable: true)
         let started = Date()
-        let intents = try CSVImport.intents(table: table, data: data, source: (file as NSString).lastPathComponent, nodeID: replica.nodeID)
-        let progress = Progress("importing \(table.name)", unit: "rows", enabled: !quiet)
-        let entries = try replica.commitBatches(intents, batchSize: batch, note: "import \(table.name) from \((file as NSString).lastPathComponent)") {
-            progress.update($0, intents.count)
+        // Twice through the file, one row at a time: first every row is checked
+        // (nothing is written if one is wrong), then the rows are written.
+        let checking = Progress("checking \(source)", unit: "rows", enabled: !quiet)
+        var checked = 0
+        let rows = try CSVImport.read(try CSV.Reader(file: file, source: source), table: table, nodeID: replica.nodeID) { _ in
+            checked += 1
+            if checked % 10_000 == 0 { checking.update(checked, nil) }
         }
+        checking.finish()
+        let progress = Progress("importing \(table.name)", unit: "rows", enabled: !quiet)
+        // The second pass checks each row again: the file may have changed in between.
+        let reader = try CSV.Reader(file: file, source: source)
+        let plan = try CSVImport.Plan(table: table, header: try reader.next(), source: source, nodeID: replica.nodeID)
+        let result = try replica.commitStream(batchSize: batch, note: "import \(table.name) from \(source)",
+                                              next: { try reader.next().map(plan.intent) }) { progress.update($0, rows) }
         progress.finish()
+        let entries = result.entries
         if !entries.isEmpty { node.wakeDaemon() }
         let seconds = Date().timeIntervalSince(started)
-        let changed = entries.reduce(0) { $0 + $1.changeSet.changes.count }
         if json.enabled {
-            Output.json(ImportSummary(table: table.name, rows: intents.count, changed: changed, entries: entries.map(\.id.description),
+            Output.json(ImportSummary(table: table.name, rows: result.intents, changed: result.changes, entries: entries.map(\.description),
                                       seconds: seconds))
         } else {
             let range = entries.isEmpty ? "no entries (nothing changed)"
-                : entries.count == 1 ? "entry \(entries[0].id)" : "entries \(entries.first!.id)…\(entries.last!.id)"
-            print("Imported \(intents.count) rows into \(table.name): \(changed) changed, \(range), in \(String(format: "%.2f", seconds)) s")
+                : entries.count == 1 ? "entry \(entries[0])" : "entries \(entries.first!)…\(entries.last!)"
+            print("Imported \(result.intents) rows into \(table.name): \(result.changes) changed, \(range), in \(String(format: "%.2f", seconds)) s")
         }
     }
 

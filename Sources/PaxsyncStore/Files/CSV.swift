@@ -12,17 +12,154 @@ public enum CSV {
 
     /// Parses a whole file. Errors name `source:line`.
     public static func parse(_ data: Data, source: String) throws -> [Row] {
+        let reader = Reader(data: data, source: source)
         var rows: [Row] = []
-        var fields: [String] = []
-        var field: [UInt8] = []
-        var line = 1
-        var rowLine = 1
-        var inQuotes = false
-        var quotedField = false
-        var i = data.startIndex
-        let bytes = data
-        var header: [String]?
-        func endField() throws {
+        while let row = try reader.next() { rows.append(row) }
+        return rows
+    }
+
+    /// Reads rows one at a time from a stream of byte chunks, holding no more
+    /// than one chunk and one row: a file of any length is read in memory
+    /// bounded by its longest row. Errors name `source:line`.
+    public final class Reader {
+        public let source: String
+        /// The next chunk of bytes; nil at the end.
+        private let read: () throws -> [UInt8]?
+        private var chunk: [UInt8] = []
+        private var position = 0
+        private var ended = false
+        private var started = false
+        /// `read` returned nil: it is not called again.
+        private var exhausted = false
+
+        private var fields: [String] = []
+        private var field: [UInt8] = []
+        private var line = 1
+        private var rowLine = 1
+        private var inQuotes = false
+        /// Inside quotes, a quote was just read: the next byte says whether it
+        /// was an escaped quote (`""`) or the closing one.
+        private var quoteInQuotes = false
+        private var quotedField = false
+        private var header: [String]?
+        private var ready: Row?
+
+        public init(source: String, chunks: @escaping () throws -> [UInt8]?) {
+            self.source = source
+            self.read = chunks
+        }
+
+        public convenience init(data: Data, source: String) {
+            var pending: [UInt8]? = Array(data)
+            self.init(source: source) { defer { pending = nil }; return pending }
+        }
+
+        /// Reads `path` in chunks of `chunkSize` bytes.
+        public convenience init(file path: String, source: String, chunkSize: Int = 1 << 16) throws {
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw PaxsyncError(.notFound, "cannot read the file", subject: path)
+            }
+            self.init(source: source) {
+                let data = try handle.read(upToCount: chunkSize) ?? Data()
+                if data.isEmpty {
+                    try? handle.close()
+                    return nil
+                }
+                return Array(data)
+            }
+        }
+
+        /// The next row (the header first), or nil at the end of the file.
+        public func next() throws -> Row? {
+            if !started { try start() }
+            while ready == nil {
+                if position == chunk.count {
+                    if ended { return nil }
+                    guard let more = try pull() else {
+                        ended = true
+                        try finish()
+                        break
+                    }
+                    (chunk, position) = (more, 0)
+                    continue
+                }
+                let byte = chunk[position]
+                position += 1
+                try consume(byte)
+            }
+            defer { ready = nil }
+            return ready
+        }
+
+        /// Reads until the first three bytes are known, and drops a UTF-8 byte-order mark.
+        private func start() throws {
+            started = true
+            while chunk.count < 3, let more = try pull() { chunk += more }
+            if chunk.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
+        }
+
+        private func pull() throws -> [UInt8]? {
+            if exhausted { return nil }
+            guard let more = try read() else {
+                exhausted = true
+                return nil
+            }
+            return more
+        }
+
+        private func consume(_ c: UInt8) throws {
+            if inQuotes {
+                if quoteInQuotes {
+                    quoteInQuotes = false
+                    if c == UInt8(ascii: "\"") {
+                        field.append(c)
+                        return
+                    }
+                    // That quote closed the field; this byte is read outside quotes.
+                    inQuotes = false
+                } else {
+                    if c == UInt8(ascii: "\"") {
+                        quoteInQuotes = true
+                    } else {
+                        if c == UInt8(ascii: "\n") { line += 1 }
+                        field.append(c)
+                    }
+                    return
+                }
+            }
+            switch c {
+            case UInt8(ascii: ","):
+                try endField()
+            case UInt8(ascii: "\n"):
+                try endRow()
+                line += 1
+                rowLine = line
+            case UInt8(ascii: "\r"):
+                break
+            case UInt8(ascii: "\""):
+                guard field.isEmpty, !quotedField else {
+                    throw PaxsyncError(.badInput, "a quote inside an unquoted field; quote the whole field", subject: "\(source):\(line)")
+                }
+                inQuotes = true
+                quotedField = true
+            default:
+                if quotedField {
+                    throw PaxsyncError(.badInput, "text after a closing quote", subject: "\(source):\(line)")
+                }
+                field.append(c)
+            }
+        }
+
+        private func finish() throws {
+            if inQuotes && !quoteInQuotes {
+                throw PaxsyncError(.badInput, "a quoted field is not closed", subject: "\(source):\(rowLine)")
+            }
+            inQuotes = false
+            quoteInQuotes = false
+            if !field.isEmpty || !fields.isEmpty { try endRow() }
+        }
+
+        private func endField() throws {
             // Invalid UTF-8 (including overlong forms and surrogates) is refused,
             // never replaced: what is signed into the log is what the file says.
             guard let text = String(validating: field, as: UTF8.self) else {
@@ -34,57 +171,15 @@ public enum CSV {
             field.removeAll(keepingCapacity: true)
             quotedField = false
         }
-        func endRow() throws {
+
+        private func endRow() throws {
             try endField()
             if !(fields.count == 1 && fields[0].isEmpty) {
                 if header == nil { header = fields }
-                rows.append(Row(line: rowLine, fields: fields))
+                ready = Row(line: rowLine, fields: fields)
             }
             fields.removeAll(keepingCapacity: true)
         }
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { i += 3 }
-        while i < bytes.endIndex {
-            let c = bytes[i]
-            if inQuotes {
-                if c == UInt8(ascii: "\"") {
-                    if i + 1 < bytes.endIndex, bytes[i + 1] == UInt8(ascii: "\"") {
-                        field.append(c)
-                        i += 1
-                    } else {
-                        inQuotes = false
-                    }
-                } else {
-                    if c == UInt8(ascii: "\n") { line += 1 }
-                    field.append(c)
-                }
-            } else {
-                switch c {
-                case UInt8(ascii: ","):
-                    try endField()
-                case UInt8(ascii: "\n"):
-                    try endRow()
-                    line += 1
-                    rowLine = line
-                case UInt8(ascii: "\r"):
-                    break
-                case UInt8(ascii: "\""):
-                    guard field.isEmpty, !quotedField else {
-                        throw PaxsyncError(.badInput, "a quote inside an unquoted field; quote the whole field", subject: "\(source):\(line)")
-                    }
-                    inQuotes = true
-                    quotedField = true
-                default:
-                    if quotedField {
-                        throw PaxsyncError(.badInput, "text after a closing quote", subject: "\(source):\(line)")
-                    }
-                    field.append(c)
-                }
-            }
-            i += 1
-        }
-        if inQuotes { throw PaxsyncError(.badInput, "a quoted field is not closed", subject: "\(source):\(rowLine)") }
-        if !field.isEmpty || !fields.isEmpty { try endRow() }
-        return rows
     }
 
     /// Quotes a field when it holds a comma, quote or line break.

@@ -3,37 +3,49 @@ import PaxsyncModel
 
 /// Turns a CSV file into write intents for one table, checking every cell
 /// before anything is written. Errors name `file:line` and the column.
+///
+/// A file is read as a stream of rows (`CSV.Reader`): checking it holds one
+/// row and the keys seen so far (to refuse a key given twice), never the
+/// whole file, and a node imports it by reading it twice, once to check every
+/// row and once to write them (`Replica.commitStream`).
 public enum CSVImport {
-    /// - Parameters:
-    ///   - nodeID: The importing node: every row must be a record it owns.
-    public static func intents(table: TableSpec, data: Data, source: String, nodeID: String) throws -> [WriteIntent] {
-        let rows = try CSV.parse(data, source: source)
-        guard let header = rows.first else { throw PaxsyncError(.badInput, "the file is empty; expected a header row", subject: source) }
-        let columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
-        var index: [String: Int] = [:]
-        let known = table.columns
-        for (i, name) in columns.enumerated() {
-            guard known.contains(name) else {
-                throw PaxsyncError(.badInput, "unknown column \"\(name)\"; \(table.name) has \(known.joined(separator: ", "))",
-                                   subject: "\(source):\(header.line)")
+    /// How the rows of one file map onto a table, from its header row.
+    public struct Plan: Sendable {
+        public let table: TableSpec
+        public let source: String
+        public let nodeID: String
+        let columns: [String]
+        let index: [String: Int]
+
+        /// Checks the header: every column known, none twice, none required missing.
+        /// - Parameter nodeID: The importing node: every row must be a record it owns.
+        public init(table: TableSpec, header: CSV.Row?, source: String, nodeID: String) throws {
+            guard let header else { throw PaxsyncError(.badInput, "the file is empty; expected a header row", subject: source) }
+            let columns = header.fields.map { $0.trimmingCharacters(in: .whitespaces) }
+            var index: [String: Int] = [:]
+            let known = table.columns
+            for (i, name) in columns.enumerated() {
+                guard known.contains(name) else {
+                    throw PaxsyncError(.badInput, "unknown column \"\(name)\"; \(table.name) has \(known.joined(separator: ", "))",
+                                       subject: "\(source):\(header.line)")
+                }
+                guard index.updateValue(i, forKey: name) == nil else {
+                    throw PaxsyncError(.badInput, "column \"\(name)\" appears twice", subject: "\(source):\(header.line)")
+                }
             }
-            guard index.updateValue(i, forKey: name) == nil else {
-                throw PaxsyncError(.badInput, "column \"\(name)\" appears twice", subject: "\(source):\(header.line)")
+            // The owner's key column (a pledge's member) may be left out: it is this node.
+            // Fields with a default may be left out: an existing record keeps its value.
+            let required = table.key.map(\.name).filter { $0 != table.ownerKeyColumn }
+                + table.fields.filter { !$0.nullable && $0.defaultValue == nil }.map(\.name)
+            let missing = required.filter { index[$0] == nil }
+            guard missing.isEmpty else {
+                throw PaxsyncError(.badInput, "missing column(s) \(missing.joined(separator: ", "))", subject: "\(source):\(header.line)")
             }
-        }
-        // The owner's key column (a pledge's member) may be left out: it is this node.
-        // Fields with a default may be left out: an existing record keeps its value.
-        let required = table.key.map(\.name).filter { $0 != table.ownerKeyColumn }
-            + table.fields.filter { !$0.nullable && $0.defaultValue == nil }.map(\.name)
-        let missing = required.filter { index[$0] == nil }
-        guard missing.isEmpty else {
-            throw PaxsyncError(.badInput, "missing column(s) \(missing.joined(separator: ", "))", subject: "\(source):\(header.line)")
+            (self.table, self.source, self.nodeID, self.columns, self.index) = (table, source, nodeID, columns, index)
         }
 
-        var intents: [WriteIntent] = []
-        intents.reserveCapacity(rows.count - 1)
-        var seen: [String: Int] = [:]
-        for row in rows.dropFirst() {
+        /// The write intent of one data row, every cell checked.
+        public func intent(_ row: CSV.Row) throws -> WriteIntent {
             let at = "\(source):\(row.line)"
             guard row.fields.count == columns.count else {
                 throw PaxsyncError(.badInput, "has \(row.fields.count) fields; the header has \(columns.count)", subject: at)
@@ -56,10 +68,6 @@ public enum CSVImport {
             }
             if let derived = table.derivedColumn, let given = cell(derived), !given.isEmpty, given != owner {
                 throw PaxsyncError(.invalidField, "\(derived) is \(given) but the id is namespaced by \(owner)", subject: "\(at): column \(derived)")
-            }
-            let key = table.makeKey(parts)
-            if let first = seen.updateValue(row.line, forKey: key) {
-                throw PaxsyncError(.badInput, "\(table.name) \(key) appears again (first on line \(first))", subject: at)
             }
             var values: [String: FieldValue] = [:]
             for field in table.fields {
@@ -84,13 +92,39 @@ public enum CSVImport {
                     throw PaxsyncError(.invalidField, "a \(field.noun) may not be negative", subject: "\(at): column \(field.name)")
                 }
             }
-            intents.append(WriteIntent(table: table, keyParts: parts, kind: table.isCounter ? .setCounter : .upsert,
-                                       values: values, source: at))
+            return WriteIntent(table: table, keyParts: parts, kind: table.isCounter ? .setCounter : .upsert, values: values, source: at)
         }
+    }
+
+    /// Reads every row of `reader` as intents of `table`, checking each; a key
+    /// given twice is refused naming both lines. `each` gets every intent in
+    /// file order.
+    /// - Returns: How many data rows the file has.
+    @discardableResult
+    public static func read(_ reader: CSV.Reader, table: TableSpec, nodeID: String,
+                            each: (WriteIntent) throws -> Void = { _ in }) throws -> Int {
+        let plan = try Plan(table: table, header: try reader.next(), source: reader.source, nodeID: nodeID)
+        var seen: [String: Int] = [:]
+        var count = 0
+        while let row = try reader.next() {
+            let intent = try plan.intent(row)
+            let key = table.makeKey(intent.keyParts)
+            if let first = seen.updateValue(row.line, forKey: key) {
+                throw PaxsyncError(.badInput, "\(table.name) \(key) appears again (first on line \(first))", subject: "\(reader.source):\(row.line)")
+            }
+            count += 1
+            try each(intent)
+        }
+        return count
+    }
+
+    /// Every intent of a whole file in memory (small files and tests).
+    public static func intents(table: TableSpec, data: Data, source: String, nodeID: String) throws -> [WriteIntent] {
+        var intents: [WriteIntent] = []
+        try read(CSV.Reader(data: data, source: source), table: table, nodeID: nodeID) { intents.append($0) }
         return intents
     }
 
-    /// Writes a table as CSV, header first, rows in key order.
     public static func export(table: TableSpec, replica: Replica, to handle: FileHandle) throws {
         var buffer = CSV.line(table.columns)
         try replica.read { db in

@@ -52,30 +52,61 @@ extension Replica {
     @discardableResult
     public func commitBatches(_ intents: [WriteIntent], batchSize: Int, note: String = "",
                               progress: ((Int) -> Void)? = nil) throws -> [SignedEntry] {
+        var written: [SignedEntry] = []
+        var rest = intents[...]
+        _ = try commitStream(batchSize: batchSize, note: note, next: { rest.popFirst() }, progress: progress) { written.append($0) }
+        return written
+    }
+
+    /// What `commitStream` wrote.
+    public struct StreamResult: Sendable {
+        /// The entries, in order (none when nothing changed).
+        public var entries: [EntryID] = []
+        /// Row changes across them.
+        public var changes = 0
+        /// Intents read.
+        public var intents = 0
+    }
+
+    /// Commits the intents that `next` yields (nil ends them) as one entry per
+    /// `batchSize` intents, all in one transaction: every batch is written, or
+    /// none is. Holds one batch at a time, so an import of any size is written
+    /// in bounded memory. `written` sees each entry as it is signed.
+    public func commitStream(batchSize: Int, note: String = "", next: () throws -> WriteIntent?,
+                             progress: ((Int) -> Void)? = nil,
+                             written: (SignedEntry) -> Void = { _ in }) throws -> StreamResult {
         guard !configuration.readOnly else { throw PaxsyncError(.usage, "the replica is open read-only", subject: path) }
         guard let signingKey else { throw PaxsyncError(.usage, "local writes need the node's signing key", subject: nodeID) }
         let now = clock.nowMilliseconds()
         return try writer.write { db in
-            var written: [SignedEntry] = []
-            var start = 0
-            while start < intents.count {
-                let slice = intents[start..<min(start + batchSize, intents.count)]
+            var result = StreamResult()
+            var ended = false
+            while !ended {
                 var changes: [RowChange] = []
                 var histories: [String: [RecordEvent]] = [:]
-                for intent in slice {
+                var taken = 0
+                while taken < batchSize {
+                    guard let intent = try next() else {
+                        ended = true
+                        break
+                    }
+                    taken += 1
                     do {
                         if let change = try prepare(db, intent, histories: &histories) { changes.append(change) }
                     } catch let error as PaxsyncError {
                         throw intent.source.map { error.within($0) } ?? error
                     }
                 }
-                start += slice.count
+                result.intents += taken
                 if !changes.isEmpty {
-                    written.append(try signAndApply(db, changes: changes, note: note, key: signingKey, now: now, histories: histories))
+                    let entry = try signAndApply(db, changes: changes, note: note, key: signingKey, now: now, histories: histories)
+                    result.entries.append(entry.id)
+                    result.changes += changes.count
+                    written(entry)
                 }
-                progress?(start)
+                if taken > 0 { progress?(result.intents) }
             }
-            return written
+            return result
         }
     }
 
