@@ -81,10 +81,14 @@ public final class LocalCoalition: @unchecked Sendable {
     public func directory(_ id: String) throws -> NodeDirectory { try NodeDirectory.open(dataDir(id)) }
 
     /// Starts `paxsync serve` for a node; its output is appended to `serve.log`.
-    public func start(_ id: String) throws {
+    /// `environment` adds to (or overrides) this process's environment.
+    public func start(_ id: String, environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = ["serve", "--data-dir", dataDir(id)]
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         if !FileManager.default.fileExists(atPath: logPath(id)) {
             _ = FileManager.default.createFile(atPath: logPath(id), contents: nil)
         }
