@@ -40,6 +40,7 @@ generate() {
   protoc --proto_path="$root/Protocol" \
     --plugin=protoc-gen-grpc-swift-2="$bin/protoc-gen-grpc-swift-2" \
     --grpc-swift-2_opt=Visibility=Public --grpc-swift-2_opt=ProtoPathModuleMappings="$mappings" \
+    --grpc-swift-2_opt=ExtraModuleImports=PaxsyncWire \
     --grpc-swift-2_out="$1/PaxsyncNet" \
     "$root/Protocol/paxsync_sync.proto"
 }
