@@ -42,8 +42,9 @@ final class NetNode: @unchecked Sendable {
         self.id = id
         replica = try coalition.replica(id, in: dir, clock: SystemClock())
         tls = try pki.issue(id)
+        // PAXSYNC_TEST_LOG=debug (or another level) shows the nodes' logs on stderr.
         var logger = Logger(label: "test.\(id)")
-        logger.logLevel = .critical
+        logger.logLevel = ProcessInfo.processInfo.environment["PAXSYNC_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical
         logger[metadataKey: "node"] = "\(id)"
         self.logger = logger
     }

@@ -83,7 +83,7 @@ struct PeerSyncTests {
     }
 }
 
-@Suite("Peer sync refusals", .serialized)
+@Suite("Peer sync refusals", .serialized, .timeLimit(.minutes(2)))
 struct RefusalTests {
     let dir = TemporaryDirectory("paxsync-refuse")
     let coalition = TestCoalition(["AU", "JP", "KR"])
