@@ -147,7 +147,7 @@ let package = Package(
             path: "Benchmarks/paxsync-bench"
         ),
         .testTarget(name: "PaxsyncModelTests", dependencies: ["PaxsyncModel", "PaxsyncTestSupport"]),
-        .testTarget(name: "PaxsyncLogTests", dependencies: ["PaxsyncLog", "PaxsyncTestSupport"]),
+        .testTarget(name: "PaxsyncLogTests", dependencies: ["PaxsyncLog", "PaxsyncStore", "PaxsyncTestSupport"]),
         .testTarget(
             name: "PaxsyncStoreTests",
             dependencies: ["PaxsyncStore", "PaxsyncTestSupport", .product(name: "GRDB", package: "GRDB.swift")]

@@ -34,12 +34,13 @@ final class NetNode: @unchecked Sendable {
     let id: String
     let replica: Replica
     let tls: TLSFiles
-    let registry = PeerRegistry()
+    let registry: PeerRegistry
     let logger: Logger
     var port = 0
 
-    init(_ id: String, coalition: TestCoalition, pki: TestPKI, dir: TemporaryDirectory) throws {
+    init(_ id: String, coalition: TestCoalition, pki: TestPKI, dir: TemporaryDirectory, observer: (any SyncObserver)? = nil) throws {
         self.id = id
+        registry = PeerRegistry(observer: observer)
         replica = try coalition.replica(id, in: dir, clock: SystemClock())
         tls = try pki.issue(id)
         // PAXSYNC_TEST_LOG=debug (or another level) shows the nodes' logs on stderr.

@@ -9,7 +9,8 @@ public struct RosterMember: Codable, Sendable, Hashable {
     public var country: String
     /// Display name ("Australia").
     public var name: String
-    /// Base64 of the member's raw 32-byte Ed25519 public key.
+    /// The member's raw 32-byte Ed25519 public key in standard base64 with
+    /// padding (RFC 4648 §4), canonical: 44 characters.
     public var signingKey: String
     /// `host:port` where the member's node listens for peers.
     public var address: String
@@ -77,9 +78,12 @@ public struct Roster: Codable, Sendable, Hashable {
                 throw PaxsyncError(.badInput, "country \"\(m.country)\" is not an ISO 3166-1 alpha-2 code", subject: subject)
             }
             guard !m.name.isEmpty else { throw PaxsyncError(.badInput, "name is empty", subject: subject) }
-            guard let key = Data(base64Encoded: m.signingKey), key.count == 32,
+            // Canonical base64 only, so that two rosters list one key with one spelling
+            // (`merging` compares the strings).
+            guard let key = Data(base64Encoded: m.signingKey), key.count == 32, key.base64EncodedString() == m.signingKey,
                   (try? Curve25519.Signing.PublicKey(rawRepresentation: key)) != nil else {
-                throw PaxsyncError(.badInput, "signingKey must be base64 of a 32-byte Ed25519 public key", subject: subject)
+                throw PaxsyncError(.badInput, "signingKey must be a 32-byte Ed25519 public key in standard base64 with padding "
+                                   + "(44 characters ending in '=')", subject: subject)
             }
         }
     }

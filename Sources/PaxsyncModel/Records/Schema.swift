@@ -1,6 +1,7 @@
 /// The value type of a field, with the checks a value must pass.
 public enum FieldType: Sendable {
-    /// Free text of 1 to `maxLength` characters, no control characters.
+    /// Free text of 1 to `maxLength` Unicode scalar values, none of them a
+    /// control character (general category Cc: U+0000–U+001F, U+007F–U+009F).
     case text(maxLength: Int)
     /// An integer in a closed range.
     case integer(ClosedRange<Int64>)

@@ -7,9 +7,13 @@ extension FieldType {
         switch self {
         case .text(let maxLength):
             guard let s = value.text, !s.isEmpty else { throw fail("expected non-empty text") }
-            guard s.count <= maxLength else { throw fail("text longer than \(maxLength) characters") }
-            guard !s.unicodeScalars.contains(where: { $0.value < 32 || $0.value == 127 }) else {
-                throw fail("text contains control characters")
+            // Counted in Unicode scalar values, not in grapheme clusters: "e" + U+0301 is two.
+            let length = s.unicodeScalars.count
+            guard length <= maxLength else {
+                throw fail("text is \(length) Unicode scalar values long; at most \(maxLength) are allowed")
+            }
+            if let (offset, control) = s.unicodeScalars.enumerated().first(where: { FieldType.isControl($0.element) }) {
+                throw fail("text contains the control character \(FieldType.codePoint(control)) at scalar \(offset + 1)")
             }
         case .integer(let range):
             guard let i = value.integer else { throw fail("expected an integer") }
@@ -44,6 +48,19 @@ extension FieldType {
                 throw fail("expected an id of letters, digits, '.', '_' or '-'")
             }
         }
+    }
+
+    /// Whether a scalar is a control character: Unicode general category Cc,
+    /// U+0000–U+001F and U+007F–U+009F (PROTOCOL.md §6). The category is closed
+    /// by Unicode's stability policy, so the two ranges are the whole of it.
+    public static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value <= 0x1F || (0x7F...0x9F).contains(scalar.value)
+    }
+
+    /// `U+0085`: a scalar as named in messages.
+    static func codePoint(_ scalar: Unicode.Scalar) -> String {
+        let hex = String(scalar.value, radix: 16, uppercase: true)
+        return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
     }
 
     /// Parses text as typed input (CSV cells, command-line values) into a value of this type.

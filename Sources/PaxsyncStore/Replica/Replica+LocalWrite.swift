@@ -189,13 +189,24 @@ extension Replica {
             guard table.isCounter, let field = table.fields.first else { throw fail(.usage, "\(table.name) has no counter") }
             guard let given = intent.values[field.name]?.integer else { throw fail(.invalidField, "field \(field.name): expected an integer") }
             let now = current.value(field.name)?.integer ?? 0
+            let unit = field.unit.map { " \($0)" } ?? ""
+            if kind == .setCounter && given < 0 {
+                throw fail(.invalidState, "field \(field.name): the \(field.noun) cannot be set to \(given)\(unit); it may not be below zero")
+            }
+            // Both are ≥ 0 when setting, so the difference is in range.
             let delta = kind == .adjust ? given : given - now
             if delta == 0 {
                 if kind == .setCounter { return nil }
                 throw fail(.usage, "an adjustment of zero changes nothing")
             }
-            guard now + delta >= 0 else {
-                throw fail(.invalidState, "field \(field.name): the \(field.noun) is \(now)\(field.unit.map { " \($0)" } ?? ""); "
+            // What every node checks (EntryRules), said here before signing, without trapping on overflow.
+            let (after, overflow) = now.addingReportingOverflow(delta)
+            guard !overflow else {
+                throw fail(.invalidState, "field \(field.name): the \(field.noun) is \(now)\(unit); "
+                           + "adjusting by \(delta) would take it beyond \(Int64.max)")
+            }
+            guard after >= 0 else {
+                throw fail(.invalidState, "field \(field.name): the \(field.noun) is \(now)\(unit); "
                            + "adjusting by \(delta) would take it below zero")
             }
             return RowChange(table: table.name, key: intent.key, op: .adjust,

@@ -120,8 +120,9 @@ public nonisolated struct Paxsync_V1_EntryBatch: Sendable {
 
   public var entries: [PaxsyncLog.Paxsync_V1_SignedEntry] = []
 
-  /// True on the last batch of the catch-up: the sender has sent everything
-  /// the receiver's version vector lacked when the session began.
+  /// True when the sender had nothing further the receiver lacks when it built
+  /// this batch. Each side sets it on the batch that completes its catch-up,
+  /// sent empty if it has nothing to send (PROTOCOL.md, section 13.2).
   public var caughtUp: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()

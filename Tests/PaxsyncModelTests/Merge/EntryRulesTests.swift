@@ -68,6 +68,21 @@ struct StructureTests {
         #expect(throws: PaxsyncError.self, "\(name)") { try EntryRules.checkStructure(cs, members: members) }
     }
 
+    @Test("a pledge is never created, updated or deleted: only adjusted (PROTOCOL.md §8.1)", arguments: [
+        RowChange(table: "reserve_pledges", key: "P/Li/AU", op: .create, fields: [FieldChange(name: "share_kg", value: .integer(5))]),
+        RowChange(table: "reserve_pledges", key: "P/Li/AU", op: .update, fields: [FieldChange(name: "share_kg", value: .integer(5))]),
+        RowChange(table: "reserve_pledges", key: "P/Li/AU", op: .delete),
+    ])
+    func counterOps(change: RowChange) {
+        #expect {
+            try EntryRules.checkStructure(changeSet("AU", [change]), members: members)
+        } throws: { error in
+            let e = error as! PaxsyncError
+            return e.code == .malformedEntry && e.description.contains("reserve_pledges is changed only by adjustments")
+                && e.description.contains("AU:1")
+        }
+    }
+
     @Test("a shipment's facilities must belong to its exporter and importer")
     func shipmentFacilities() {
         let wrongFrom = RowChange(table: "shipments", key: "AU-S1", op: .create, fields: Event.createShipment().change.fields

@@ -186,4 +186,19 @@ struct DeleteAndCounterTests {
         #expect(record.value("share_kg") == .integer(350))
         #expect(record.fields["share_kg"]?.decision == .counterSum)
     }
+
+    @Test("a pledge is live from its first adjustment, whatever the sum: one adjusted back to zero stays live at 0")
+    func counterLiveness() {
+        let key = "P/Li/AU"
+        #expect(Merge.resolve(table: Schema.reservePledges, key: key, events: []).state == .absent)
+        let events = [
+            Event.make("AU", 1, at: 10, .adjust, table: Schema.reservePledges, key: key, ["share_kg": .integer(500)]),
+            Event.make("AU", 2, at: 11, .adjust, table: Schema.reservePledges, key: key, ["share_kg": .integer(-500)]),
+        ]
+        let record = resolveInAllOrders(events, table: Schema.reservePledges, key: key)
+        #expect(record.state == .live)
+        #expect(record.value("share_kg") == .integer(0))
+        #expect(record.createdBy == EntryID(origin: "AU", seq: 1), "created by the lowest-stamped adjustment")
+        #expect(record.conflicts.isEmpty)
+    }
 }

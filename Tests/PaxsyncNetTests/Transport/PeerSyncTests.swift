@@ -5,6 +5,7 @@ import PaxsyncNet
 import PaxsyncStore
 import PaxsyncSync
 import PaxsyncTestSupport
+import Synchronization
 import Testing
 import X509
 
@@ -80,6 +81,70 @@ struct PeerSyncTests {
         #expect(try jp.replica.digest() == au.replica.digest())
         // Every entry was applied exactly once: nothing arrived twice as a duplicate.
         #expect(try jp.replica.quarantined().isEmpty && jp.replica.held().isEmpty)
+    }
+}
+
+/// Counts each peer's open sessions, from the registry's reports.
+final class SessionCounter: SyncObserver {
+    private let open = Mutex<[String: Int]>([:])
+
+    func received(_ result: BatchResult, entries: Int, bytes: Int, peer: String, nanoseconds: UInt64) {}
+    func traffic(peer: String, direction: TrafficDirection, entries: Int, bytes: Int) {}
+    func session(peer: String, outcome: SessionOutcome) {
+        open.withLock { $0[peer, default: 0] += outcome == .opened ? 1 : outcome == .ended ? -1 : 0 }
+    }
+
+    func count(_ peer: String) -> Int { open.withLock { $0[peer] ?? 0 } }
+}
+
+@Suite("Peer sync: who dials whom", .serialized)
+struct DialDirectionTests {
+    let dir = TemporaryDirectory("paxsync-direction")
+    let coalition = TestCoalition(["AU", "JP"])
+
+    @Test("a node accepts a session from a peer whose id sorts after its own, also beside the session it dialed")
+    func reverseDial() async throws {
+        let pki = try TestPKI(dir: dir)
+        let counter = SessionCounter()
+        let au = try NetNode("AU", coalition: coalition, pki: pki, dir: dir, observer: counter)
+        let jp = try NetNode("JP", coalition: coalition, pki: pki, dir: dir)
+        try au.replica.commit([Records.facility("AU-A")])
+        try jp.replica.commit([Records.facility("JP-B", country: "JP")])
+        let servers = try [(au, "JP"), (jp, "AU")].map { node, peer in
+            try SyncServer(replica: node.replica, configuration: SyncConfiguration(
+                listenHost: "127.0.0.1", listenPort: 0, tls: node.tls, peers: [peer]), registry: node.registry, logger: node.logger)
+        }
+        try await withServers(servers) {
+            let auPort = try #require(try await servers[0].port)
+            let jpPort = try #require(try await servers[1].port)
+            let backoff = Backoff(initialMilliseconds: 50, maximumMilliseconds: 400)
+            // JP sorts after AU, so by convention AU dials JP. JP dials AU anyway.
+            let reverse = try PeerDialer(replica: jp.replica, peer: "AU", address: "127.0.0.1:\(auPort)", tls: jp.tls,
+                                         registry: jp.registry, backoff: backoff, logger: jp.logger)
+            let usual = try PeerDialer(replica: au.replica, peer: "JP", address: "127.0.0.1:\(jpPort)", tls: au.tls,
+                                       registry: au.registry, backoff: backoff, logger: au.logger)
+            try await withThrowingTaskGroup(of: Void.self) { dialers in
+                defer { dialers.cancelAll() }
+                dialers.addTask { try await reverse.run() }
+                try await eventually("JP's session to AU carries both entries") {
+                    try au.replica.logCount() == 2 && jp.replica.logCount() == 2
+                }
+                #expect(counter.count("JP") == 1, "AU accepted JP's session")
+                dialers.addTask { try await usual.run() }
+                try await eventually("AU's own session to JP opens beside it") { counter.count("JP") == 2 }
+                try au.replica.commit([Records.facility("AU-C")])
+                try jp.replica.commit([Records.facility("JP-D", country: "JP")])
+                au.registry.wakeup.wake()
+                jp.registry.wakeup.wake()
+                try await eventually("later writes cross over the two sessions") {
+                    try au.replica.logCount() == 4 && jp.replica.logCount() == 4
+                }
+            }
+        }
+        #expect(try au.replica.digest() == jp.replica.digest())
+        for node in [au, jp] {
+            #expect(try node.replica.quarantined().isEmpty && node.replica.held().isEmpty, "\(node.id): an entry received twice is a duplicate")
+        }
     }
 }
 

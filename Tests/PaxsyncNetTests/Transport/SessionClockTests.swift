@@ -97,6 +97,32 @@ struct SessionClockTests {
         }
     }
 
+    @Test("a side with nothing to send sends one empty batch with caught_up set, and no one acks an empty batch")
+    func emptyCaughtUpBatch() async throws {
+        let pair = try Pair(self)
+        var tap = pair.sent.makeAsyncIterator()
+        let link = pair.run()
+        defer { link.cancel() }
+        func batches(_ sent: [Sent], from node: String) -> [(entries: Int, caughtUp: Bool)] {
+            sent.filter { $0.from == node }.compactMap { sent -> (entries: Int, caughtUp: Bool)? in
+                guard case .entries(let entries, let caughtUp) = sent.message else { return nil }
+                return (entries.count, caughtUp)
+            }
+        }
+        // AU holds nothing, JP one entry: AU's catch-up is one empty batch, JP's one batch of one.
+        let opening = try await read(&tap) { seen in
+            !batches(seen, from: "AU").isEmpty && seen.contains { $0.from == "AU" && $0.message.kind == "ack" }
+        }
+        #expect(batches(opening, from: "AU").map { "\($0.entries) \($0.caughtUp)" } == ["0 true"])
+        #expect(batches(opening, from: "JP").map { "\($0.entries) \($0.caughtUp)" } == ["1 true"])
+        // Then nothing but the heartbeats at 5 s: JP did not ack the empty batch, AU sent no second one.
+        await pair.driver.advance(by: .seconds(5))
+        let rest = try await read(&tap) { seen in seen.filter { $0.message.kind == "heartbeat" }.count == 2 }
+        let all = opening + rest
+        #expect(!all.contains { $0.from == "JP" && $0.message.kind == "ack" }, "\(all.map { "\($0.from) \($0.message.kind)" })")
+        #expect(rest.allSatisfy { $0.message.kind == "heartbeat" }, "\(rest.map { "\($0.from) \($0.message.kind)" })")
+    }
+
     @Test("a peer silent for three heartbeat intervals is dropped at exactly 15 s, with a goodbye naming why")
     func silence() async throws {
         let pair = try Pair(self)

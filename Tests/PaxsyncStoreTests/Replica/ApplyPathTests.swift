@@ -266,6 +266,23 @@ struct ApplyPathTests {
         #expect(error.code == .unknownOrigin)
     }
 
+    @Test("a pledge adjusted back to zero is a row at 0: in its table, counted by pooled_reserves, and in the digest")
+    func zeroPledgeIsARow() throws {
+        let au = try coalition.replica("AU", in: dir)
+        let before = try au.digest()
+        try au.commit([Records.pledge("POOL", "Li", member: "AU", adjust: 500)])
+        try au.commit([Records.pledge("POOL", "Li", member: "AU", adjust: -500)])
+        #expect(try au.query("SELECT reserve_id, mineral, member, share_kg FROM reserve_pledges").rows
+                == [[.text("POOL"), .text("Li"), .text("AU"), .integer(0)]])
+        #expect(try au.query("SELECT total_kg, members FROM pooled_reserves").rows == [[.integer(0), .integer(1)]])
+        let after = try au.digest()
+        #expect(after.rows == 1 && after.hex != before.hex)
+        // A peer reaches the same row from the two adjustments.
+        let jp = try coalition.replica("JP", in: dir)
+        try jp.apply(try au.allEntries())
+        #expect(try jp.digest() == after)
+    }
+
     @Test("local writes that break a rule are refused and leave nothing behind")
     func localRefusals() throws {
         let au = try coalition.replica("AU", in: dir)

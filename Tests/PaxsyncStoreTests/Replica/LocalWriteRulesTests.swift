@@ -101,6 +101,24 @@ struct LocalWriteRulesTests {
         }
     }
 
+    @Test("a pledge adjusted or set out of 64-bit range is refused, naming the share, not a crash")
+    func counterRange() throws {
+        let au = try nodes()
+        try au.commit([Records.pledge("POOL", "Li", member: "AU", adjust: 5)])
+        let past = refusal { try au.commit([Records.pledge("POOL", "Li", member: "AU", adjust: .max)]) }
+        #expect(past?.code == .invalidState)
+        #expect(past?.description == "reserve_pledges POOL/Li/AU: field share_kg: the share is 5 kg; "
+                + "adjusting by 9223372036854775807 would take it beyond 9223372036854775807")
+        let set = WriteIntent(table: Schema.reservePledges, keyParts: ["POOL", "Li", "AU"], kind: .setCounter,
+                              values: ["share_kg": .integer(.min)])
+        let negative = refusal { try au.commit([set]) }
+        #expect(negative?.code == .invalidState)
+        #expect(negative?.description == "reserve_pledges POOL/Li/AU: field share_kg: the share cannot be set to -9223372036854775808 kg; "
+                + "it may not be below zero")
+        #expect(try au.logCount() == 3, "nothing written")
+        #expect(try au.query("SELECT share_kg FROM reserve_pledges").rows == [[.integer(5)]])
+    }
+
     @Test("an import names its own member in a pledge row that leaves the member out")
     func pledgeMemberDefaultsToImporter() throws {
         let intents = try CSVImport.intents(table: Schema.reservePledges, data: Data("reserve_id,mineral,member,share_kg\nPOOL,Li,,5\n".utf8),
