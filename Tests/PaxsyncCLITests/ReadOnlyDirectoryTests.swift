@@ -49,5 +49,11 @@ struct ReadOnlyDirectoryTests {
         #expect(write.stderr.contains("the data directory is on a read-only file system, so this command cannot write the replica"),
                 "\(write.output)")
         #expect(try await paxsync.ok(["digest"]) == digest)
+
+        // The daemon cannot run there, and says why before it opens anything.
+        let serve = try await paxsync.run(["serve", "--listen", "127.0.0.1:0"])
+        #expect(serve.status == 74, "\(serve.output)")
+        #expect(serve.stderr.contains("the data directory is on a read-only file system; paxsync serve writes its replica there"),
+                "\(serve.output)")
     }
 }

@@ -28,6 +28,9 @@ public final class ServeLock: Sendable {
         do {
             fd = try FileDescriptor.open(path, .readWrite, options: [.create, .closeOnExec],
                                          permissions: [.ownerReadWrite])
+        } catch Errno.readOnlyFileSystem {
+            throw PaxsyncError(.storage, "the data directory is on a read-only file system; paxsync serve writes its replica there "
+                               + "(read commands such as digest, query, status and log verify work)", subject: directory.path)
         } catch {
             throw PaxsyncError(.storage, "cannot open the daemon's lock file", subject: path, underlying: error)
         }
