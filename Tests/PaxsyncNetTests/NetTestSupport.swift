@@ -106,3 +106,17 @@ func eventually(_ what: String, seconds: Double = 15, _ condition: () async thro
 }
 
 func digests(_ nodes: [NetNode]) throws -> Set<String> { Set(try nodes.map { try $0.replica.digest().hex }) }
+
+/// Runs `body` while `node` dials `peer` at 127.0.0.1:`port` (with `tls`, by
+/// default the node's own), redialing quickly; stops the dialer after `body`.
+func whileDialing(from node: NetNode, to peer: String, port: Int, tls: TLSFiles? = nil,
+                  body: () async throws -> Void) async throws {
+    let dialer = try PeerDialer(replica: node.replica, peer: peer, address: "127.0.0.1:\(port)", tls: tls ?? node.tls,
+                                registry: node.registry, backoff: Backoff(initialMilliseconds: 50, maximumMilliseconds: 400),
+                                logger: node.logger)
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await dialer.run() }
+        defer { group.cancelAll() }
+        try await body()
+    }
+}

@@ -61,12 +61,7 @@ struct HandshakeLimitsTests {
             #expect(server.handshakes.pending(from: "127.0.0.2") == 3)
 
             // JP dials from 127.0.0.1 and gets AU's entry while the three still stall.
-            let dialer = try PeerDialer(replica: jp.replica, peer: "AU", address: "127.0.0.1:\(port)", tls: jp.tls,
-                                        registry: jp.registry, backoff: Backoff(initialMilliseconds: 50, maximumMilliseconds: 400),
-                                        logger: jp.logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await dialer.run() }
-                defer { group.cancelAll() }
+            try await whileDialing(from: jp, to: "AU", port: port) {
                 try await eventually("JP receives AU:1") { try jp.replica.logCount() == 1 }
             }
             #expect(server.handshakes.pending(from: "127.0.0.2") == 3, "JP's finished handshake gave its slot back")

@@ -104,12 +104,7 @@ struct HostilePeerTests {
             #expect(try au.replica.logCount() == 1, "JP's valid entry after the crafted ones was applied")
 
             // The node goes on syncing with an honest peer over the same server.
-            let dialer = try PeerDialer(replica: kr.replica, peer: "AU", address: "127.0.0.1:\(port)", tls: kr.tls,
-                                        registry: kr.registry, backoff: Backoff(initialMilliseconds: 50, maximumMilliseconds: 400),
-                                        logger: kr.logger)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await dialer.run() }
-                defer { group.cancelAll() }
+            try await whileDialing(from: kr, to: "AU", port: port) {
                 try await eventually("KR and AU exchange their entries") {
                     try au.replica.logCount() == 2 && kr.replica.logCount() == 2
                 }

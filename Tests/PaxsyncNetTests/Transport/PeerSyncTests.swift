@@ -164,16 +164,9 @@ struct RefusalTests {
         try await withServers([server]) {
             let port = try #require(try await server.port)
             // JP dials AU directly, whichever sorts first.
-            let dialer = try PeerDialer(replica: jp.replica, peer: "AU", address: "127.0.0.1:\(port)", tls: try jpTLS(pki),
-                                        registry: jp.registry, backoff: Backoff(initialMilliseconds: 50, maximumMilliseconds: 200),
-                                        logger: jp.logger)
-            try await withThrowingTaskGroup(of: Void.self) { dialers in
-                dialers.addTask { try await dialer.run() }
-                // Long enough for a few refused attempts; under load the first refusal can take a while.
-                try await Task.sleep(for: .milliseconds(1000))
-                let deadline = Date().addingTimeInterval(30)
-                while jp.registry.lastError("AU") == nil && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
-                dialers.cancelAll()
+            try await whileDialing(from: jp, to: "AU", port: port, tls: try jpTLS(pki)) {
+                // Under load the first refusal can take a while.
+                try await eventually("JP's dial is refused", seconds: 30) { jp.registry.lastError("AU") != nil }
             }
         }
         #expect(try jp.replica.logCount() == 0, "no entry may reach a refused peer")
