@@ -97,13 +97,20 @@ let package = Package(
                 .product(name: "Clocks", package: "swift-clocks"),
             ]
         ),
+        // What an operator hands a node, parsed without I/O so each can be fuzzed
+        // without linking the daemon: the configuration file (paxsync.conf, TOML)
+        // and the admin socket's request lines.
+        .target(
+            name: "PaxsyncControl",
+            dependencies: ["PaxsyncModel", .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
         // A running node: its data directory and configuration, the daemon that
         // wires replica, sync server, dialers and held-entry retrier into one
         // service group, the admin socket and its client, status, and metrics.
         .target(
             name: "PaxsyncDaemon",
             dependencies: [
-                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncSync", "PaxsyncNet",
+                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncSync", "PaxsyncNet", "PaxsyncControl",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -111,7 +118,6 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
@@ -119,7 +125,7 @@ let package = Package(
         // the network benchmarks and the tests: CA, keys, roster, data directories.
         .target(
             name: "PaxsyncCluster",
-            dependencies: ["PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncNet", "PaxsyncDaemon"]
+            dependencies: ["PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncNet", "PaxsyncControl", "PaxsyncDaemon"]
         ),
         // The command-line interface, as a library so tests can drive it.
         .target(
@@ -152,6 +158,7 @@ let package = Package(
             name: "PaxsyncStoreTests",
             dependencies: ["PaxsyncStore", "PaxsyncTestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
+        .testTarget(name: "PaxsyncControlTests", dependencies: ["PaxsyncControl", "PaxsyncModel", "PaxsyncTestSupport"]),
         .testTarget(name: "PaxsyncSyncTests", dependencies: ["PaxsyncSync", "PaxsyncTestSupport"]),
         .testTarget(
             name: "PaxsyncWireTests",
@@ -205,6 +212,8 @@ if Context.environment["PAXSYNC_FUZZ"] == "1" {
         .executableTarget(name: "fuzz-bundle", dependencies: ["FuzzDriver", "PaxsyncLog", "PaxsyncModel", "PaxsyncStore"], path: "Fuzz/fuzz-bundle"),
         .executableTarget(name: "fuzz-roster", dependencies: ["FuzzDriver", "PaxsyncLog", "PaxsyncModel"], path: "Fuzz/fuzz-roster"),
         .executableTarget(name: "fuzz-csv", dependencies: ["FuzzDriver", "PaxsyncModel", "PaxsyncStore"], path: "Fuzz/fuzz-csv"),
+        .executableTarget(name: "fuzz-config", dependencies: ["FuzzDriver", "PaxsyncControl", "PaxsyncModel"], path: "Fuzz/fuzz-config"),
+        .executableTarget(name: "fuzz-admin", dependencies: ["FuzzDriver", "PaxsyncControl"], path: "Fuzz/fuzz-admin"),
         .executableTarget(name: "fuzz-sync", dependencies: ["FuzzDriver", "PaxsyncWire", "PaxsyncSync", "PaxsyncModel"],
                           path: "Fuzz/fuzz-sync"),
         .executableTarget(
@@ -218,7 +227,7 @@ if Context.environment["PAXSYNC_FUZZ"] == "1" {
             path: "Fuzz/fuzz-certificate"
         ),
     ]
-    package.products += ["fuzz-entry", "fuzz-bundle", "fuzz-roster", "fuzz-csv", "fuzz-certificate", "fuzz-sync"].map {
+    package.products += ["fuzz-entry", "fuzz-bundle", "fuzz-roster", "fuzz-csv", "fuzz-certificate", "fuzz-sync", "fuzz-config", "fuzz-admin"].map {
         .executable(name: $0, targets: [$0])
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import PaxsyncDaemon
+import PaxsyncControl
 import PaxsyncLog
 import PaxsyncModel
 import PaxsyncNet

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PaxsyncControl
 import PaxsyncModel
 import ServiceLifecycle
 
@@ -14,8 +15,8 @@ import Darwin
 /// The client side: one blocking request, as `paxsync status` makes it, over NIO.
 public enum AdminClient {
     /// The commands the admin socket understands.
-    public static let status = "status"
-    public static let wake = "wake"
+    public static let status = AdminCommand.status.rawValue
+    public static let wake = AdminCommand.wake.rawValue
 
     /// Why the daemon could not be asked.
     public enum Failure: Error, CustomStringConvertible {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import PaxsyncControl
 import PaxsyncModel
 import PaxsyncNet
 import ServiceLifecycle
@@ -69,7 +70,7 @@ public final class AdminServer: Service, Sendable {
     }
 
     /// The longest command line, in bytes; a longer one is closed unanswered.
-    public static let maxRequestBytes = 1024
+    public static let maxRequestBytes = AdminRequest.maxBytes
 
     /// Reads one command line, answers it and closes the connection. A client
     /// that sends more than `maxRequestBytes` without a newline, or no line
@@ -79,16 +80,16 @@ public final class AdminServer: Service, Sendable {
             group.addTask {
                 do {
                     try await connection.executeThenClose { inbound, _ in
-                        var request: [UInt8] = []
-                        for try await var buffer in inbound {
-                            request += buffer.readBytes(length: buffer.readableBytes) ?? []
-                            if let newline = request.firstIndex(of: UInt8(ascii: "\n")) {
-                                let command = String(decoding: request[..<newline], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+                        var request = AdminRequest()
+                        for try await buffer in inbound {
+                            switch request.append(buffer.readableBytesView) {
+                            case .incomplete:
+                                continue
+                            case .line(let command):
                                 let answer = ByteBuffer(bytes: await respond(command))
                                 try await connection.channel.writeAndFlush(answer).get()
                                 return
-                            }
-                            if request.count > maxRequestBytes {
+                            case .tooLong:
                                 logger.notice("admin request over \(maxRequestBytes) bytes without a newline; closed")
                                 return
                             }
@@ -125,11 +126,17 @@ extension AdminServer {
             func failure(_ message: String) -> [UInt8] {
                 Array((try? JSONEncoder().encode(["error": message])) ?? Data()) + [UInt8(ascii: "\n")]
             }
-            switch command {
-            case AdminClient.wake:
+            let parsed: AdminCommand
+            do throws(PaxsyncError) {
+                parsed = try AdminCommand(parsing: command)
+            } catch {
+                return failure(error.message)
+            }
+            switch parsed {
+            case .wake:
                 wakeup.wake()
                 return Array("{}\n".utf8)
-            case AdminClient.status:
+            case .status:
                 do {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys]
@@ -137,8 +144,6 @@ extension AdminServer {
                 } catch {
                     return failure("the node's status could not be read: \(error)")
                 }
-            default:
-                return failure("unknown command \"\(command.prefix(40))\"; send \(AdminClient.status) or \(AdminClient.wake)")
             }
         }
     }

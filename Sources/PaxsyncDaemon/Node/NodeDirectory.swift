@@ -1,4 +1,5 @@
 import Foundation
+import PaxsyncControl
 import PaxsyncLog
 import PaxsyncModel
 import PaxsyncStore

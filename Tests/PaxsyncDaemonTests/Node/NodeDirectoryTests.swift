@@ -1,4 +1,5 @@
 import Foundation
+import PaxsyncControl
 import PaxsyncDaemon
 import PaxsyncLog
 import PaxsyncModel
@@ -35,5 +36,20 @@ struct NodeDirectoryTests {
         let path = dir.file("r.sqlite")
         _ = try Replica(path: path, nodeID: "AU", roster: coalition.roster)
         #expect { try Replica(path: path, nodeID: "JP", roster: coalition.roster) } throws: { "\($0)".contains("belongs to node AU") }
+    }
+
+    @Test("opening a data directory applies the environment's overrides")
+    func openAppliesEnvironment() throws {
+        let dir = TemporaryDirectory()
+        let path = dir.file("au")
+        _ = try NodeDirectory.initialize(path: path, nodeID: "AU", country: "AU", name: "Australia",
+                                         address: "127.0.0.1:7400", roster: nil)
+        #expect(try NodeDirectory.open(path, environment: [:]).configuration.listen == "127.0.0.1:7400")
+        let node = try NodeDirectory.open(path, environment: ["PAXSYNC_LISTEN": "127.0.0.1:7411", "PAXSYNC_ADMIN_SOCKET": "a.sock"])
+        #expect(node.configuration.listen == "127.0.0.1:7411")
+        #expect(node.file(node.configuration.adminSocket) == path + "/a.sock")
+        #expect { try NodeDirectory.open(path, environment: ["PAXSYNC_LOG_LEVEL": "x"]) } throws: {
+            ($0 as? PaxsyncError)?.subject == "PAXSYNC_LOG_LEVEL"
+        }
     }
 }

@@ -56,46 +56,46 @@ public struct NodeConfiguration: Sendable, Equatable {
         # PAXSYNC_ and the key in capitals: PAXSYNC_LISTEN, PAXSYNC_LOG_LEVEL, ...
 
         # This node's coalition member id, as listed in the roster.
-        node_id = "\(nodeID)"
+        node_id = \(Self.quoted(nodeID))
 
         # The SQLite replica: shared records, the signed log of every origin, merge
-        # metadata. An ordinary SQLite file: `sqlite3 \(replicaFile)` opens it.
-        replica = "\(replicaFile)"
+        # metadata. An ordinary SQLite file: `sqlite3 FILE` opens it.
+        replica = \(Self.quoted(replicaFile))
 
         # The coalition roster: members, countries, signing public keys, addresses.
-        roster = "\(rosterFile)"
+        roster = \(Self.quoted(rosterFile))
 
         # This node's Ed25519 signing key (mode 0600). Never share or copy it.
-        key = "\(keyFile)"
+        key = \(Self.quoted(keyFile))
 
         # Entries stamped further ahead of this node's clock than this many seconds
         # are held, not rejected, until the clock is within the bound.
         max_clock_skew_seconds = \(maxClockSkewSeconds)
 
         # Address this node listens on for peers (used by `paxsync serve`).
-        listen = "\(listen)"
+        listen = \(Self.quoted(listen))
 
         # Log level: trace, debug, info, notice, warning, error, critical.
-        log_level = "\(logLevel)"
+        log_level = \(Self.quoted(logLevel))
 
         # Mutual TLS between nodes: this node's certificate and key, and the
         # coalition CA that is the only trust root (`paxsync ca issue` writes them).
-        tls_certificate = "\(tlsCertificate)"
-        tls_key = "\(tlsKey)"
-        tls_ca = "\(tlsCA)"
+        tls_certificate = \(Self.quoted(tlsCertificate))
+        tls_key = \(Self.quoted(tlsKey))
+        tls_ca = \(Self.quoted(tlsCA))
 
         # Roster members to sync with: "*" for all, or ids separated by commas
         # ("JP,KR"). The node dials those whose id sorts after its own and accepts
         # sessions from all of them.
-        peers = "\(peers)"
+        peers = \(Self.quoted(peers))
 
         # The admin endpoint `paxsync status` and `paxsync peers` query while the
         # daemon runs: a Unix socket created with mode 0600 (owner only).
-        admin_socket = "\(adminSocket)"
+        admin_socket = \(Self.quoted(adminSocket))
 
         # Prometheus metrics at http://HOST:PORT/metrics; "" (the default) turns
         # them off. Keep it on loopback or a monitoring network.
-        metrics_listen = "\(metricsListen)"
+        metrics_listen = \(Self.quoted(metricsListen))
 
         # Connections that have not finished their TLS handshake: each is closed
         # after handshake_timeout_seconds; at most max_pending_handshakes are in
@@ -109,12 +109,42 @@ public struct NodeConfiguration: Sendable, Equatable {
         """
     }
 
+    /// `text` as a TOML basic string: in double quotes, with `"`, `\\` and control
+    /// characters escaped, so any value written reads back as itself.
+    static func quoted(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                    + String(scalar.value, radix: 16, uppercase: true)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
     /// Parses the file, which is TOML: top-level `key = value` settings, strings in
     /// double quotes, `max_clock_skew_seconds` a bare integer, `#` comments anywhere.
     ///
     /// Errors name the place: `FILE:LINE:COLUMN` for TOML syntax, `FILE:LINE` for a
     /// setting that is unknown, of the wrong type or invalid.
     public static func parse(_ text: String, source: String) throws(PaxsyncError) -> NodeConfiguration {
+        // paxsync.conf has no sections, and toml++ (under TOMLKit) fails an
+        // assertion — undefined behaviour once assertions are compiled out — on a
+        // table header with no key (`[`, `[[`, `[#`): refuse any line that opens
+        // a table before the parser sees it. (A line of a multi-line string
+        // starting with `[` is refused too; no setting has a use for one.)
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+        where raw.drop(while: { $0 == " " || $0 == "\t" }).first == "[" {
+            throw PaxsyncError(.badInput, "paxsync.conf has no [sections]: every setting is a top-level `key = value` line; "
+                               + "remove the line that starts with \"[\"", subject: "\(source):\(index + 1)")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -210,6 +240,11 @@ public struct NodeConfiguration: Sendable, Equatable {
         }
         guard case .string(let text) = value else {
             throw PaxsyncError(.badInput, "\(key) must be a string in double quotes, not \(value)")
+        }
+        // No file name, address or id holds one, and C strings (the file system's,
+        // TOMLKit's) would cut the value there.
+        guard !text.unicodeScalars.contains("\u{0}") else {
+            throw PaxsyncError(.badInput, "\(key) must not contain a NUL character (U+0000)")
         }
         switch key {
         case "node_id":
