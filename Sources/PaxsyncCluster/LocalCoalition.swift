@@ -1,6 +1,6 @@
 import Foundation
-import PaxsyncDaemon
 import PaxsyncControl
+import PaxsyncDaemon
 import PaxsyncLog
 import PaxsyncModel
 import PaxsyncNet
@@ -106,6 +106,25 @@ public final class LocalCoalition: @unchecked Sendable {
             throw PaxsyncError(.storage, "cannot start paxsync serve", subject: "node \(id)", underlying: error)
         }
         lock.withLock { processes[id] = process }
+    }
+
+    /// Waits until each node's daemon answers on its admin socket and its local
+    /// writes are allowed: a daemon pauses them when it starts, until a peer
+    /// confirms the node's head (`LocalWritePause`), so a write right after
+    /// `start` would be refused. Blocks the calling thread.
+    public func waitUntilWritable(_ ids: [String], timeout: Double = 60) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        for id in ids {
+            let dir = try directory(id)
+            let socket = dir.file(dir.configuration.adminSocket)
+            while try !AdminClient.isAnswering(socket) || dir.openReplica(writable: false).localWritePause() != nil {
+                guard Date() < deadline else {
+                    throw PaxsyncError(.unavailable, "local writes still paused after \(Int(timeout)) s: no peer confirmed its head",
+                                       subject: "node \(id)")
+                }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+        }
     }
 
     /// The daemon's process id, while it runs.

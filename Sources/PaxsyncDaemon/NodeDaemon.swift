@@ -33,6 +33,11 @@ public struct NodeDaemon {
             throw PaxsyncError(.badInput, "peers \(unknown.sorted().joined(separator: ", ")) are not in the roster",
                                subject: dir.file(NodeDirectory.configFile))
         }
+        // The replica may have been restored from a backup (or a file-system
+        // snapshot) and lack entries this origin signed since, which peers hold:
+        // no local write until a peer confirms the head (`LocalWritePause`).
+        // Without peers there is no one to ask, and no one to equivocate to.
+        if !peers.isEmpty { try replica.pauseLocalWrites(reason: "the daemon started") }
         let metrics = NodeMetrics()
         let registry = PeerRegistry(observer: metrics)
         var sync = SyncConfiguration(listenHost: host, listenPort: port, tls: tls, peers: peers)

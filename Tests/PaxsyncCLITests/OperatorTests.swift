@@ -3,6 +3,7 @@ import PaxsyncCLI
 import PaxsyncCluster
 import PaxsyncDaemon
 import PaxsyncNet
+import PaxsyncStore
 import PaxsyncTestSupport
 import Testing
 
@@ -174,13 +175,42 @@ struct OperatorTests {
     func backup() async throws {
         let (dir, c) = try runningAU("paxsync-backup")
         defer { c.stopAll() }
-        try await write(c, "AU", "AU-A")
         let au = Paxsync(dataDir: c.dataDir("AU"))
+        // JP, AU's only peer, is down: no one can confirm AU's head, so lift the
+        // pause the daemon set at start by hand, as an operator would.
+        _ = try await waitFor("AU's daemon answers") { await AdminClient.isAnswering(c.dataDir("AU") + "/admin.sock") }
+        #expect(try await au.ok(["writes", "resume", "--force"]).contains("resumed (they were paused: the daemon started)"))
+        try await write(c, "AU", "AU-A")
         let out = try await au.ok(["backup", "--out", dir.file("copy.sqlite"), "--json"])
         let digest = try await au.ok(["digest"]).components(separatedBy: " ")[0]
         #expect(out.contains(digest) && out.contains("\"entries\" : \"1\""))
+        // The copy pauses local writes: put in place by hand, it must not sign over later entries.
+        let copy = try Replica(path: dir.file("copy.sqlite"), nodeID: "AU", roster: c.roster, configuration: ReplicaConfiguration(readOnly: true))
+        #expect(try copy.localWritePause()?.reason.hasPrefix("a copy made by paxsync backup at ") == true)
         let again = try await au.run(["backup", "--out", dir.file("copy.sqlite")])
         #expect(again.status != 0 && again.stderr.contains("refusing to overwrite"))
+    }
+
+    @Test("paxsync demo writes its story as it goes when its output is a pipe, not all at the end", .timeLimit(.minutes(3)))
+    func demoProgressPiped() async throws {
+        let dir = TemporaryDirectory("paxsync-demo-piped")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Paxsync.binary)
+        process.arguments = ["demo", "--nodes", "3", "--dir", dir.file("coalition"), "--exit-when-converged"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
+        // The first line arrives while the demo still runs (it has daemons to start and sync).
+        let first = pipe.fileHandleForReading.availableData
+        let runningAtFirstLine = process.isRunning
+        #expect(String(decoding: first, as: UTF8.self).hasPrefix("Creating a coalition of 3 members"))
+        #expect(runningAtFirstLine, "the first line came only when the demo ended")
+        let rest = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(String(decoding: first + rest, as: UTF8.self).contains("JP comes back online and catches up"))
     }
 
     @Test("paxsync demo --exit-when-converged: five daemons converge with one conflict and are all stopped")

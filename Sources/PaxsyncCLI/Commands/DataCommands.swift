@@ -28,7 +28,7 @@ struct ImportCommand: ParsableCommand {
     func run() throws {
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
         let source = (file as NSString).lastPathComponent
-        let replica = try node.replica(writable: true)
+        let replica = try node.localWriter()
         let started = Date()
         // Twice through the file, one row at a time: first every row is checked
         // (nothing is written if one is wrong), then the rows are written.

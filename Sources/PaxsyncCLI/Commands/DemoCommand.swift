@@ -58,6 +58,7 @@ struct DemoCommand: ParsableCommand {
             print("  paxsync explain --data-dir \(coalition.dataDir("JP")) shipments AU-SHP-0001")
             print("  kill -TERM \(coalition.pid("KR").map(String.init) ?? "<pid of KR>")   # stop KR; status on AU shows it disconnected and behind")
             print("Press Ctrl-C to stop every node.")
+            fflush(nil)   // nil: every stream (`stdout` is not concurrency-safe to name)
             waitForInterrupt()
             print("\nStopping \(coalition.ids.count) nodes…")
         }
@@ -113,7 +114,13 @@ struct CoalitionDemo {
     let timeout: Double
     let quiet: Bool
 
-    func say(_ text: String) { if !quiet { print(text) } }
+    /// A line of the story, written at once: piped or redirected to a file,
+    /// standard output is block-buffered and would show nothing until the end.
+    func say(_ text: String) {
+        guard !quiet else { return }
+        print(text)
+        fflush(nil)   // nil: every stream (`stdout` is not concurrency-safe to name)
+    }
 
     func setUp() throws -> LocalCoalition {
         let members = Array(Self.candidates.prefix(count))
@@ -126,6 +133,10 @@ struct CoalitionDemo {
         try waitUntil("every daemon's admin socket answers") {
             try coalition.ids.allSatisfy { AdminClient.isAnswering(try StatusSource(directory: coalition.directory($0)).socketPath) }
         } progress: { "starting nodes" }
+        // Each daemon pauses local writes until a peer confirms its head.
+        try waitUntil("every node's local writes allowed") {
+            try coalition.ids.allSatisfy { try coalition.directory($0).openReplica(writable: false).localWritePause() == nil }
+        } progress: { "peers confirming each node's head" }
         return coalition
     }
 
@@ -248,7 +259,7 @@ struct CoalitionDemo {
         while try !condition() {
             guard Date() < deadline else { throw PaxsyncError(.invalidState, "timed out after \(timeout) s", subject: what) }
             let text = progress()
-            if tty { FileHandle.standardOutput.write(Data("\r\u{1B}[K\(text)".utf8)) } else if !quiet && text != last { print(text) }
+            if tty { FileHandle.standardOutput.write(Data("\r\u{1B}[K\(text)".utf8)) } else if text != last { say(text) }
             last = text
             Thread.sleep(forTimeInterval: 0.05)
         }

@@ -120,6 +120,7 @@ enum StatusView {
         }
         out += "roster: " + s.roster.map { "\($0.id) (\($0.name))" }.joined(separator: ", ") + "\n"
         out += "log: \(s.logEntries) entries  replica: \(bytes(s.replicaBytes))  open conflicts: \(s.openConflicts)\n"
+        if let paused = s.localWritesPaused { out += "local writes PAUSED: \(paused)\n" }
         if daemonProblem == nil {
             out += "\n" + peers(s)
         }
@@ -175,9 +176,10 @@ struct BackupCommand: ParsableCommand {
         discussion: """
             The copy is a consistent snapshot (records, log, merge metadata) and is
             checked with `PRAGMA integrity_check` and the log's signatures and chains
-            before the command reports success. To restore: stop the daemon, put the
-            copy in place of replica.sqlite (removing replica.sqlite-wal and -shm),
-            start it; peers send whatever it missed since the backup.
+            before the command reports success. To restore: stop the daemon, run
+            `paxsync restore --from FILE`, start the daemon; peers send whatever it
+            missed since the backup. The copy pauses local writes until a peer
+            confirms the node's head (see `paxsync restore --help`).
             Example:
               paxsync backup --data-dir au --out /backups/au-2026-11-29.sqlite
             """)
@@ -194,6 +196,11 @@ struct BackupCommand: ParsableCommand {
         let copying = Progress("backing up", unit: "pages", enabled: !json.enabled)
         try replica.backup(to: out, progress: copying.update)
         copying.finish()
+        // Put in place by hand (or with `paxsync restore`), the copy pauses local
+        // writes until a peer confirms the node's head: the node may have signed
+        // entries after this copy was taken.
+        try Replica(path: out, nodeID: replica.nodeID, roster: replica.roster)
+            .pauseLocalWrites(reason: "a copy made by paxsync backup at \(Date().formatted(.iso8601))")
         let copy = try Replica(path: out, nodeID: replica.nodeID, roster: replica.roster,
                                configuration: ReplicaConfiguration(readOnly: true))
         let problems = try copy.integrityCheck()

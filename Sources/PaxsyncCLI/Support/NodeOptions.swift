@@ -22,6 +22,25 @@ struct NodeOptions: ParsableArguments {
         try directory().openReplica(writable: writable)
     }
 
+    /// The replica, opened for a local write. When local writes are paused (the
+    /// daemon just started, or the replica was restored) and the daemon runs,
+    /// waits up to `PAXSYNC_WRITE_PAUSE_WAIT` seconds (default 15) for a peer to
+    /// confirm this node's head, saying so on standard error; the write itself
+    /// then refuses with the reason if the pause is still on.
+    func localWriter() throws -> Replica {
+        let dir = try directory()
+        let replica = try dir.openReplica(writable: true)
+        guard try replica.localWritePause() != nil,
+              AdminClient.isAnswering(dir.file(dir.configuration.adminSocket)) else { return replica }
+        let wait = ProcessInfo.processInfo.environment["PAXSYNC_WRITE_PAUSE_WAIT"].flatMap(Double.init) ?? 15
+        FileHandle.standardError.write(Data("local writes are paused until a peer confirms \(replica.nodeID)'s head; waiting up to \(Int(wait)) s…\n".utf8))
+        let deadline = Date().addingTimeInterval(wait)
+        while Date() < deadline, try replica.localWritePause() != nil {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        return replica
+    }
+
     /// After a local write: tells a running daemon to push the new entries now
     /// (best effort; without a daemon, or if it does not answer, it polls).
     func wakeDaemon() {

@@ -43,7 +43,11 @@ extension NodeStatus {
             roster: replica.roster.members.map { Member(id: $0.id, country: $0.country, name: $0.name, address: $0.address) },
             peers: peers, origins: origins, held: snapshot.held, quarantined: snapshot.quarantined,
             equivocations: snapshot.equivocations, openConflicts: snapshot.openConflicts, logEntries: snapshot.logEntries,
-            replicaBytes: replicaFileBytes(replica.path))
+            replicaBytes: replicaFileBytes(replica.path),
+            localWritesPaused: try replica.localWritePause().map { pause in
+                "\(pause.reason), since \(CivilTime.iso8601(milliseconds: pause.sinceMilliseconds))"
+                    + (pause.awaitingSeq.map { "; waiting for \(replica.nodeID):\($0) to come back" } ?? "; waiting for a peer to confirm the head")
+            })
     }
 
     static func iso8601(_ date: Date) -> String {

@@ -64,6 +64,8 @@ public struct NodeStatus: Codable, Sendable {
     public var openConflicts: Int
     public var logEntries: Int
     public var replicaBytes: Int
+    /// Why local writes are paused (`LocalWritePause`) and since when, or nil when allowed.
+    public var localWritesPaused: String?
 
     /// Origins whose entries are held, quarantined or equivocating, for alerts.
     public var troubledOrigins: [String] {

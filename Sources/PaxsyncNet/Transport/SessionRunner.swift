@@ -52,6 +52,9 @@ final class SessionRunner: Sendable {
         /// A `.logGrew` / `.deadline` is queued and not yet handled (they coalesce).
         var logGrewQueued = false
         var deadlineQueued = false
+        /// This node's local writes are paused awaiting its own entries back
+        /// (`Replica.confirmOwnHead`): check again after each applied batch.
+        var awaitingOwnEntries = false
     }
 
     private let state: Mutex<State>
@@ -174,7 +177,10 @@ final class SessionRunner: Sendable {
             let now = now()
             let (wasSyncing, actions) = withMachine { m in (m.state == .syncing, m.received(message, now: now)) }
             let batch = perform(actions)
-            if !wasSyncing && withMachine({ $0.state == .syncing }) { logGrew() }   // the hello: the writer may start
+            if !wasSyncing && withMachine({ $0.state == .syncing }) {   // the hello: the writer may start
+                logGrew()
+                try await confirmOwnHead(peerHolds: peerVersionVector[replica.nodeID])
+            }
             changed.wake()   // silence deadline moved
             guard let batch else {
                 if closedReason != nil { return }
@@ -186,6 +192,25 @@ final class SessionRunner: Sendable {
             if closedReason != nil { return }
         }
         stop("peer \(peerID) closed the stream")
+    }
+
+    /// Tells the replica what the peer holds of this node's own entries, which
+    /// lifts a pause of local writes (a restore, the daemon's start) once no peer
+    /// holds more than the replica (see `LocalWritePause`).
+    private func confirmOwnHead(peerHolds: UInt64) async throws {
+        let own = replica.nodeID
+        switch try await replica.confirmOwnHead(peerHolds: peerHolds) {
+        case .notPaused:
+            state.withLock { $0.awaitingOwnEntries = false }
+        case .confirmed(let head):
+            state.withLock { $0.awaitingOwnEntries = false }
+            logger.notice("local writes resumed: peer \(peerID) holds no entry of \(own) beyond this replica's head \(own):\(head)")
+        case .awaiting(let seq, let head):
+            let first = !state.withLock { s in defer { s.awaitingOwnEntries = true }; return s.awaitingOwnEntries }
+            if first {
+                logger.warning("local writes stay paused: a peer holds \(own)'s entries up to \(own):\(seq), this replica up to \(own):\(head); waiting for them to come back")
+            }
+        }
     }
 
     /// Applies one prepared batch, records it, and queues the ack.
@@ -202,6 +227,7 @@ final class SessionRunner: Sendable {
             logger.warning("entries from peer rejected", metadata: [
                 "quarantined": "\(result.quarantined)", "equivocations": "\(result.equivocations)"])
         }
+        if result.applied > 0 && state.withLock({ $0.awaitingOwnEntries }) { try await confirmOwnHead(peerHolds: 0) }
         let vv = try await replica.versionVectorAsync()
         let now = now()
         _ = perform(withMachine { $0.applied(quarantined: result.quarantined, localVersionVector: vv, now: now) })

@@ -79,6 +79,7 @@ extension Replica {
         guard let signingKey else { throw PaxsyncError(.usage, "local writes need the node's signing key", subject: nodeID) }
         let now = clock.nowMilliseconds()
         return try writer.write { db in
+            try Self.checkLocalWritesAllowed(db, nodeID: nodeID)
             var result = StreamResult()
             var ended = false
             while !ended {
