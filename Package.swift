@@ -147,8 +147,13 @@ let package = Package(
         .executableTarget(
             name: "paxsync-bench",
             dependencies: [
-                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncNet", "PaxsyncDaemon", "PaxsyncCluster", "PaxsyncTestSupport",
+                "PaxsyncModel", "PaxsyncLog", "PaxsyncStore", "PaxsyncSync", "PaxsyncNet", "PaxsyncWire", "PaxsyncDaemon", "PaxsyncCluster",
+                "PaxsyncTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             path: "Benchmarks/paxsync-bench"
         ),

@@ -118,6 +118,7 @@ func latencyBench(writes: Int, wake: Bool = true) throws {
     let coalition = try LocalCoalition(base: dir.file("coalition"),
                                        members: ids.map { .init(id: $0, country: $0, name: $0) }, executable: executable)
     for id in ids { try coalition.start(id) }
+    try coalition.waitUntilWritable(ids)
     let writers = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica()) })
     let readers = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica(writable: false)) })
     for id in ids {

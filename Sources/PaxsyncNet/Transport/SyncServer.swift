@@ -28,8 +28,15 @@ public final class SyncServer: Service, @unchecked Sendable {
         let handshakes = HandshakeLimits(timeout: configuration.handshakeTimeout, maximumPending: configuration.maxPendingHandshakes,
                                          maximumPendingPerAddress: configuration.maxPendingHandshakesPerAddress,
                                          refused: { refusals.record($0) })
+        // Over the caps, an accepted connection is closed by the listener's gate,
+        // before its TLS, HTTP/2 and gRPC pipeline is built.
+        config.channelDebuggingCallbacks.onBindTCPListener = { listener in
+            listener.eventLoop.makeCompletedFuture {
+                try listener.pipeline.syncOperations.addHandler(handshakes.gate(), position: .first)
+            }
+        }
         config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
-            handshakes.admit(channel).flatMap { admitted in
+            handshakes.armDeadline(channel).flatMap { admitted in
                 guard admitted else { return channel.eventLoop.makeSucceededVoidFuture() }
                 return TLSVersionGuard.install(on: channel) { tlsLogger.warning("refused a connection", metadata: ["reason": "\($0)"]) }
             }

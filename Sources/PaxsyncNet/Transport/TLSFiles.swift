@@ -31,7 +31,7 @@ public struct TLSFiles: Sendable {
     }
 
     /// Server side: require a client certificate from the coalition CA (and no other root).
-    var serverSecurity: HTTP2ServerTransport.Posix.TransportSecurity {
+    public var serverSecurity: HTTP2ServerTransport.Posix.TransportSecurity {
         .mTLS(certificateChain: [.file(path: certificate, format: .pem)], privateKey: .file(path: privateKey, format: .pem)) { config in
             config.trustRoots = .certificates([.file(path: ca, format: .pem)])
             config.clientCertificateVerification = .noHostnameVerification
@@ -40,7 +40,7 @@ public struct TLSFiles: Sendable {
 
     /// Client side: present our certificate, trust only the coalition CA, and
     /// verify the server's certificate names the node we dial.
-    var clientSecurity: HTTP2ClientTransport.Posix.TransportSecurity {
+    public var clientSecurity: HTTP2ClientTransport.Posix.TransportSecurity {
         .mTLS(certificateChain: [.file(path: certificate, format: .pem)], privateKey: .file(path: privateKey, format: .pem)) { config in
             config.trustRoots = .certificates([.file(path: ca, format: .pem)])
             config.serverCertificateVerification = .fullVerification

@@ -59,6 +59,7 @@ struct HandshakeLimitsTests {
             // The fourth from that address is closed at once (the held three are not).
             try await waitClosed(try await stall(port, from: "127.0.0.2"))
             #expect(server.handshakes.pending(from: "127.0.0.2") == 3)
+            #expect(server.handshakes.refusedAtGate == 1, "closed by the listener's gate, before a TLS or gRPC pipeline was built")
 
             // JP dials from 127.0.0.1 and gets AU's entry while the three still stall.
             try await whileDialing(from: jp, to: "AU", port: port) {
