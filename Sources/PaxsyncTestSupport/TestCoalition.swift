@@ -16,7 +16,7 @@ public final class TemporaryDirectory: @unchecked Sendable {
 
     public func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
 
-    deinit { try? FileManager.default.removeItem(atPath: path) }
+    deinit { if ProcessInfo.processInfo.environment["PAXSYNC_TEST_KEEP"] == nil { try? FileManager.default.removeItem(atPath: path) } }
 }
 
 /// Members with signing keys and their roster, for building nodes and entries in tests.

@@ -28,7 +28,7 @@ struct ImportCommand: ParsableCommand {
     func run() throws {
         guard batch > 0 else { throw ValidationError("--batch must be positive") }
         let source = (file as NSString).lastPathComponent
-        let replica = try node.localWriter()
+        let replica = try node.directory().openReplica(writable: true)
         let started = Date()
         // Twice through the file, one row at a time: first every row is checked
         // (nothing is written if one is wrong), then the rows are written.
@@ -41,10 +41,12 @@ struct ImportCommand: ParsableCommand {
         checking.finish()
         let progress = Progress("importing \(table.name)", unit: "rows", enabled: !quiet)
         // The second pass checks each row again: the file may have changed in between.
-        let reader = try CSV.Reader(file: file, source: source)
-        let plan = try CSVImport.Plan(table: table, header: try reader.next(), source: source, nodeID: replica.nodeID)
-        let result = try replica.commitStream(batchSize: batch, note: "import \(table.name) from \(source)",
-                                              next: { try reader.next().map(plan.intent) }) { progress.update($0, rows) }
+        let result = try node.withLocalWrites { replica in
+            let reader = try CSV.Reader(file: file, source: source)
+            let plan = try CSVImport.Plan(table: table, header: try reader.next(), source: source, nodeID: replica.nodeID)
+            return try replica.commitStream(batchSize: batch, note: "import \(table.name) from \(source)",
+                                            next: { try reader.next().map(plan.intent) }) { progress.update($0, rows) }
+        }
         progress.finish()
         let entries = result.entries
         if !entries.isEmpty { node.wakeDaemon() }

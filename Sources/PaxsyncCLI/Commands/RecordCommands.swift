@@ -6,8 +6,7 @@ import PaxsyncStore
 
 /// Commits intents on the node and reports the entry written.
 func commitAndReport(_ node: NodeOptions, _ json: JSONFlag, _ intents: [WriteIntent], note: String) throws {
-    let replica = try node.localWriter()
-    guard let entry = try replica.commit(intents, note: note) else {
+    guard let entry = try node.withLocalWrites({ try $0.commit(intents, note: note) }) else {
         if json.enabled { Output.json(["entry": nil as String?]) } else { print("Nothing changed.") }
         return
     }

@@ -22,23 +22,37 @@ struct NodeOptions: ParsableArguments {
         try directory().openReplica(writable: writable)
     }
 
-    /// The replica, opened for a local write. When local writes are paused (the
-    /// daemon just started, or the replica was restored) and the daemon runs,
-    /// waits up to `PAXSYNC_WRITE_PAUSE_WAIT` seconds (default 15) for a peer to
-    /// confirm this node's head, saying so on standard error; the write itself
-    /// then refuses with the reason if the pause is still on.
-    func localWriter() throws -> Replica {
+    /// Runs `body` (a local write) on the replica opened for writing. When local
+    /// writes are paused (the daemon just started, or the replica was restored)
+    /// and a daemon runs on the directory, first waits up to
+    /// `PAXSYNC_WRITE_PAUSE_WAIT` seconds (default 15) for a peer to confirm this
+    /// node's head, saying so on standard error. A daemon that was still starting
+    /// may pause writes after the check: then `body` is refused, and is run once
+    /// more after the same wait. Refused still, the error says why.
+    func withLocalWrites<T>(_ body: (Replica) throws -> T) throws -> T {
         let dir = try directory()
         let replica = try dir.openReplica(writable: true)
-        guard try replica.localWritePause() != nil,
-              AdminClient.isAnswering(dir.file(dir.configuration.adminSocket)) else { return replica }
+        if try replica.localWritePause() != nil { waitForPauseLifted(replica, dir) }
+        do {
+            return try body(replica)
+        } catch let error as PaxsyncError where error.code == .unavailable {
+            guard (try? replica.localWritePause()) != nil, waitForPauseLifted(replica, dir) else { throw error }
+            return try body(replica)
+        }
+    }
+
+    /// Waits while the pause lasts and a daemon runs; true if it was lifted.
+    @discardableResult
+    private func waitForPauseLifted(_ replica: Replica, _ dir: NodeDirectory) -> Bool {
+        guard ServeLock.runningDaemon(in: dir) != nil else { return false }
         let wait = ProcessInfo.processInfo.environment["PAXSYNC_WRITE_PAUSE_WAIT"].flatMap(Double.init) ?? 15
         FileHandle.standardError.write(Data("local writes are paused until a peer confirms \(replica.nodeID)'s head; waiting up to \(Int(wait)) s…\n".utf8))
         let deadline = Date().addingTimeInterval(wait)
-        while Date() < deadline, try replica.localWritePause() != nil {
+        while Date() < deadline {
+            if (try? replica.localWritePause()) == nil { return true }
             Thread.sleep(forTimeInterval: 0.1)
         }
-        return replica
+        return false
     }
 
     /// After a local write: tells a running daemon to push the new entries now

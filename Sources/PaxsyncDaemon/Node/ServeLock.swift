@@ -51,6 +51,17 @@ public final class ServeLock: Sendable {
         descriptor = fd
     }
 
+    /// The process id of the `paxsync serve` that holds (or last held) the lock
+    /// on `directory`, if that process still runs and is a `serve`. Read without
+    /// touching the lock, so a daemon starting meanwhile is never kept out.
+    public static func runningDaemon(in directory: NodeDirectory) -> Int32? {
+        guard let text = try? String(contentsOfFile: directory.file(fileName), encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0,
+              let command = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")) else { return nil }
+        let words = command.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        return words.contains("serve") ? pid : nil
+    }
+
     deinit {
         // Closing the descriptor releases the lock; the file stays (its content is stale but harmless).
         try? descriptor.close()

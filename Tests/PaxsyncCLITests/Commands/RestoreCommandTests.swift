@@ -27,19 +27,26 @@ struct RestoreCommandTests {
     func restoreOldBackup() async throws {
         let dir = TemporaryDirectory("paxsync-restore")
         let c = try LocalCoalition(base: dir.file("coalition"), members: Self.members, executable: Paxsync.binary)
-        defer { c.stopAll() }
+        var finished = false
+        defer {
+            c.stopAll()
+            // Stopped by a failed requirement: what the daemons said.
+            if !finished {
+                for id in ["AU", "JP"] { print("--- \(id) serve.log\n" + ((try? String(contentsOfFile: c.logPath(id), encoding: .utf8)) ?? "")) }
+            }
+        }
         try c.start("AU")
         try c.start("JP")
         let au = Paxsync(dataDir: c.dataDir("AU"))
 
         // AU:1, then the backup, then AU:2 and AU:3, which JP receives.
         let first = try await create(au, "AU-A")
-        #expect(first.status == 0 && first.stdout.contains("Committed AU:1"), "\(first.output)")
+        try #require(first.status == 0 && first.stdout.contains("Committed AU:1"), "\(first.output)")
         let backup = dir.file("au-old.sqlite")
         try await au.ok(["backup", "--out", backup])
         for facility in ["AU-B", "AU-C"] { try await au.ok(["facility", "create", "--id", facility, "--name", "F", "--kind", "port",
                                                               "--country", "AU", "--lat", "1", "--lon", "2"]) }
-        #expect(try await waitFor("JP holds AU:3", seconds: 60) { try head(c, "JP", of: "AU") == 3 })
+        try #require(try await waitFor("JP holds AU:3", seconds: 60) { try head(c, "JP", of: "AU") == 3 })
 
         // Refused while AU's daemon runs on the directory.
         let busy = try await au.run(["restore", "--from", backup])
@@ -62,13 +69,13 @@ struct RestoreCommandTests {
 
         // AU starts; JP's hello names AU:3; AU:2 and AU:3 come back; the pause lifts.
         try c.start("AU")
-        #expect(try await waitFor("AU's writes resume", seconds: 60) {
+        try #require(try await waitFor("AU's writes resume", seconds: 60) {
             try await au.ok(["writes", "status", "--json"]).contains("\"local_writes\" : \"allowed\"")
         })
         #expect(try head(c, "AU", of: "AU") == 3, "AU's own later entries came back before writes resumed")
         let next = try await create(au, "AU-D")
-        #expect(next.status == 0 && next.stdout.contains("Committed AU:4"), "\(next.output)")
-        #expect(try await waitFor("JP holds AU:4", seconds: 60) { try head(c, "JP", of: "AU") == 4 })
+        try #require(next.status == 0 && next.stdout.contains("Committed AU:4"), "\(next.output)")
+        try #require(try await waitFor("JP holds AU:4", seconds: 60) { try head(c, "JP", of: "AU") == 4 })
 
         // No equivocation, nothing quarantined, the same state on both.
         for id in ["AU", "JP"] {
@@ -79,6 +86,7 @@ struct RestoreCommandTests {
         #expect(try await waitFor("equal digests", seconds: 60) {
             try c.directory("AU").openReplica(writable: false).digest() == c.directory("JP").openReplica(writable: false).digest()
         })
+        finished = true
     }
 
     @Test("writes resume needs --force; writes status says paused or allowed")
