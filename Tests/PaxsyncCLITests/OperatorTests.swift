@@ -34,19 +34,6 @@ struct OperatorTests {
                                                 "--country", id, "--lat", "1", "--lon", "2"])
     }
 
-    /// The loopback port that node `id` logged on its first line containing `marker`
-    /// (a daemon told to listen on port 0 logs the port it got as soon as it is bound).
-    func loggedPort(_ c: LocalCoalition, _ id: String, _ marker: String) async throws -> Int {
-        let logged = try await waitFor("\(id) logs \"\(marker)\"", seconds: 60) {
-            ((try? String(contentsOfFile: c.logPath(id), encoding: .utf8)) ?? "").contains(marker)
-        }
-        try #require(logged)
-        let log = (try? String(contentsOfFile: c.logPath(id), encoding: .utf8)) ?? ""
-        let line = try #require(log.split(separator: "\n").first { $0.contains(marker) })
-        let match = try #require(line.firstMatch(of: /127\.0\.0\.1:(\d+)/), "\(line)")
-        return try #require(Int(match.1), "\(line)")
-    }
-
     @Test("listen on port 0 takes a free port, and status and the log name the port it got")
     func listenOnPortZero() async throws {
         let dir = TemporaryDirectory("paxsync-port-zero")
@@ -230,6 +217,19 @@ struct OperatorTests {
             #expect(!(await AdminClient.isAnswering(dir.file("coalition/\(id)/admin.sock"))), "\(id)'s daemon was stopped")
         }
     }
+}
+
+/// The loopback port that node `id` logged on its first line containing `marker`
+/// (a daemon told to listen on port 0 logs the port it got as soon as it is bound).
+func loggedPort(_ c: LocalCoalition, _ id: String, _ marker: String) async throws -> Int {
+    let logged = try await waitFor("\(id) logs \"\(marker)\"", seconds: 60) {
+        ((try? String(contentsOfFile: c.logPath(id), encoding: .utf8)) ?? "").contains(marker)
+    }
+    try #require(logged)
+    let log = (try? String(contentsOfFile: c.logPath(id), encoding: .utf8)) ?? ""
+    let line = try #require(log.split(separator: "\n").first { $0.contains(marker) })
+    let match = try #require(line.firstMatch(of: /127\.0\.0\.1:(\d+)/), "\(line)")
+    return try #require(Int(match.1), "\(line)")
 }
 
 /// GET over plain HTTP/1.1 on loopback with a bare socket; the whole response as text.

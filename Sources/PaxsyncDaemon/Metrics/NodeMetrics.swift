@@ -78,6 +78,7 @@ public final class NodeMetrics: SyncObserver {
         gauge("paxsync_log_entries", [], Double(status.logEntries))
         gauge("paxsync_replica_bytes", [], Double(status.replicaBytes))
         gauge("paxsync_uptime_seconds", [], status.uptimeSeconds ?? 0)
+        gauge("paxsync_local_writes_paused", [], status.localWritesPaused == nil ? 0 : 1)
     }
 
     /// The Prometheus text exposition.
