@@ -42,6 +42,7 @@ struct StatusCommand: ParsableCommand {
             Examples:
               paxsync status --data-dir au
               paxsync status --data-dir au --watch
+              paxsync status --data-dir au --verbose   # peers' recent errors, with times
               paxsync status --data-dir au --json | jq '.origins[] | select(.lagEntries > 0)'
               paxsync status --data-dir au --require-daemon --json >/dev/null   # health check: exit 69 when down
             """)
@@ -51,6 +52,8 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Exit with status 69 (unavailable) when no daemon answers, after printing what the replica holds: for health checks.")
     var requireDaemon = false
     @Option(help: "Seconds between refreshes with --watch.") var interval: Double = 1
+    @Flag(help: "Also list each peer's recent errors with their times (the table shows only the last, while it matters).")
+    var verbose = false
 
     func validate() throws {
         if watch && json.enabled { throw ValidationError("--watch redraws a table; use --json without --watch for scripts") }
@@ -70,7 +73,7 @@ struct StatusCommand: ParsableCommand {
                 if let down { throw down }
                 return
             }
-            var text = StatusView.render(status, daemonProblem: problem)
+            var text = StatusView.render(status, daemonProblem: problem, verbose: verbose)
             if watch {
                 text = "\u{1B}[H\u{1B}[2J" + text + "\n(refreshing every \(interval) s; Ctrl-C to stop)\n"
             }
@@ -89,10 +92,12 @@ struct PeersCommand: ParsableCommand {
             The peer part of `paxsync status`, from the running daemon.
             Examples:
               paxsync peers --data-dir au
+              paxsync peers --data-dir au --verbose     # each peer's recent errors, with times
               paxsync peers --data-dir au --json
             """)
     @OptionGroup var node: NodeOptions
     @OptionGroup var json: JSONFlag
+    @Flag(help: "Also list each peer's recent errors with their times.") var verbose = false
 
     func run() throws {
         let (status, problem) = try StatusSource(directory: try node.directory()).read()
@@ -104,13 +109,13 @@ struct PeersCommand: ParsableCommand {
             print("node \(status.node): \(problem)")
             return
         }
-        print(StatusView.peers(status), terminator: "")
+        print(StatusView.peers(status, verbose: verbose), terminator: "")
     }
 }
 
 /// The status as text tables.
 enum StatusView {
-    static func render(_ s: NodeStatus, daemonProblem: String?) -> String {
+    static func render(_ s: NodeStatus, daemonProblem: String?, verbose: Bool = false) -> String {
         var out = ""
         if let daemonProblem {
             out += "node \(s.node)  daemon NOT RUNNING  (\(daemonProblem))\n"
@@ -122,7 +127,7 @@ enum StatusView {
         out += "log: \(s.logEntries) entries  replica: \(bytes(s.replicaBytes))  open conflicts: \(s.openConflicts)\n"
         if let paused = s.localWritesPaused { out += "local writes PAUSED: \(paused)\n" }
         if daemonProblem == nil {
-            out += "\n" + peers(s)
+            out += "\n" + peers(s, verbose: verbose)
         }
         out += "\n" + Output.render(["ORIGIN", "HELD", "KNOWN", "LAG", "LAG TIME", "LAST ENTRY", "STATE"], s.origins.map { o in
             [o.origin, "\(o.heldSeq)", "\(o.knownSeq)", "\(o.lagEntries)", o.lagSeconds.map(duration) ?? "-", o.lastEntryAt ?? "-",
@@ -144,13 +149,47 @@ enum StatusView {
         return out
     }
 
-    static func peers(_ s: NodeStatus) -> String {
+    /// The widest a status line is drawn: the peer table's last-error column is cut to fit.
+    static let width = 120
+
+    /// The peer table. Times are ages, measured from when the status was made.
+    /// A peer's last error is shown with its age, and only while it may still
+    /// matter: a peer connected since after the error shows none (`verbose`
+    /// lists every peer's recent errors, with their times, below the table).
+    static func peers(_ s: NodeStatus, verbose: Bool = false) -> String {
         guard !s.peers.isEmpty else { return "no peers configured\n" }
-        return Output.render(["PEER", "ADDRESS", "STATE", "SINCE", "LAST CONTACT", "BEHIND", "IN", "OUT", "LAST ERROR"], s.peers.map { p in
-            [p.id, p.address, p.connected ? "connected" : "disconnected", p.since ?? "never connected", p.lastContact ?? "-",
-             p.behindEntries == 0 ? "0" : "\(p.behindEntries) entries",
-             "\(p.entriesIn) / \(bytes(p.bytesIn))", "\(p.entriesOut) / \(bytes(p.bytesOut))", p.lastError ?? "-"]
-        })
+        let now = instant(s.generatedAt) ?? Date()
+        func age(_ iso: String?) -> String? { iso.flatMap(instant).map { duration(max(0, now.timeIntervalSince($0))) } }
+        let rows = s.peers.map { p -> [String] in
+            let since = instant(p.since)
+            let errorAt = instant(p.lastErrorAt)
+            let stale = p.connected && errorAt != nil && since != nil && errorAt! <= since!
+            let error = (p.lastError.flatMap { stale ? nil : $0 }).map { message in
+                (age(p.lastErrorAt).map { "\($0) ago: " } ?? "") + message.replacingOccurrences(of: "\n", with: " ")
+            }
+            return [p.id, p.address, p.connected ? "connected" : "down", since == nil ? "never up" : age(p.since) ?? "-",
+                    age(p.lastContact).map { "\($0) ago" } ?? "-", p.behindEntries == 0 ? "0" : "\(p.behindEntries)",
+                    "\(p.entriesIn) / \(bytes(p.bytesIn))", "\(p.entriesOut) / \(bytes(p.bytesOut))", error ?? "-"]
+        }
+        let header = ["PEER", "ADDRESS", "STATE", "FOR", "LAST CONTACT", "BEHIND", "IN", "OUT", "LAST ERROR"]
+        // Every column but the last at its natural width; the last error cut to fit.
+        var widths = header.map(\.count)
+        for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+        let room = max(20, width - widths.dropLast().reduce(0) { $0 + $1 + 2 })
+        let fitted = rows.map { row in Array(row.dropLast()) + [row.last!.count > room ? String(row.last!.prefix(room - 1)) + "…" : row.last!] }
+        var out = Output.render(header, fitted)
+        if verbose {
+            let history = s.peers.filter { !($0.recentErrors ?? []).isEmpty }
+            out += history.isEmpty ? "\nno peer errors since the daemon started\n" : "\nrecent errors, oldest first:\n"
+            for p in history {
+                for e in p.recentErrors ?? [] { out += "  \(p.id)  \(e.at) (\(age(e.at) ?? "?") ago)  \(e.message)\n" }
+            }
+        }
+        return out
+    }
+
+    static func instant(_ iso: String?) -> Date? {
+        iso.flatMap(CivilTime.parseInstant).map { Date(timeIntervalSince1970: Double($0) / 1000) }
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -16,13 +16,16 @@ extension NodeStatus {
             for id in facts.peers {
                 let s = registry.statistics(id)
                 let peerVV = registry.versionVector(of: id)
+                let errors = registry.recentErrors(id)
                 known.formUnion(peerVV)
                 let behind = snapshot.versionVector.entries(beyond: peerVV)
                 peers.append(Peer(id: id, address: replica.roster.member(id)?.address ?? "", connected: s?.connected ?? false,
                                   since: s?.since.map(iso8601), lastContact: s?.lastContact.map(iso8601), sessions: s?.sessions ?? 0,
                                   entriesIn: s?.entriesIn ?? 0, entriesOut: s?.entriesOut ?? 0,
                                   bytesIn: s?.bytesIn ?? 0, bytesOut: s?.bytesOut ?? 0,
-                                  behindEntries: s == nil ? 0 : behind, lastError: registry.lastError(id)))
+                                  behindEntries: s == nil ? 0 : behind, lastError: errors.last?.message,
+                                  lastErrorAt: errors.last.map { iso8601($0.at) },
+                                  recentErrors: errors.map { PeerError(message: $0.message, at: iso8601($0.at)) }))
             }
         }
         let originStates = Dictionary(uniqueKeysWithValues: snapshot.origins.map { ($0.origin, $0) })

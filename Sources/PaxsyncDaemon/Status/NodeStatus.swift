@@ -30,6 +30,15 @@ public struct NodeStatus: Codable, Sendable {
         /// Entries this node holds that the peer has not announced holding.
         public var behindEntries: UInt64
         public var lastError: String?
+        /// When the last error happened.
+        public var lastErrorAt: String?
+        /// The last few errors, oldest first (`paxsync status --verbose`).
+        public var recentErrors: [PeerError]?
+    }
+
+    public struct PeerError: Codable, Sendable, Equatable {
+        public var message: String
+        public var at: String
     }
 
     public struct Origin: Codable, Sendable, Equatable {

@@ -23,7 +23,8 @@ public final class PeerRegistry: Sendable {
 
     private struct State {
         var runners: [String: SessionRunner] = [:]
-        var errors: [String: String] = [:]
+        /// The last few errors of each peer's sessions and dials, oldest first.
+        var errors: [String: [(message: String, at: Date)]] = [:]
         /// Sums over ended sessions.
         var totals: [String: PeerStatistics] = [:]
         var disconnectedAt: [String: Date] = [:]
@@ -50,7 +51,7 @@ public final class PeerRegistry: Sendable {
         let peerVV = runner.peerVersionVector
         state.withLock { state in
             if state.runners[peer] === runner { state.runners[peer] = nil }
-            if let reason { state.errors[peer] = reason }
+            if let reason { Self.record(reason, for: peer, in: &state) }
             var t = state.totals[peer] ?? PeerStatistics()
             t.sessions += 1
             t.entriesIn += s.entriesIn
@@ -66,8 +67,18 @@ public final class PeerRegistry: Sendable {
     }
 
     func failed(_ peer: String, _ error: String) {
-        state.withLock { $0.errors[peer] = error }
+        state.withLock { Self.record(error, for: peer, in: &$0) }
         observer?.session(peer: peer, outcome: .failed)
+    }
+
+    /// How many errors per peer `recentErrors` keeps.
+    public static let errorHistory = 5
+
+    private static func record(_ message: String, for peer: String, in state: inout State) {
+        var list = state.errors[peer] ?? []
+        list.append((message, Date()))
+        if list.count > errorHistory { list.removeFirst(list.count - errorHistory) }
+        state.errors[peer] = list
     }
 
     /// Counts entries from `peer` that went to quarantine.
@@ -97,7 +108,10 @@ public final class PeerRegistry: Sendable {
 
     /// Peers with a live session.
     public var connectedPeers: [String] { state.withLock { $0.runners.keys.sorted() } }
-    public func lastError(_ peer: String) -> String? { state.withLock { $0.errors[peer] } }
+    public func lastError(_ peer: String) -> String? { state.withLock { $0.errors[peer]?.last?.message } }
+
+    /// The last errors of `peer`'s sessions and dials (at most `errorHistory`), oldest first, with when each happened.
+    public func recentErrors(_ peer: String) -> [(message: String, at: Date)] { state.withLock { $0.errors[peer] ?? [] } }
 
     /// Counters over every session with a peer since the daemon started: the
     /// live one's `since` is when it connected, else when the last one ended.
