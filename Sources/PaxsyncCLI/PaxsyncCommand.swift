@@ -29,7 +29,7 @@ public struct PaxsyncCommand: AsyncParsableCommand {
             NodeCommand.self, RosterCommand.self, CACommand.self, ServeCommand.self,
             StatusCommand.self, PeersCommand.self, BackupCommand.self, RestoreCommand.self, WritesCommand.self,
             FacilityCommand.self, StockCommand.self, ShipmentCommand.self, ReserveCommand.self,
-            ImportCommand.self, ExportCommand.self, QueryCommand.self,
+            ImportCommand.self, ExportCommand.self, QueryCommand.self, FeedCommand.self,
             LogCommand.self, ReplayCommand.self, DigestCommand.self,
             ConflictsCommand.self, ExplainCommand.self, QuarantineCommand.self,
             CodesCommand.self,
