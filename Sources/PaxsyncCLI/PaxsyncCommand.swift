@@ -27,7 +27,7 @@ public struct PaxsyncCommand: AsyncParsableCommand {
         subcommands: [
             DemoCommand.self,
             NodeCommand.self, RosterCommand.self, CACommand.self, ServeCommand.self,
-            StatusCommand.self, PeersCommand.self, BackupCommand.self, RestoreCommand.self, WritesCommand.self,
+            StatusCommand.self, PeersCommand.self, BackupCommand.self, RestoreCommand.self, PromoteCommand.self, WritesCommand.self,
             FacilityCommand.self, StockCommand.self, ShipmentCommand.self, ReserveCommand.self,
             ImportCommand.self, ExportCommand.self, QueryCommand.self, FeedCommand.self,
             LogCommand.self, ReplayCommand.self, DigestCommand.self,

@@ -30,6 +30,11 @@ public struct NodeConfiguration: Sendable, Equatable {
     public var adminSocket = "admin.sock"
     /// `host:port` of the Prometheus endpoint (`/metrics`); empty turns it off.
     public var metricsListen = ""
+    /// "primary", or "standby": a second node of the same member that syncs
+    /// everything, never writes or signs, and dials every peer (`paxsync promote`).
+    public var role = "primary"
+    public static let roles = ["primary", "standby"]
+    public var isStandby: Bool { role == "standby" }
     /// Seconds an accepted peer connection may take to finish its TLS handshake.
     public var handshakeTimeoutSeconds = 10
     /// TLS handshakes in progress at once, in all and from one remote address.
@@ -42,7 +47,7 @@ public struct NodeConfiguration: Sendable, Equatable {
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
     static let keys = ["node_id", "replica", "roster", "key", "max_clock_skew_seconds", "listen", "log_level",
-                       "tls_certificate", "tls_key", "tls_ca", "peers", "admin_socket", "metrics_listen",
+                       "tls_certificate", "tls_key", "tls_ca", "peers", "admin_socket", "metrics_listen", "role",
                        "handshake_timeout_seconds", "max_pending_handshakes", "max_pending_handshakes_per_address"]
 
     /// The file as `node init` writes it, every setting explained.
@@ -96,6 +101,12 @@ public struct NodeConfiguration: Sendable, Equatable {
         # Prometheus metrics at http://HOST:PORT/metrics; "" (the default) turns
         # them off. Keep it on loopback or a monitoring network.
         metrics_listen = \(Self.quoted(metricsListen))
+
+        # "primary" (the default), or "standby": a second node of this member that
+        # syncs everything from the peers but never writes or signs, ready to take
+        # over; `paxsync promote` (daemon stopped) makes it the primary. Never run
+        # two primaries of one member: both would sign, an equivocation.
+        role = \(Self.quoted(role))
 
         # Connections that have not finished their TLS handshake: each is closed
         # after handshake_timeout_seconds; at most max_pending_handshakes are in
@@ -267,6 +278,11 @@ public struct NodeConfiguration: Sendable, Equatable {
         case "peers": peers = text
         case "admin_socket": adminSocket = text
         case "metrics_listen": metricsListen = text
+        case "role":
+            guard Self.roles.contains(text) else {
+                throw PaxsyncError(.badInput, "role must be \"primary\" or \"standby\", not \(value)")
+            }
+            role = text
         default:
             throw PaxsyncError(.badInput, "unknown setting \"\(key)\"; known: \(Self.keys.joined(separator: ", "))")
         }

@@ -37,7 +37,15 @@ public struct NodeDaemon {
         // snapshot) and lack entries this origin signed since, which peers hold:
         // no local write until a peer confirms the head (`LocalWritePause`).
         // Without peers there is no one to ask, and no one to equivocate to.
-        if !peers.isEmpty { try replica.pauseLocalWrites(reason: "the daemon started") }
+        if config.isStandby {
+            try replica.pauseLocalWritesUntilPromoted(reason: "role = \"standby\" in paxsync.conf")
+        } else {
+            // A former standby whose paxsync.conf now says primary: pause as after a restore.
+            if try replica.localWritePause()?.untilPromoted == true {
+                try replica.promote(reason: "promoted: role changed to \"primary\"")
+            }
+            if !peers.isEmpty { try replica.pauseLocalWrites(reason: "the daemon started") }
+        }
         let metrics = NodeMetrics()
         let registry = PeerRegistry(observer: metrics)
         var sync = SyncConfiguration(listenHost: host, listenPort: port, tls: tls, peers: peers)
@@ -64,7 +72,9 @@ public struct NodeDaemon {
                 return metrics.exposition()
             })
         }
-        for peer in peers.sorted() where peer > config.nodeID {
+        // A standby dials every peer: those that sort before this member dial the
+        // primary's address, not the standby's.
+        for peer in peers.sorted() where peer > config.nodeID || config.isStandby {
             services.append(try PeerDialer(replica: replica, peer: peer, address: replica.roster.member(peer)!.address, tls: tls,
                                            registry: registry, logger: logger))
         }

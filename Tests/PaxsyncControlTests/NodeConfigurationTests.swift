@@ -34,6 +34,7 @@ struct NodeConfigurationTests {
         config.handshakeTimeoutSeconds = 3
         config.maxPendingHandshakes = 40
         config.maxPendingHandshakesPerAddress = 2
+        config.role = "standby"
         #expect(try NodeConfiguration.parse(config.fileContents, source: "c") == config)
         #expect(try NodeConfiguration.parse(NodeConfiguration(nodeID: "AU").fileContents, source: "c") == NodeConfiguration(nodeID: "AU"))
     }
@@ -90,7 +91,7 @@ struct NodeConfigurationTests {
         #expect(error?.code == .badInput)
         #expect(error?.description == """
             paxsync.conf:4: unknown setting "colour"; known: node_id, replica, roster, key, max_clock_skew_seconds, \
-            listen, log_level, tls_certificate, tls_key, tls_ca, peers, admin_socket, metrics_listen, \
+            listen, log_level, tls_certificate, tls_key, tls_ca, peers, admin_socket, metrics_listen, role, \
             handshake_timeout_seconds, max_pending_handshakes, max_pending_handshakes_per_address
             """)
     }
@@ -185,6 +186,7 @@ struct NodeConfigurationTests {
         ("PAXSYNC_MAX_CLOCK_SKEW_SECONDS", "soon", "max_clock_skew_seconds must be a whole number of seconds, 0 or more (unquoted), not \"soon\""),
         ("PAXSYNC_NODE_ID", "x", "node_id must be a member id (2–16 uppercase letters or digits, like AU), not \"x\""),
         ("PAXSYNC_PEERS", "JP,\u{0}KR", "peers must not contain a NUL character (U+0000)"),
+        ("PAXSYNC_ROLE", "backup", "role must be \"primary\" or \"standby\", not \"backup\""),
     ])
     func badEnvironmentValue(variable: String, value: String, message: String) {
         #expect {

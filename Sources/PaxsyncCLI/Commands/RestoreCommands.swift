@@ -156,7 +156,12 @@ struct WritesCommand: ParsableCommand {
             guard force else {
                 throw PaxsyncError(.usage, "lifting the pause by hand risks an equivocation; pass --force if no peer can hold a later entry of this node")
             }
-            let replica = try node.replica(writable: true)
+            let dir = try node.directory()
+            guard !dir.configuration.isStandby else {
+                throw PaxsyncError(.usage, "this node is a standby (role = \"standby\"): it never writes; `paxsync promote` makes it the primary",
+                                   subject: dir.configuration.nodeID)
+            }
+            let replica = try dir.openReplica(writable: true)
             let lifted = try replica.resumeLocalWrites()
             if json.enabled {
                 Output.json(["node": replica.nodeID, "local_writes": "allowed", "lifted": lifted?.reason])
@@ -164,6 +169,64 @@ struct WritesCommand: ParsableCommand {
                 print(lifted.map { "Local writes on \(replica.nodeID) resumed (they were paused: \($0.reason))." }
                       ?? "Local writes on \(replica.nodeID) were not paused.")
             }
+        }
+    }
+}
+
+struct PromoteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "promote",
+        abstract: "Make a standby node its member's primary (the primary being down for good).",
+        discussion: """
+            With the standby's daemon stopped: sets role = "primary" in its
+            paxsync.conf and pauses local writes as after a restore, so they
+            resume only once a peer confirms this member's head (or the entries
+            the old primary got out before it failed have come back from the
+            peers). Start the daemon afterwards. The old primary must never run
+            as primary again: entries it signed but never sent are lost, and it
+            would sign over the new primary's (an equivocation). Make it a
+            standby (role = "standby", replica restored from the new primary's
+            backup) or retire it.
+            Example:
+              systemctl stop paxsync            # on the standby
+              paxsync promote --data-dir /var/lib/paxsync
+              systemctl start paxsync
+            """)
+    @OptionGroup var node: NodeOptions
+    @OptionGroup var json: JSONFlag
+
+    func run() throws {
+        let dir = try node.directory()
+        let lock = try ServeLock(directory: dir)
+        defer { withExtendedLifetime(lock) {} }
+        let id = dir.configuration.nodeID
+        guard dir.configuration.isStandby else {
+            throw PaxsyncError(.usage, "this node is already a primary (role = \"\(dir.configuration.role)\")", subject: id)
+        }
+        let file = dir.file(NodeDirectory.configFile)
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        var lines = text.components(separatedBy: "\n")
+        guard let index = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix("role") && $0.contains("standby") }) else {
+            throw PaxsyncError(.usage, "the standby role is not set in paxsync.conf (PAXSYNC_ROLE?); set role = \"primary\" where it is set",
+                               subject: file)
+        }
+        lines[index] = "role = \"primary\"   # promoted from standby \(Date().formatted(.iso8601))"
+        let replica = try dir.openReplica(writable: true)
+        try replica.promote(reason: "promoted from standby")
+        let staged = file + ".promoting"
+        try lines.joined(separator: "\n").write(toFile: staged, atomically: false, encoding: .utf8)
+        guard rename(staged, file) == 0 else {
+            throw PaxsyncError(.storage, "cannot write paxsync.conf", subject: file, cause: String(cString: strerror(errno)))
+        }
+        let head = try replica.versionVector()[id]
+        if json.enabled {
+            Output.json(["node": id, "role": "primary", "head": "\(id):\(head)", "local_writes": "paused"])
+        } else {
+            print("""
+                \(id)'s standby is now its primary (paxsync.conf: role = "primary"); head \(id):\(head).
+                Local writes are paused until the daemon reaches a peer that confirms \(id)'s head: start it (`paxsync serve`).
+                Never start the old primary as primary again.
+                """)
         }
     }
 }

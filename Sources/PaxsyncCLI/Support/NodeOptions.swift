@@ -44,7 +44,8 @@ struct NodeOptions: ParsableArguments {
     /// Waits while the pause lasts and a daemon runs; true if it was lifted.
     @discardableResult
     private func waitForPauseLifted(_ replica: Replica, _ dir: NodeDirectory) -> Bool {
-        guard ServeLock.runningDaemon(in: dir) != nil else { return false }
+        // A standby's pause is lifted by `paxsync promote` only: nothing to wait for.
+        guard ServeLock.runningDaemon(in: dir) != nil, (try? replica.localWritePause())??.untilPromoted != true else { return false }
         let wait = ProcessInfo.processInfo.environment["PAXSYNC_WRITE_PAUSE_WAIT"].flatMap(Double.init) ?? 15
         FileHandle.standardError.write(Data("local writes are paused until a peer confirms \(replica.nodeID)'s head; waiting up to \(Int(wait)) s…\n".utf8))
         let deadline = Date().addingTimeInterval(wait)

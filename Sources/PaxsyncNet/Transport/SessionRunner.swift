@@ -200,7 +200,7 @@ final class SessionRunner: Sendable {
     private func confirmOwnHead(peerHolds: UInt64) async throws {
         let own = replica.nodeID
         switch try await replica.confirmOwnHead(peerHolds: peerHolds) {
-        case .notPaused:
+        case .notPaused, .standby:
             state.withLock { $0.awaitingOwnEntries = false }
         case .confirmed(let head):
             state.withLock { $0.awaitingOwnEntries = false }

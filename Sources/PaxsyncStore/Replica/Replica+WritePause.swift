@@ -20,6 +20,8 @@ public struct LocalWritePause: Sendable, Equatable {
     /// The highest sequence number of this origin a peer is known to hold, when a
     /// peer has said it holds more than the local head; nil before any peer spoke.
     public var awaitingSeq: UInt64?
+    /// A standby's pause: no peer lifts it, only `paxsync promote`.
+    public var untilPromoted = false
 }
 
 extension Replica {
@@ -36,7 +38,8 @@ extension Replica {
         guard let reason = values["write_pause_reason"].flatMap(String.fromDatabaseValue) else { return nil }
         return LocalWritePause(reason: reason,
                                sinceMilliseconds: values["write_pause_since"].flatMap(Int64.fromDatabaseValue).map { UInt64(max(0, $0)) } ?? 0,
-                               awaitingSeq: values["write_pause_awaiting"].flatMap(Int64.fromDatabaseValue).map { UInt64(max(0, $0)) })
+                               awaitingSeq: values["write_pause_awaiting"].flatMap(Int64.fromDatabaseValue).map { UInt64(max(0, $0)) },
+                               untilPromoted: values["write_pause_lift"].flatMap(String.fromDatabaseValue) == "promotion")
     }
 
     /// Pauses local writes until a peer confirms this node's head (see ``LocalWritePause``).
@@ -50,7 +53,26 @@ extension Replica {
         try db.execute(sql: """
             INSERT OR REPLACE INTO paxsync_node(name, value) VALUES ('write_pause_reason', ?), ('write_pause_since', ?)
             """, arguments: [reason, Int64(now)])
-        try db.execute(sql: "DELETE FROM paxsync_node WHERE name = 'write_pause_awaiting'")
+        try db.execute(sql: "DELETE FROM paxsync_node WHERE name IN ('write_pause_awaiting', 'write_pause_lift')")
+    }
+
+    /// A standby's pause, in place of any other: no peer's word lifts it, only
+    /// `promote` (which swaps it for an ordinary pause, as after a restore).
+    public func pauseLocalWritesUntilPromoted(reason: String) throws {
+        try writer.write { db in
+            try db.execute(sql: "DELETE FROM paxsync_node WHERE name LIKE 'write_pause_%'")
+            try Self.pauseLocalWrites(db, reason: reason, now: clock.nowMilliseconds())
+            try db.execute(sql: "INSERT OR REPLACE INTO paxsync_node(name, value) VALUES ('write_pause_lift', 'promotion')")
+        }
+    }
+
+    /// A promoted standby: its pause becomes an ordinary one (`reason`), lifted
+    /// once a peer confirms the head, exactly as after a restore.
+    public func promote(reason: String) throws {
+        try writer.write { db in
+            try db.execute(sql: "DELETE FROM paxsync_node WHERE name LIKE 'write_pause_%'")
+            try Self.pauseLocalWrites(db, reason: reason, now: clock.nowMilliseconds())
+        }
     }
 
     /// Lifts the pause without a peer's confirmation: for a coalition of one, or
@@ -69,6 +91,8 @@ extension Replica {
     public enum HeadConfirmation: Sendable, Equatable {
         /// No pause was in place.
         case notPaused
+        /// A standby's pause: only promotion lifts it.
+        case standby
         /// The peer holds nothing of this origin beyond the local head: writes resume.
         case confirmed(head: UInt64)
         /// The peer holds this origin's entries up to `seq`, beyond the local head
@@ -84,6 +108,7 @@ extension Replica {
     public func confirmOwnHead(peerHolds: UInt64) async throws -> HeadConfirmation {
         try await writer.write { [nodeID] db in
             guard let pause = try Self.localWritePause(db) else { return .notPaused }
+            if pause.untilPromoted { return .standby }
             let head = try Self.versionVector(db)[nodeID] ?? 0
             let wanted = max(peerHolds, pause.awaitingSeq ?? 0)
             guard head >= wanted else {
@@ -99,6 +124,12 @@ extension Replica {
     /// Throws when local writes are paused, saying why and what lifts the pause.
     static func checkLocalWritesAllowed(_ db: Database, nodeID: String) throws {
         guard let pause = try localWritePause(db) else { return }
+        if pause.untilPromoted {
+            throw PaxsyncError(.unavailable, """
+                this node is a standby (\(pause.reason)): it syncs everything but never writes or signs; write on the \
+                primary, or make this node the primary with `paxsync promote` once the primary is down for good
+                """, subject: nodeID)
+        }
         let head = try versionVector(db)[nodeID] ?? 0
         let since = Date(timeIntervalSince1970: Double(pause.sinceMilliseconds) / 1000).formatted(.iso8601)
         let waiting = pause.awaitingSeq.map { "\(nodeID)'s entries \(head + 1)–\($0) to come back from a peer (the replica holds \(nodeID):\(head))" }
