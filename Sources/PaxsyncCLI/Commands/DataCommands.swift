@@ -123,26 +123,11 @@ struct QueryCommand: ParsableCommand {
             FileHandle.standardError.write(Data("paxsync query: showing the first \(maxRows) rows; more were left (raise --max-rows)\n".utf8))
         }
         if json.enabled {
-            let objects = rows.map { row in Dictionary(uniqueKeysWithValues: zip(columns, row.map(JSONValue.init))) }
+            let objects = rows.map { row in Dictionary(uniqueKeysWithValues: zip(columns, row)) }
             Output.json(objects)
         } else {
             Output.table(columns, rows.map { $0.map { $0.isNull ? "NULL" : $0.description } })
             print("(\(rows.count) row\(rows.count == 1 ? "" : "s"))")
-        }
-    }
-}
-
-/// A field value as JSON: null, number or string.
-struct JSONValue: Encodable {
-    let value: FieldValue
-    init(_ value: FieldValue) { self.value = value }
-    func encode(to encoder: any Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch value {
-        case .null: try c.encodeNil()
-        case .integer(let i): try c.encode(i)
-        case .real(let d): try c.encode(d)
-        case .text(let s): try c.encode(s)
         }
     }
 }

@@ -69,7 +69,7 @@ struct FeedCommand: ParsableCommand {
     /// `1203  AU:57  update shipments AU-SHP-0001  status=in_transit eta=2026-12-18T00:00:00Z`
     static func line(_ change: FeedChange) -> String {
         let fields = change.fields.keys.sorted().map { name in
-            let value = change.fields[name]!.value
+            let value = change.fields[name]!
             return "\(name)=" + (value.isNull ? "null" : "\(value)")
         }.joined(separator: " ")
         return "\(change.position)  \(change.entry)  \(change.op) \(change.table) \(change.key)" + (fields.isEmpty ? "" : "  \(fields)")

@@ -21,27 +21,11 @@ public struct FeedChange: Sendable, Encodable, Equatable {
     /// create, update, delete or adjust (a counter's delta).
     public var op: String
     /// The fields the change wrote (for adjust: the delta), by name.
-    public var fields: [String: FeedValue]
+    public var fields: [String: FieldValue]
     /// The record's merged row as the feed read it — every column, keys
     /// included — or nil when the record is deleted. Later changes may already
     /// be in it; applying rows in feed order converges to the replica.
-    public var row: [String: FeedValue]?
-}
-
-/// A field value in JSON: null, an integer, a real or a string.
-public struct FeedValue: Sendable, Encodable, Equatable {
-    public let value: FieldValue
-    public init(_ value: FieldValue) { self.value = value }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch value {
-        case .null: try container.encodeNil()
-        case .integer(let number): try container.encode(number)
-        case .real(let number): try container.encode(number)
-        case .text(let text): try container.encode(text)
-        }
-    }
+    public var row: [String: FieldValue]?
 }
 
 extension Replica {
@@ -61,7 +45,7 @@ extension Replica {
                         position: position, entry: entry.id.description,
                         at: CivilTime.iso8601(milliseconds: entry.changeSet.hlc.physicalMilliseconds),
                         index: index, last: index == changes.count - 1, table: change.table, key: change.key, op: change.op.rawValue,
-                        fields: Dictionary(change.fields.map { ($0.name, FeedValue($0.value)) }, uniquingKeysWith: { $1 }),
+                        fields: Dictionary(change.fields.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }),
                         row: try Self.currentRow(db, table: change.table, key: change.key)))
                 }
             }
@@ -70,13 +54,13 @@ extension Replica {
     }
 
     /// The merged row of `table` `key` (every column), or nil when there is none.
-    static func currentRow(_ db: Database, table name: String, key: String) throws -> [String: FeedValue]? {
+    static func currentRow(_ db: Database, table name: String, key: String) throws -> [String: FieldValue]? {
         guard let table = Schema.table(named: name) else { return nil }
         let parts = try table.parseKey(key)
         let condition = table.key.map { "\($0.name) = ?" }.joined(separator: " AND ")
         let columns = table.columns
         let sql = "SELECT \(columns.joined(separator: ", ")) FROM \(table.name) WHERE \(condition)"
         guard let row = try Row.fetchOne(db.cachedStatement(sql: sql), arguments: StatementArguments(parts)) else { return nil }
-        return Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, FeedValue(FieldValue(row[$0] as DatabaseValue))) })
+        return Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1, FieldValue(row[$0] as DatabaseValue)) })
     }
 }
