@@ -29,15 +29,9 @@ func attackBench(writes: Int, floodPerNode: Int = 300) throws {
     let coalition = try LocalCoalition(base: dir.file("coalition"),
                                        members: (ids + [attacker]).map { .init(id: $0, country: $0 == attacker ? "NZ" : $0, name: $0) },
                                        executable: executable)
-    for id in ids { try coalition.start(id) }
     defer { coalition.stopAll() }
-    try coalition.waitUntilWritable(ids)
-    let writers = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica()) })
-    let readers = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica(writable: false)) })
-    for id in ids { _ = try writers[id]!.commit([Records.facility("\(id)-LAT", country: id)]) }
-    try waitUntil("five nodes connected and converged", timeout: 60) {
-        try ids.allSatisfy { id in try readers[id]!.versionVector().count == ids.count }
-    }
+    var rig = try LatencyRig(coalition, ids)
+    let readers = rig.readers
     let ports = try ids.map { id -> Int in
         let address = coalition.roster.member(id)?.address ?? ""
         guard let port = address.split(separator: ":").last.flatMap({ Int($0) }) else {
@@ -47,7 +41,6 @@ func attackBench(writes: Int, floodPerNode: Int = 300) throws {
     }
     let attackerTLS = TLSFiles(directory: coalition.dataDir(attacker) + "/tls")
 
-    var round = 0
     /// CPU seconds per phase: this process (the attacker and the measuring) and the five nodes together.
     var cpu: [(attacker: Double, nodes: Double, seconds: Double)] = []
     func nodesCPU() -> Double { ids.compactMap { coalition.pid($0).flatMap { cpuSeconds(pid: $0) } }.reduce(0, +) }
@@ -57,26 +50,7 @@ func attackBench(writes: Int, floodPerNode: Int = 300) throws {
             cpu.append(((cpuSeconds() ?? 0) - selfBefore, nodesCPU() - nodesBefore,
                         Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9))
         }
-        var samples: [Double] = []
-        for i in 0..<writes {
-            let n = round * writes + i
-            let writer = ids[n % ids.count]
-            let reader = ids[(n % ids.count + 1 + (n / ids.count) % (ids.count - 1)) % ids.count]
-            let kg = Int64(1_000_000 + n)
-            let began = DispatchTime.now().uptimeNanoseconds
-            _ = try writers[writer]!.commit([Records.stock("\(writer)-LAT", "Li", "ore", kg: kg)])
-            _ = try? AdminClient.request(coalition.dataDir(writer) + "/admin.sock", AdminClient.wake)
-            try waitUntil("write \(n) from \(writer) visible at \(reader) (\(phase))", timeout: 60, poll: 0.001) {
-                try readers[reader]!.read { db in
-                    try Int64.fetchOne(db, sql: "SELECT quantity_kg FROM stocks WHERE facility_id = ? AND mineral = 'Li' AND form = 'ore'",
-                                       arguments: ["\(writer)-LAT"])
-                } == kg
-            }
-            samples.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
-            if i % 20 == 0 { progress("\(phase): \(i + 1)/\(writes) writes") }
-        }
-        round += 1
-        return samples.sorted()
+        return try rig.measure(writes, label: phase)
     }
 
     // Phase 1: quiet.
@@ -121,7 +95,7 @@ func attackBench(writes: Int, floodPerNode: Int = 300) throws {
     let quarantined = try ids.map { id in try readers[id]!.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM paxsync_quarantine") ?? 0 } }
     let peaks = ids.map { id in coalition.pid(id).flatMap { peakResidentBytes(pid: $0) } }
 
-    func p(_ samples: [Double], _ q: Double) -> Double { samples[min(samples.count - 1, Int((Double(samples.count) * q).rounded(.up)) - 1)] }
+    func p(_ samples: [Double], _ q: Double) -> Double { PaxsyncBench.percentile(samples, q) }
     func row(_ name: String, _ s: [Double], _ phase: Int) -> String {
         let pad = name.padding(toLength: 20, withPad: " ", startingAt: 0)
         let c = cpu[phase]

@@ -117,40 +117,13 @@ func latencyBench(writes: Int, wake: Bool = true) throws {
     let ids = ["SG", "AU", "JP", "KR", "IL"]
     let coalition = try LocalCoalition(base: dir.file("coalition"),
                                        members: ids.map { .init(id: $0, country: $0, name: $0) }, executable: executable)
-    for id in ids { try coalition.start(id) }
-    try coalition.waitUntilWritable(ids)
-    let writers = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica()) })
-    let readers = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica(writable: false)) })
-    for id in ids {
-        _ = try writers[id]!.commit([Records.facility("\(id)-LAT", country: id)])
-    }
-    try waitUntil("five nodes connected and converged", timeout: 60) {
-        try ids.allSatisfy { id in try readers[id]!.versionVector().count == ids.count }
-    }
-
-    var samples: [Double] = []
-    for i in 0..<writes {
-        let writer = ids[i % ids.count]
-        let reader = ids[(i % ids.count + 1 + (i / ids.count) % (ids.count - 1)) % ids.count]
-        let kg = Int64(1_000_000 + i)
-        let began = DispatchTime.now().uptimeNanoseconds
-        _ = try writers[writer]!.commit([Records.stock("\(writer)-LAT", "Li", "ore", kg: kg)])
-        if wake { _ = try? AdminClient.request(coalition.dataDir(writer) + "/admin.sock", AdminClient.wake) }   // as the CLI does
-        try waitUntil("write \(i) from \(writer) visible at \(reader)", timeout: 30, poll: 0.001) {
-            try readers[reader]!.read { db in
-                try Int64.fetchOne(db, sql: "SELECT quantity_kg FROM stocks WHERE facility_id = ? AND mineral = 'Li' AND form = 'ore'",
-                                   arguments: ["\(writer)-LAT"])
-            } == kg
-        }
-        samples.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
-        if i % 20 == 0 { progress("latency: \(i + 1)/\(writes) writes") }
-    }
+    var rig = try LatencyRig(coalition, ids)
+    let samples = try rig.measure(writes, label: "latency", wake: wake)
     FileHandle.standardError.write(Data("\n".utf8))
     coalition.stopAll()
-    samples.sort()
-    func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int((Double(samples.count) * p).rounded(.up)) - 1)] }
+    func percentile(_ q: Double) -> Double { PaxsyncBench.percentile(samples, q) }
     // Baseline: the local durable commit alone (what a write costs before any network).
-    let local = writers["SG"]!
+    let local = rig.writers["SG"]!
     var commitSamples: [Double] = []
     for i in 0..<min(writes, 100) {
         commitSamples.append(try seconds { _ = try local.commit([Records.stock("SG-LAT", "Co", "ore", kg: Int64(i))]) } * 1000)
@@ -164,4 +137,62 @@ func latencyBench(writes: Int, wake: Bool = true) throws {
         write → visible on another node           \(String(format: "%7.1f ms %7.1f ms %7.1f ms", percentile(0.5), percentile(0.99), samples.last!))
         local durable commit alone (baseline)     \(String(format: "%7.1f ms %7.1f ms %7.1f ms", commitSamples[commitSamples.count / 2], commitSamples[min(commitSamples.count - 1, Int(Double(commitSamples.count) * 0.99))], commitSamples.last!))
         """)
+}
+
+enum PaxsyncBench {
+    /// The `q` quantile (0...1) of ascending `sorted` samples, nearest rank.
+    static func percentile(_ sorted: [Double], _ q: Double) -> Double {
+        sorted[min(sorted.count - 1, max(0, Int((Double(sorted.count) * q).rounded(.up)) - 1))]
+    }
+}
+
+/// Daemons of a coalition started and converged, each with a facility to write
+/// stock rows under, for write → visible measurements (`latency`, `attack`).
+struct LatencyRig {
+    let coalition: LocalCoalition
+    let ids: [String]
+    let writers: [String: Replica]
+    let readers: [String: Replica]
+    /// Writes measured so far: each write gets a new quantity, and the rotation goes on.
+    private var done = 0
+
+    /// Starts `ids`' daemons and waits until each holds every node's facility.
+    init(_ coalition: LocalCoalition, _ ids: [String]) throws {
+        for id in ids { try coalition.start(id) }
+        try coalition.waitUntilWritable(ids)
+        let writers = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica()) })
+        let readers = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica(writable: false)) })
+        for id in ids { _ = try writers[id]!.commit([Records.facility("\(id)-LAT", country: id)]) }
+        try waitUntil("\(ids.count) nodes connected and converged", timeout: 60) {
+            try ids.allSatisfy { id in try readers[id]!.versionVector().count == ids.count }
+        }
+        (self.coalition, self.ids, self.writers, self.readers) = (coalition, ids, writers, readers)
+    }
+
+    /// `count` writes, writer and reader rotating over the nodes; each sample is
+    /// the milliseconds from the local commit to the row being visible at the
+    /// reader. `wake`: the writer rings its daemon after the commit, as the CLI
+    /// does. Returns the samples in ascending order.
+    mutating func measure(_ count: Int, label: String, wake: Bool = true) throws -> [Double] {
+        var samples: [Double] = []
+        for i in 0..<count {
+            let n = done + i
+            let writer = ids[n % ids.count]
+            let reader = ids[(n % ids.count + 1 + (n / ids.count) % (ids.count - 1)) % ids.count]
+            let kg = Int64(1_000_000 + n)
+            let began = DispatchTime.now().uptimeNanoseconds
+            _ = try writers[writer]!.commit([Records.stock("\(writer)-LAT", "Li", "ore", kg: kg)])
+            if wake { _ = try? AdminClient.request(coalition.dataDir(writer) + "/admin.sock", AdminClient.wake) }
+            try waitUntil("write \(n) from \(writer) visible at \(reader) (\(label))", timeout: 60, poll: 0.001) {
+                try readers[reader]!.read { db in
+                    try Int64.fetchOne(db, sql: "SELECT quantity_kg FROM stocks WHERE facility_id = ? AND mineral = 'Li' AND form = 'ore'",
+                                       arguments: ["\(writer)-LAT"])
+                } == kg
+            }
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6)
+            if i % 20 == 0 { progress("\(label): \(i + 1)/\(count) writes") }
+        }
+        done += count
+        return samples.sorted()
+    }
 }
