@@ -1,4 +1,5 @@
 import Foundation
+import PaxsyncCluster
 import PaxsyncDaemon
 import PaxsyncLog
 import PaxsyncModel
@@ -50,5 +51,12 @@ extension TestCoalition {
         try a.commit([Records.facility("\(member)-FORK-A", country: member)])
         try b.commit([Records.facility("\(member)-FORK-B", country: member)])
         return (try a.allEntries()[0], try b.allEntries()[0])
+    }
+}
+
+extension LocalCoalition {
+    /// Prints each node's serve.log: what the daemons said, for a test stopped early.
+    func printLogs(_ ids: [String]) {
+        for id in ids { print("--- \(id) serve.log\n" + ((try? String(contentsOfFile: logPath(id), encoding: .utf8)) ?? "")) }
     }
 }

@@ -45,16 +45,30 @@ struct PrometheusTests {
         try config.write(toFile: dir.file("prometheus.yml"), atomically: true, encoding: .utf8)
         try rulesWithoutDelays().write(toFile: dir.file("alerts.yml"), atomically: true, encoding: .utf8)
 
-        let port = LoopbackPorts.reserve()
-        let prometheus = Process()
-        prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
-        prometheus.arguments = ["--config.file=\(dir.file("prometheus.yml"))", "--storage.tsdb.path=\(dir.file("tsdb"))",
-                                "--web.listen-address=127.0.0.1:\(port)"]
-        let log = FileHandle(forWritingAtPath: { FileManager.default.createFile(atPath: dir.file("prometheus.log"), contents: nil); return dir.file("prometheus.log") }())
-        prometheus.standardOutput = log
-        prometheus.standardError = log
-        try prometheus.run()
-        defer { prometheus.terminate(); prometheus.waitUntilExit() }
+        // The listen port is picked before prometheus binds it: if another
+        // process took it meanwhile, prometheus exits, and it is started again
+        // on another port.
+        var started: (process: Process, port: Int)?
+        for _ in 0..<3 where started == nil {
+            let port = LoopbackPorts.reserve()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
+            process.arguments = ["--config.file=\(dir.file("prometheus.yml"))", "--storage.tsdb.path=\(dir.file("tsdb-\(port)"))",
+                                 "--web.listen-address=127.0.0.1:\(port)"]
+            FileManager.default.createFile(atPath: dir.file("prometheus.log"), contents: nil)
+            let log = FileHandle(forWritingAtPath: dir.file("prometheus.log"))
+            process.standardOutput = log
+            process.standardError = log
+            try process.run()
+            let ready = try await waitFor("prometheus ready on port \(port)", seconds: 60) {
+                guard process.isRunning else { return true }
+                return (try? httpGet("http://127.0.0.1:\(port)/-/ready"))?.hasPrefix("HTTP/1.1 200") == true
+            }
+            if ready && process.isRunning { started = (process, port) } else { process.waitUntilExit() }
+        }
+        let (prometheus, port) = try #require(started, "prometheus did not start: \((try? String(contentsOfFile: dir.file("prometheus.log"), encoding: .utf8)) ?? "")")
+        // SIGKILL: SIGTERM may be ignored by inheritance here (see LineReader.stop).
+        defer { kill(prometheus.processIdentifier, SIGKILL); prometheus.waitUntilExit() }
         func prometheusLog() -> String { (try? String(contentsOfFile: dir.file("prometheus.log"), encoding: .utf8)) ?? "" }
 
         // A series of AU's, through Prometheus' query API: scraped, with the node label.

@@ -28,11 +28,7 @@ struct PromoteCommandTests {
         var finished = false
         defer {
             c.stopAll()
-            if !finished {
-                for id in ["AU", "AU-standby", "JP", "KR"] {
-                    print("--- \(id) serve.log\n" + ((try? String(contentsOfFile: c.logPath(id), encoding: .utf8)) ?? ""))
-                }
-            }
+            if !finished { c.printLogs(["AU", "AU-standby", "JP", "KR"]) }
         }
         // The standby: AU's directory (key, TLS files, roster), its own replica, role standby, its own port.
         let standby = c.dataDir("AU-standby")

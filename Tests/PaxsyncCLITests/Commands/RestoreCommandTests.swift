@@ -31,9 +31,7 @@ struct RestoreCommandTests {
         defer {
             c.stopAll()
             // Stopped by a failed requirement: what the daemons said.
-            if !finished {
-                for id in ["AU", "JP"] { print("--- \(id) serve.log\n" + ((try? String(contentsOfFile: c.logPath(id), encoding: .utf8)) ?? "")) }
-            }
+            if !finished { c.printLogs(["AU", "JP"]) }
         }
         try c.start("AU")
         try c.start("JP")
