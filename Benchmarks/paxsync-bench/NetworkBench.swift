@@ -131,7 +131,7 @@ func latencyBench(writes: Int, wake: Bool = true) throws {
     commitSamples.sort()
     print("""
         paxsync-bench latency: \(writes) writes across 5 nodes (full mesh, mutual TLS on loopback), writer and reader rotating,
-        \(wake ? "the writer ringing its daemon's admin socket after each commit, as the CLI does" : "daemons finding writes by polling the log (15 ms)")
+        \(wake ? "the writer ringing its daemon's admin socket after each commit, as the CLI does" : "the writer not ringing its daemon: the daemon does not poll its log, so a write is found at the next wake-up (another session's batch, or the 5 s heartbeat)")
 
         measurement                                  median      p99       max
         write → visible on another node           \(String(format: "%7.1f ms %7.1f ms %7.1f ms", percentile(0.5), percentile(0.99), samples.last!))
