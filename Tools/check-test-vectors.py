@@ -10,7 +10,10 @@ shows up here:
   UTF-8 bytes, a prefix first);
 * the text vectors (section 6): 1-200 Unicode scalar values, none of general
   category Cc;
-* the entries: SHA-256 of each body, the prev_hash chain given in the vector.
+* the entries: SHA-256 of each body, the prev_hash chain given in the vector;
+* sync-vectors.json (section 13): each message's bytes re-encoded from its proto3
+  JSON form with the field numbers of paxsync_sync.proto, and an advertising
+  heartbeat read by a reader that skips the field it does not know (13.6).
 
 Ed25519 is not in Python's standard library; the Swift suite checks signatures.
 
@@ -142,6 +145,114 @@ def check_hashes(where, entries, chained):
             last[origin] = e["hashHex"]
 
 
+# Field numbers of Protocol/paxsync_sync.proto and paxsync_log.proto's Dependency:
+# (name, number, kind) with kind "string", "varint", "bool", or a message schema.
+DEPENDENCY = [("origin", 1, "string"), ("seq", 2, "varint")]
+SYNC_MESSAGE = [
+    ("hello", 1, [("node_id", 1, "string"), ("protocol_version", 2, "varint"), ("schema_version", 3, "varint"),
+                  ("version_vector", 4, DEPENDENCY)]),
+    ("entries", 2, [("entries", 1, [("body", 1, "bytes"), ("signature", 2, "bytes")]), ("caught_up", 2, "bool")]),
+    ("ack", 3, [("version_vector", 1, DEPENDENCY)]),
+    ("heartbeat", 4, [("sent_at_ms", 1, "varint"), ("version_vector", 2, DEPENDENCY)]),
+    ("goodbye", 5, [("reason", 1, "string")]),
+]
+
+
+def varint(n):
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def encode(value, schema, is_oneof=False):
+    """proto3 encoding of a JSON-mapped message: fields in number order, defaults omitted
+    (a oneof member is written even when empty)."""
+    out = bytearray()
+    for name, number, kind in schema:
+        if name not in value:
+            continue
+        items = value[name] if isinstance(value[name], list) else [value[name]]
+        for item in items:
+            if isinstance(kind, list):
+                inner = encode(item, kind)
+                out += varint(number << 3 | 2) + varint(len(inner)) + inner
+            elif kind == "string":
+                data = item.encode("utf-8")
+                if data:
+                    out += varint(number << 3 | 2) + varint(len(data)) + data
+            elif kind == "bytes":
+                import base64
+                data = base64.b64decode(item)
+                if data:
+                    out += varint(number << 3 | 2) + varint(len(data)) + data
+            elif kind == "bool":
+                if item:
+                    out += varint(number << 3) + b"\x01"
+            else:
+                n = int(item)
+                if n:
+                    out += varint(number << 3) + varint(n)
+    return bytes(out)
+
+
+def read_fields(data):
+    """(number, wire type, value) of each field, as any proto3 reader sees them."""
+    i, fields = 0, []
+    while i < len(data):
+        key, shift = 0, 0
+        while True:
+            b = data[i]; i += 1
+            key |= (b & 0x7F) << shift; shift += 7
+            if not b & 0x80:
+                break
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            n, shift = 0, 0
+            while True:
+                b = data[i]; i += 1
+                n |= (b & 0x7F) << shift; shift += 7
+                if not b & 0x80:
+                    break
+            fields.append((number, wire, n))
+        elif wire == 2:
+            n, shift = 0, 0
+            while True:
+                b = data[i]; i += 1
+                n |= (b & 0x7F) << shift; shift += 7
+                if not b & 0x80:
+                    break
+            fields.append((number, wire, data[i:i + n])); i += n
+        else:
+            raise ValueError(f"wire type {wire}")
+    return fields
+
+
+def check_sync(path):
+    vectors = json.loads(path.read_text(encoding="utf-8"))
+    for v in vectors["messages"]:
+        where = f"sync {v['name']}"
+        message = json.loads(v["json"])
+        if len(message) != 1:
+            fail(where, "a SyncMessage sets exactly one kind")
+            continue
+        expected = encode(message, SYNC_MESSAGE)
+        if expected.hex() != v["hex"]:
+            fail(where, f"hex is not the encoding of its json: expected {expected.hex()}")
+        # A receiver that knows only sent_at_ms (section 13.6) reads an advertising
+        # heartbeat as a heartbeat: field 4 of SyncMessage, field 1 inside, the rest skipped.
+        if "heartbeat" in message:
+            (number, wire, inner), = read_fields(bytes.fromhex(v["hex"]))
+            known = [value for n, w, value in read_fields(inner) if n == 1 and w == 0]
+            if number != 4 or known != [int(message["heartbeat"].get("sent_at_ms", 0))]:
+                fail(where, "a reader skipping unknown fields does not see the same heartbeat")
+
+
 def main():
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent / "Protocol" / "test-vectors.json"
     vectors = json.loads(path.read_text(encoding="utf-8"))
@@ -152,12 +263,14 @@ def main():
     state = vectors["state"]
     check_hashes("state", state["entries"], chained=False)
     check_tables("state", state["tables"], state["digestHex"])
+    sync_path = path.parent / "sync-vectors.json"
+    check_sync(sync_path)
     for failure in failures:
         print(failure, file=sys.stderr)
     if failures:
         print(f"{len(failures)} vector check(s) failed in {path}", file=sys.stderr)
         return 1
-    print(f"every vector in {path} checks against PROTOCOL.md")
+    print(f"every vector in {path} and {sync_path} checks against PROTOCOL.md")
     return 0
 
 

@@ -40,14 +40,15 @@ func meshBench(nodes: Int, writes: Int) throws {
     FileHandle.standardError.write(Data("\n".utf8))
 
     // What each node's sessions received, from its daemon's status.
-    var rows: [(id: String, copies: Double, bytes: Double, cpu: Double, rss: Int?)] = []
+    var rows: [(id: String, copies: Double, bytes: Double, adverts: Double, cpu: Double, rss: Int?)] = []
     for (index, id) in ids.enumerated() {
         let json = try AdminClient.request(coalition.dataDir(id) + "/admin.sock", AdminClient.status)
         let status = try JSONDecoder().decode(NodeStatus.self, from: Data(json))
         let entries = status.peers.reduce(0) { $0 + $1.entriesIn }
         let bytes = status.peers.reduce(0) { $0 + $1.bytesIn }
+        let adverts = status.peers.reduce(0) { $0 + ($1.advertisementsIn ?? 0) }
         let cpu = (coalition.pid(id).flatMap { cpuSeconds(pid: $0) } ?? 0) - cpuBefore[index]
-        rows.append((id, Double(entries) / Double(writes), Double(bytes) / Double(writes), cpu,
+        rows.append((id, Double(entries) / Double(writes), Double(bytes) / Double(writes), Double(adverts) / Double(writes), cpu,
                      coalition.pid(id).flatMap { peakResidentBytes(pid: $0) }))
     }
     let receivers = rows.dropFirst()
@@ -56,11 +57,13 @@ func meshBench(nodes: Int, writes: Int) throws {
         paxsync-bench mesh: \(nodes) nodes in a full mesh (mutual TLS on loopback), \(origin) writes \(writes) change sets of one row
         converged in \(String(format: "%.1f", seconds)) s (every node holds \(origin):\(writes))
 
-        node   copies/entry   bytes in/entry   CPU s   peak RSS
+        (bytes in: entry bodies and signatures; adverts: heartbeats advertising a version vector, PROTOCOL §13.6)
+
+        node   copies/entry   bytes in/entry   adverts in/entry   CPU s   peak RSS
         """)
     for row in rows {
         print(row.id.padding(toLength: 7, withPad: " ", startingAt: 0)
-              + String(format: "%12.2f   %14.0f   %5.1f   ", row.copies, row.bytes, row.cpu) + megabytes(row.rss)
+              + String(format: "%12.2f   %14.0f   %16.2f   %5.1f   ", row.copies, row.bytes, row.adverts, row.cpu) + megabytes(row.rss)
               + (row.id == origin ? "   (the origin)" : ""))
     }
     print("copies per entry per node: \(String(format: "%.2f", mean))")

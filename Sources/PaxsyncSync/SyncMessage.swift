@@ -5,7 +5,9 @@ public enum SyncMessage: Sendable, Equatable {
     case hello(Hello)
     case entries([RawEntry], caughtUp: Bool)
     case ack(versionVector: VersionVector)
-    case heartbeat(sentAtMilliseconds: UInt64)
+    /// Keeps the session alive; `holds`, when set, advertises what the sender
+    /// holds (PROTOCOL §13.6), so the receiver does not relay it those entries.
+    case heartbeat(sentAtMilliseconds: UInt64, holds: VersionVector? = nil)
     case goodbye(reason: String)
 
     public struct Hello: Sendable, Equatable {
@@ -65,6 +67,9 @@ public enum SyncProtocol {
     public static let maxBatchBytes = 4 << 20
     /// Heartbeat interval; a session silent for three of them is closed.
     public static let heartbeatMilliseconds: UInt64 = 5_000
+    /// How long an entry of a third member waits in the log before it is
+    /// relayed to a peer that may still get it from elsewhere (PROTOCOL §13.6).
+    public static let relayDelayMilliseconds: UInt64 = 100
     /// A session whose peer sends this many entries that are quarantined is
     /// closed; the batch that reaches it is not judged further.
     public static let maxQuarantinedPerSession = 100

@@ -36,6 +36,16 @@ public struct SyncSession: Sendable {
     /// What the peer holds, as far as this side knows: its hello, its acks, and what was sent to it.
     public private(set) var peerVersionVector = VersionVector()
     public private(set) var peerCaughtUp = false
+    /// What the peer knows this side holds: its hello, its acks and
+    /// advertisements, what it sent and what it was sent (PROTOCOL §13.6).
+    public private(set) var advertisedVersionVector = VersionVector()
+    /// How long an entry of a third member waits before it is relayed to this
+    /// peer once catch-up is done (0: relayed at once).
+    public let relayDelayMilliseconds: UInt64
+    /// When this side's writer first saw each entry it is holding back from the peer.
+    private var relayFirstSeen: [EntryID: UInt64] = [:]
+    /// When the oldest entry held back is due; nil when none is.
+    public private(set) var relayDeadlineMilliseconds: UInt64?
     public private(set) var lastHeardMilliseconds: UInt64
     public private(set) var lastSentMilliseconds: UInt64
     public private(set) var quarantinedFromPeer = 0
@@ -44,10 +54,12 @@ public struct SyncSession: Sendable {
     /// certificate): the server answers such a session with permission denied.
     public private(set) var refusal: String?
 
-    public init(localNodeID: String, certifiedPeerID: String, members: Set<String>, now: UInt64) {
+    public init(localNodeID: String, certifiedPeerID: String, members: Set<String>, now: UInt64,
+                relayDelayMilliseconds: UInt64 = SyncProtocol.relayDelayMilliseconds) {
         self.localNodeID = localNodeID
         self.certifiedPeerID = certifiedPeerID
         self.members = members
+        self.relayDelayMilliseconds = relayDelayMilliseconds
         self.lastHeardMilliseconds = now
         self.lastSentMilliseconds = now
     }
@@ -60,6 +72,7 @@ public struct SyncSession: Sendable {
             return refuse("peer \(certifiedPeerID) is not in the roster")
         }
         lastSentMilliseconds = now
+        advertisedVersionVector = localVersionVector
         return [.send(.hello(.init(nodeID: localNodeID, versionVector: localVersionVector)))]
     }
 
@@ -88,13 +101,18 @@ public struct SyncSession: Sendable {
         case (.syncing, .entries(let entries, _)):
             // The peer holds what it sends: never offer those entries back to it.
             for entry in entries {
-                if let id = entry.id { peerVersionVector.advance(id.origin, to: id.seq) }
+                if let id = entry.id {
+                    peerVersionVector.advance(id.origin, to: id.seq)
+                    // Once applied here, the peer knows this side holds it: no need to advertise it.
+                    advertisedVersionVector.advance(id.origin, to: id.seq)
+                }
             }
             return entries.isEmpty ? [] : [.apply(entries)]
         case (.syncing, .ack(let vv)):
             peerVersionVector.formUnion(vv)
             return []
-        case (.syncing, .heartbeat):
+        case (.syncing, .heartbeat(_, let holds)):
+            if let holds { peerVersionVector.formUnion(holds) }
             return []
         case (_, .goodbye(let reason)):
             state = .closed(reason: "peer \(certifiedPeerID) ended the session: \(reason)")
@@ -115,19 +133,77 @@ public struct SyncSession: Sendable {
             return close("peer \(certifiedPeerID) sent \(quarantinedFromPeer) entries that were quarantined", notify: true)
         }
         lastSentMilliseconds = now
+        advertisedVersionVector.formUnion(localVersionVector)
         return [.send(.ack(versionVector: localVersionVector))]
+    }
+
+    /// A heartbeat advertising what this side holds, when the peer does not
+    /// know all of it (entries from other members this side got first or
+    /// meanwhile): the peer then relays none of them back (PROTOCOL §13.6).
+    public mutating func advertisement(localVersionVector: VersionVector, now: UInt64) -> SyncMessage? {
+        guard state == .syncing, advertisedVersionVector.lacksAny(of: localVersionVector) else { return nil }
+        advertisedVersionVector.formUnion(localVersionVector)
+        return .heartbeat(sentAtMilliseconds: now, holds: localVersionVector)
+    }
+
+    /// What `select` chose from a run of log entries.
+    public struct Selection: Sendable, Equatable {
+        /// The entries to send now, in log order.
+        public var entries: [RawEntry]
+        /// How many of the candidates were dealt with (sent, or held by the
+        /// peer already); the rest are held back and offered again later.
+        public var consumed: Int
+        /// How many candidates were offered.
+        public var total: Int
+        public var heldBack: Int { total - consumed }
+
+        public init(entries: [RawEntry], consumed: Int, total: Int) {
+            self.entries = entries
+            self.consumed = consumed
+            self.total = total
+        }
     }
 
     /// Chooses, from entries in local log order, those the peer lacks, and
     /// records them as sent. Entries must be offered in log order.
-    public mutating func select(_ candidates: [(id: EntryID, entry: RawEntry)]) -> [RawEntry] {
-        guard state == .syncing else { return [] }
+    ///
+    /// With `relay` set (after this side's catch-up), an entry of a third
+    /// member — neither this node's nor the peer's — that the peer lacks is
+    /// held back until it has waited `relayDelayMilliseconds` since it was first
+    /// offered, in case the peer gets it from its origin or another member
+    /// first and says so (`advertisement`). Order is kept: a held-back entry
+    /// holds back those after it, unless one of them must go now (this node's
+    /// own, the peer's own, or one whose wait is over), which sends everything
+    /// before it.
+    public mutating func select(_ candidates: [(id: EntryID, entry: RawEntry)], now: UInt64 = 0, relay: Bool = false) -> Selection {
+        guard state == .syncing else { return Selection(entries: [], consumed: 0, total: candidates.count) }
+        let delay = relay ? relayDelayMilliseconds : 0
+        // The last candidate that must go now; everything up to it is sent.
+        var sendThrough = -1
+        var firstHeldBack: Int?
+        for (index, (id, _)) in candidates.enumerated() where !peerVersionVector.contains(id) {
+            if delay == 0 || id.origin == localNodeID || id.origin == certifiedPeerID {
+                sendThrough = index
+                continue
+            }
+            let seen = relayFirstSeen[id] ?? now
+            relayFirstSeen[id] = seen
+            if now >= seen + delay {
+                sendThrough = index
+            } else if firstHeldBack == nil || firstHeldBack! < sendThrough {
+                firstHeldBack = index
+            }
+        }
+        let consumed = firstHeldBack.map { $0 > sendThrough ? $0 : candidates.count } ?? candidates.count
         var out: [RawEntry] = []
-        for (id, entry) in candidates where !peerVersionVector.contains(id) {
+        for (id, entry) in candidates[..<consumed] where !peerVersionVector.contains(id) {
             out.append(entry)
             peerVersionVector.advance(id.origin, to: id.seq)
+            advertisedVersionVector.advance(id.origin, to: id.seq)
         }
-        return out
+        for (id, _) in candidates[..<consumed] { relayFirstSeen[id] = nil }
+        relayDeadlineMilliseconds = relayFirstSeen.values.min().map { $0 + delay }
+        return Selection(entries: out, consumed: consumed, total: candidates.count)
     }
 
     /// Whether the peer lacks anything of a local version vector.
@@ -144,6 +220,10 @@ public struct SyncSession: Sendable {
         if now >= lastHeardMilliseconds + 3 * SyncProtocol.heartbeatMilliseconds {
             return close("peer \(certifiedPeerID) silent for \((now - lastHeardMilliseconds) / 1000) s", notify: true)
         }
+        if let due = relayDeadlineMilliseconds, now >= due {
+            // The writer looks at the log after a deadline and sends what waited.
+            relayDeadlineMilliseconds = nil
+        }
         if state == .syncing, now >= lastSentMilliseconds + SyncProtocol.heartbeatMilliseconds {
             lastSentMilliseconds = now
             return [.send(.heartbeat(sentAtMilliseconds: now))]
@@ -158,7 +238,7 @@ public struct SyncSession: Sendable {
         guard !isClosed else { return nil }
         let silence = lastHeardMilliseconds + 3 * SyncProtocol.heartbeatMilliseconds
         guard state == .syncing else { return silence }
-        return min(silence, lastSentMilliseconds + SyncProtocol.heartbeatMilliseconds)
+        return min(silence, lastSentMilliseconds + SyncProtocol.heartbeatMilliseconds, relayDeadlineMilliseconds ?? .max)
     }
 
     /// The shell ends the session (shutdown, transport error).

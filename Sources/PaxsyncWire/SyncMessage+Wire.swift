@@ -32,9 +32,10 @@ extension SyncMessage {
             var ack = Paxsync_V1_Ack()
             ack.versionVector = Self.wireVector(vv)
             w.ack = ack
-        case .heartbeat(let at):
+        case .heartbeat(let at, let holds):
             var hb = Paxsync_V1_Heartbeat()
             hb.sentAtMs = at
+            if let holds { hb.versionVector = Self.wireVector(holds) }
             w.heartbeat = hb
         case .goodbye(let reason):
             var bye = Paxsync_V1_Goodbye()
@@ -56,7 +57,9 @@ extension SyncMessage {
                 return RawEntry(id: ChangeSet.headerID(body: body), body: body, signature: Array(e.signature))
             }, caughtUp: b.caughtUp)
         case .ack(let a): self = .ack(versionVector: Self.vector(a.versionVector))
-        case .heartbeat(let h): self = .heartbeat(sentAtMilliseconds: h.sentAtMs)
+        case .heartbeat(let h):
+            // An empty vector says nothing (PROTOCOL §13.6).
+            self = .heartbeat(sentAtMilliseconds: h.sentAtMs, holds: h.versionVector.isEmpty ? nil : Self.vector(h.versionVector))
         case .goodbye(let g): self = .goodbye(reason: g.reason)
         case nil: return nil
         }

@@ -38,9 +38,10 @@ final class NetNode: @unchecked Sendable {
     let logger: Logger
     var port = 0
 
-    init(_ id: String, coalition: TestCoalition, pki: TestPKI, dir: TemporaryDirectory, observer: (any SyncObserver)? = nil) throws {
+    init(_ id: String, coalition: TestCoalition, pki: TestPKI, dir: TemporaryDirectory, observer: (any SyncObserver)? = nil,
+         relayDelayMilliseconds: UInt64 = SyncProtocol.relayDelayMilliseconds) throws {
         self.id = id
-        registry = PeerRegistry(observer: observer)
+        registry = PeerRegistry(observer: observer, relayDelayMilliseconds: relayDelayMilliseconds)
         replica = try coalition.replica(id, in: dir, clock: SystemClock())
         tls = try pki.issue(id)
         // PAXSYNC_TEST_LOG=debug (or another level) shows the nodes' logs on stderr.

@@ -6,6 +6,8 @@ import Testing
 
 func raw(_ n: Int) -> RawEntry { RawEntry(id: nil, body: [UInt8(n)], signature: [UInt8(n)]) }
 func raw(_ entry: SignedEntry) -> RawEntry { RawEntry(id: entry.id, body: entry.body, signature: entry.signature) }
+/// An entry that announces `id` (its body is not a real change set).
+func raw(_ id: EntryID) -> RawEntry { RawEntry(id: id, body: [0], signature: []) }
 
 @Suite("Sync session state machine")
 struct SyncSessionTests {
@@ -46,7 +48,7 @@ struct SyncSessionTests {
         guard case .close(let reason, true) = actions.first else { Issue.record("not closed: \(actions)"); return }
         #expect(reason.contains("KR") && reason.contains("certificate names JP"))
         #expect(s.refusal == reason, "a refusal, which the server answers with permission denied")
-        #expect(s.select([(EntryID(origin: "AU", seq: 1), raw(1))]).isEmpty)
+        #expect(s.select([(EntryID(origin: "AU", seq: 1), raw(1))]).entries.isEmpty)
     }
 
     @Test("a peer not in the roster is refused at start")
@@ -89,8 +91,8 @@ struct SyncSessionTests {
         var s = open()
         let candidates = [(EntryID(origin: "AU", seq: 1), raw(1)), (EntryID(origin: "AU", seq: 2), raw(2)),
                           (EntryID(origin: "JP", seq: 4), raw(3)), (EntryID(origin: "KR", seq: 1), raw(4))]
-        #expect(s.select(candidates) == [raw(2), raw(4)], "AU:2 and the relayed KR:1")
-        #expect(s.select(candidates).isEmpty)
+        #expect(s.select(candidates).entries == [raw(2), raw(4)], "AU:2 and the relayed KR:1")
+        #expect(s.select(candidates).entries.isEmpty)
         _ = s.received(.ack(versionVector: ["AU": 9]), now: 5)
         #expect(s.peerVersionVector["AU"] == 9)
         _ = s.received(.ack(versionVector: ["AU": 2]), now: 6)
@@ -117,7 +119,7 @@ struct SyncSessionTests {
                                           prevHash: [], changes: []))
         _ = s.received(.entries([raw(kr)], caughtUp: true), now: 2)
         #expect(s.peerVersionVector["KR"] == 1)
-        #expect(s.select([(EntryID(origin: "KR", seq: 1), raw(kr))]).isEmpty, "JP relayed KR:1 to us; it has it")
+        #expect(s.select([(EntryID(origin: "KR", seq: 1), raw(kr))]).entries.isEmpty, "JP relayed KR:1 to us; it has it")
         let before = s.peerVersionVector
         let junk = RawEntry(id: nil, body: [0xFF, 0x01], signature: [])
         #expect(s.received(.entries([junk], caughtUp: true), now: 3) == [.apply([junk])], "the apply path judges it")
@@ -170,6 +172,64 @@ struct SyncSessionTests {
         #expect(!s.isClosed)
         _ = s.applied(quarantined: 1, localVersionVector: [:], now: 3)
         #expect(s.isClosed)
+    }
+
+    @Test("once caught up, a third member's entry waits for the relay delay; own entries go at once and flush what waits before them")
+    func relayDelay() {
+        var s = open()   // AU's session with JP, which holds AU:1 and JP:4
+        let delay = SyncProtocol.relayDelayMilliseconds
+        let kr1 = (EntryID(origin: "KR", seq: 1), raw(1))
+        let kr2 = (EntryID(origin: "KR", seq: 2), raw(2))
+        let au2 = (EntryID(origin: "AU", seq: 2), raw(3))
+        // During catch-up nothing waits.
+        var t = open()
+        #expect(t.select([kr1], now: 10, relay: false) == .init(entries: [raw(1)], consumed: 1, total: 1))
+        // After it, KR's entries wait, in order, and the deadline says until when.
+        var pick = s.select([kr1, kr2], now: 10, relay: true)
+        #expect(pick.entries.isEmpty && pick.consumed == 0 && pick.heldBack == 2)
+        #expect(s.relayDeadlineMilliseconds == 10 + delay)
+        #expect(s.nextDeadlineMilliseconds == 10 + delay)
+        // Offered again before the deadline: still waiting, first-seen kept.
+        pick = s.select([kr1, kr2], now: 10 + delay - 1, relay: true)
+        #expect(pick.heldBack == 2)
+        // The deadline passes: both go, in order.
+        _ = s.tick(now: 10 + delay)
+        pick = s.select([kr1, kr2], now: 10 + delay, relay: true)
+        #expect(pick.entries == [raw(1), raw(2)] && pick.consumed == 2)
+        #expect(s.relayDeadlineMilliseconds == nil)
+        // An own entry behind a waiting relay sends both at once (order is kept).
+        var u = open()
+        pick = u.select([kr1, au2], now: 10, relay: true)
+        #expect(pick.entries == [raw(1), raw(3)] && pick.heldBack == 0)
+        #expect(u.relayDeadlineMilliseconds == nil)
+        // A relay after the own entry waits alone.
+        var v = open()
+        pick = v.select([au2, kr1], now: 10, relay: true)
+        #expect(pick.entries == [raw(3)] && pick.consumed == 1 && pick.heldBack == 1)
+    }
+
+    @Test("a waiting relay is skipped once the peer advertises it holds it; advertisements say only what the peer does not know")
+    func advertisedRelay() {
+        var s = open()
+        let kr1 = (EntryID(origin: "KR", seq: 1), raw(1))
+        #expect(s.select([kr1], now: 10, relay: true).heldBack == 1)
+        // JP got KR:1 from KR itself and says so in a heartbeat.
+        #expect(s.received(.heartbeat(sentAtMilliseconds: 11, holds: ["KR": 1, "JP": 5]), now: 11).isEmpty)
+        #expect(s.peerVersionVector["KR"] == 1 && s.peerVersionVector["JP"] == 5)
+        let pick = s.select([kr1], now: 12, relay: true)
+        #expect(pick.entries.isEmpty && pick.consumed == 1 && pick.heldBack == 0, "nothing relayed: JP has it")
+        #expect(s.relayDeadlineMilliseconds == nil)
+        // AU advertises what JP does not know AU holds; once, not again.
+        #expect(s.advertisement(localVersionVector: ["AU": 3], now: 13) == nil, "the hello said AU:3")
+        #expect(s.advertisement(localVersionVector: ["AU": 3, "KR": 1], now: 14) == .heartbeat(sentAtMilliseconds: 14, holds: ["AU": 3, "KR": 1]))
+        #expect(s.advertisement(localVersionVector: ["AU": 3, "KR": 1], now: 15) == nil)
+        // Entries JP sent and the ack of them count as known too.
+        _ = s.received(.entries([raw(EntryID(origin: "KR", seq: 2))], caughtUp: true), now: 16)
+        #expect(s.advertisement(localVersionVector: ["AU": 3, "KR": 2], now: 17) == nil, "JP sent KR:2 itself")
+        // Before the hello, nothing is advertised.
+        var t = session()
+        _ = t.start(localVersionVector: [:], now: 0)
+        #expect(t.advertisement(localVersionVector: ["KR": 1], now: 1) == nil)
     }
 
     @Test("a goodbye closes without answering")

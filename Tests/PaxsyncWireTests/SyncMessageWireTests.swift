@@ -27,6 +27,7 @@ struct SyncMessageWireTests {
         .ack(versionVector: ["KR": 9, "SG": 1]),
         .ack(versionVector: [:]),
         .heartbeat(sentAtMilliseconds: TestTime.start),
+        .heartbeat(sentAtMilliseconds: TestTime.start, holds: ["AU": 3, "KR": 1]),
         .goodbye(reason: "shutting down"),
     ]
 

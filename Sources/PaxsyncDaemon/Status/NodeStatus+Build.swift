@@ -23,6 +23,7 @@ extension NodeStatus {
                                   since: s?.since.map(iso8601), lastContact: s?.lastContact.map(iso8601), sessions: s?.sessions ?? 0,
                                   entriesIn: s?.entriesIn ?? 0, entriesOut: s?.entriesOut ?? 0,
                                   bytesIn: s?.bytesIn ?? 0, bytesOut: s?.bytesOut ?? 0,
+                                  advertisementsIn: s?.advertisementsIn ?? 0, advertisementsOut: s?.advertisementsOut ?? 0,
                                   behindEntries: s == nil ? 0 : behind, lastError: errors.last?.message,
                                   lastErrorAt: errors.last.map { iso8601($0.at) },
                                   recentErrors: errors.map { PeerError(message: $0.message, at: iso8601($0.at)) }))

@@ -27,6 +27,10 @@ public struct NodeStatus: Codable, Sendable {
         public var entriesOut: Int
         public var bytesIn: Int
         public var bytesOut: Int
+        /// Heartbeats advertising what a side holds (PROTOCOL §13.6), in and out;
+        /// nil from a daemon that does not count them.
+        public var advertisementsIn: Int?
+        public var advertisementsOut: Int?
         /// Entries this node holds that the peer has not announced holding.
         public var behindEntries: UInt64
         public var lastError: String?

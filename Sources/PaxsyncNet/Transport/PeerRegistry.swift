@@ -20,6 +20,9 @@ public final class PeerRegistry: Sendable {
     /// The clock sessions and dialers measure heartbeats, silence and backoff
     /// with (a test clock in tests).
     public let clock: AnyClock<Duration>
+    /// How long sessions hold back entries of third members before relaying
+    /// them (PROTOCOL §13.6); 0 relays at once.
+    public let relayDelayMilliseconds: UInt64
 
     private struct State {
         var runners: [String: SessionRunner] = [:]
@@ -31,14 +34,27 @@ public final class PeerRegistry: Sendable {
         var versionVectors: [String: VersionVector] = [:]
         /// Entries and bytes each peer's sessions got quarantined since start.
         var quarantinedFrom: [String: (entries: Int, bytes: Int)] = [:]
+        /// What this node holds after the last batch a session applied.
+        var held = VersionVector()
     }
 
     private let state = Mutex(State())
 
-    public init(observer: (any SyncObserver)? = nil, clock: AnyClock<Duration> = AnyClock(ContinuousClock())) {
+    public init(observer: (any SyncObserver)? = nil, clock: AnyClock<Duration> = AnyClock(ContinuousClock()),
+                relayDelayMilliseconds: UInt64 = SyncProtocol.relayDelayMilliseconds) {
         self.observer = observer
         self.clock = clock
+        self.relayDelayMilliseconds = relayDelayMilliseconds
     }
+
+    /// Records what this node holds after a session applied a batch; the
+    /// sessions advertise it to their peers (`heldVersionVector`).
+    func holds(_ versionVector: VersionVector) {
+        state.withLock { $0.held.formUnion(versionVector) }
+    }
+
+    /// What this node held after the last batch a session applied.
+    var heldVersionVector: VersionVector { state.withLock { $0.held } }
 
     func connected(_ peer: String, _ runner: SessionRunner) {
         state.withLock { $0.runners[peer] = runner }
@@ -58,6 +74,8 @@ public final class PeerRegistry: Sendable {
             t.entriesOut += s.entriesOut
             t.bytesIn += s.bytesIn
             t.bytesOut += s.bytesOut
+            t.advertisementsIn += s.advertisementsIn
+            t.advertisementsOut += s.advertisementsOut
             t.lastContact = s.lastContact ?? t.lastContact
             state.totals[peer] = t
             state.disconnectedAt[peer] = Date()
@@ -129,6 +147,8 @@ public final class PeerRegistry: Sendable {
         s.entriesOut += total?.entriesOut ?? 0
         s.bytesIn += total?.bytesIn ?? 0
         s.bytesOut += total?.bytesOut ?? 0
+        s.advertisementsIn += total?.advertisementsIn ?? 0
+        s.advertisementsOut += total?.advertisementsOut ?? 0
         return s
     }
 

@@ -15,4 +15,7 @@ public struct PeerStatistics: Sendable {
     public var bytesIn = 0
     public var bytesOut = 0
     public var sessions = 0
+    /// Heartbeats advertising a version vector (PROTOCOL §13.6), each way.
+    public var advertisementsIn = 0
+    public var advertisementsOut = 0
 }

@@ -73,7 +73,8 @@ final class SessionRunner: Sendable {
         logger[metadataKey: "peer"] = "\(peerID)"
         self.logger = logger
         self.state = Mutex(State(machine: SyncSession(localNodeID: replica.nodeID, certifiedPeerID: peerID,
-                                                      members: replica.memberIDs, now: 0)))
+                                                      members: replica.memberIDs, now: 0,
+                                                      relayDelayMilliseconds: registry.relayDelayMilliseconds)))
         (events, sink) = AsyncStream.makeStream(of: WriterEvent.self)
     }
 
@@ -173,6 +174,7 @@ final class SessionRunner: Sendable {
                     s.stats.entriesIn += entries.count
                     s.stats.bytesIn += entries.reduce(0) { $0 + $1.byteCount }
                 }
+                if case .heartbeat(_, .some) = message { s.stats.advertisementsIn += 1 }
             }
             let now = now()
             let (wasSyncing, actions) = withMachine { m in (m.state == .syncing, m.received(message, now: now)) }
@@ -220,15 +222,20 @@ final class SessionRunner: Sendable {
         if result.quarantined > 0 { registry.quarantined(from: peerID, entries: result.quarantined, bytes: result.quarantinedBytes) }
         observer?.received(result, entries: prepared.count, bytes: bytes, peer: peerID,
                           nanoseconds: DispatchTime.now().uptimeNanoseconds - began)
-        // Relay at once: other sessions send what just landed.
-        if result.applied > 0 { wakeup.wake() }
+        let vv = try await replica.versionVectorAsync()
+        if result.applied > 0 {
+            // Other sessions send what just landed (to a peer that may lack it:
+            // PROTOCOL §13.6) and advertise that this node holds it, so their
+            // peers relay none of it here.
+            registry.holds(vv)
+            wakeup.wake()
+        }
         if result.held > 0 { registry.heldWakeup.wake() }
         if result.quarantined > 0 || result.equivocations > 0 {
             logger.warning("entries from peer rejected", metadata: [
                 "quarantined": "\(result.quarantined)", "equivocations": "\(result.equivocations)"])
         }
         if result.applied > 0 && state.withLock({ $0.awaitingOwnEntries }) { try await confirmOwnHead(peerHolds: 0) }
-        let vv = try await replica.versionVectorAsync()
         let now = now()
         _ = perform(withMachine { $0.applied(quarantined: result.quarantined, localVersionVector: vv, now: now) })
     }
@@ -276,18 +283,24 @@ final class SessionRunner: Sendable {
             }
             let rows = try await replica.logEntries(after: cursor!, limit: SyncProtocol.maxBatchEntries)
             var candidates: [(id: EntryID, entry: RawEntry)] = []
+            var positions: [Int64] = []
             var bytes = 0
             for row in rows {
                 if bytes + row.body.count > SyncProtocol.maxBatchBytes && !candidates.isEmpty { break }
                 candidates.append((row.id, RawEntry(id: row.id, body: row.body, signature: row.signature)))
+                positions.append(row.position)
                 bytes += row.body.count + row.signature.count
-                cursor = row.position
             }
-            let selected = withMachine { $0.select(candidates) }
-            let more = candidates.count < rows.count || rows.count == SyncProtocol.maxBatchEntries
+            // Entries of third members wait a little once caught up (PROTOCOL §13.6):
+            // the peer may get them from their origin first and advertise it.
+            let selection = withMachine { [now = now()] in $0.select(candidates, now: now, relay: caughtUpSent) }
+            let selected = selection.entries
+            if selection.consumed > 0 { cursor = positions[selection.consumed - 1] }
+            if selection.heldBack > 0 { changed.wake() }   // the relay deadline moved
+            let more = selection.heldBack == 0 && (candidates.count < rows.count || rows.count == SyncProtocol.maxBatchEntries)
             if !selected.isEmpty || (!caughtUpSent && !more) {
                 let now = now()
-                try await send(.entries(selected, caughtUp: !more))
+                try await send(.entries(selected, caughtUp: !more && selection.heldBack == 0))
                 if !more { caughtUpSent = true }
                 let bytes = selected.reduce(0) { $0 + $1.byteCount }
                 state.withLock {
@@ -296,6 +309,14 @@ final class SessionRunner: Sendable {
                 }
                 observer?.traffic(peer: peerID, direction: .outbound, entries: selected.count, bytes: bytes)
                 withMachine { $0.sent(now: now) }
+                changed.wake()
+            }
+            // Tell the peer what this node got from others, so it relays none of it here.
+            if caughtUpSent, let advert = withMachine({ [now = now(), held = registry.heldVersionVector] in
+                $0.advertisement(localVersionVector: held, now: now)
+            }) {
+                try await send(advert)
+                state.withLock { $0.stats.advertisementsOut += 1 }
                 changed.wake()
             }
             // Queued behind any control message that arrived meanwhile, so acks are not starved.

@@ -144,13 +144,20 @@ public nonisolated struct Paxsync_V1_Ack: Sendable {
 }
 
 /// Sent when a side has had nothing to send for a while; a session that hears
-/// nothing for three heartbeat intervals is closed.
+/// nothing for three heartbeat intervals is closed. A side may also send one at
+/// any time to advertise what it holds (PROTOCOL.md, section 13.6).
 public nonisolated struct Paxsync_V1_Heartbeat: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var sentAtMs: UInt64 = 0
+
+  /// Optional: per origin, the highest contiguous seq the sender has applied,
+  /// as in an Ack. Empty says nothing (it does not mean "holds nothing").
+  /// Added in place within protocol version 1: a receiver that does not know
+  /// the field ignores it, as proto3 does with unknown fields.
+  public var versionVector: [PaxsyncLog.Paxsync_V1_Dependency] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -404,7 +411,7 @@ nonisolated extension Paxsync_V1_Ack: SwiftProtobuf.Message, SwiftProtobuf._Mess
 
 nonisolated extension Paxsync_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Heartbeat"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}sent_at_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}sent_at_ms\0\u{3}version_vector\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -413,6 +420,7 @@ nonisolated extension Paxsync_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.sentAtMs) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.versionVector) }()
       default: break
       }
     }
@@ -422,11 +430,15 @@ nonisolated extension Paxsync_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf
     if self.sentAtMs != 0 {
       try visitor.visitSingularUInt64Field(value: self.sentAtMs, fieldNumber: 1)
     }
+    if !self.versionVector.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.versionVector, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Paxsync_V1_Heartbeat, rhs: Paxsync_V1_Heartbeat) -> Bool {
     if lhs.sentAtMs != rhs.sentAtMs {return false}
+    if lhs.versionVector != rhs.versionVector {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

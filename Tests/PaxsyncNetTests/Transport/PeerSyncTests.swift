@@ -59,6 +59,71 @@ struct PeerSyncTests {
         #expect(try nodes[0].replica.query("SELECT id FROM facilities ORDER BY id").rows == [[.text("AU-A")], [.text("KR-C")]])
     }
 
+    @Test("in a full mesh each entry reaches each node once: the others advertise what they got instead of relaying it")
+    func noEchoInMesh() async throws {
+        let pki = try TestPKI(dir: dir)
+        // A relay delay far longer than an advertisement takes, even on a loaded machine.
+        let nodes = try coalition.ids.map { try NetNode($0, coalition: coalition, pki: pki, dir: dir, relayDelayMilliseconds: 20_000) }
+        let (au, jp, kr) = (nodes[0], nodes[1], nodes[2])
+        try await withNetwork(nodes, links: [("AU", "JP"), ("AU", "KR"), ("JP", "KR")]) {
+            // Warm-up: catch-up batches never wait, so the first entry may arrive twice.
+            try await warmUp(origin: au, [jp, kr])
+            let before = [jp.registry.statistics("KR")!.entriesIn, kr.registry.statistics("JP")!.entriesIn]
+            for i in 0..<30 {
+                try au.replica.commit([Records.facility("AU-F\(i)")])
+                au.registry.wakeup.wake()
+            }
+            try await eventually("JP and KR hold AU's entries") { try jp.replica.logCount() == 31 && kr.replica.logCount() == 31 }
+            try await eventually("JP and KR advertised AU:31 to each other") {
+                jp.registry.versionVector(of: "KR")["AU"] == 31 && kr.registry.versionVector(of: "JP")["AU"] == 31
+            }
+            for (index, (node, other)) in [(jp, "KR"), (kr, "JP")].enumerated() {
+                let fromOther = try #require(node.registry.statistics(other))
+                #expect(fromOther.entriesIn - before[index] == 0,
+                        "\(node.id) got \(fromOther.entriesIn - before[index]) of AU's entries from \(other) besides AU's own copies")
+                #expect(try #require(node.registry.statistics("AU")).entriesIn >= 30)
+            }
+        }
+        #expect(try digests(nodes).count == 1)
+    }
+
+    @Test("a line relays a third member's entries once the relay delay is over, and not before")
+    func relayWaits() async throws {
+        let pki = try TestPKI(dir: dir)
+        let delay: UInt64 = 400
+        let nodes = try coalition.ids.map { try NetNode($0, coalition: coalition, pki: pki, dir: dir, relayDelayMilliseconds: delay) }
+        let (au, jp, kr) = (nodes[0], nodes[1], nodes[2])
+        try await withNetwork(nodes, links: [("AU", "JP"), ("JP", "KR")]) {
+            try await warmUp(origin: au, [jp, kr], pairs: [(kr, "JP")])
+            let written = ContinuousClock.now
+            try au.replica.commit([Records.facility("AU-LIVE")])
+            au.registry.wakeup.wake()
+            try await eventually("KR gets it through JP") { try kr.replica.logCount() == 2 }
+            // JP cannot have seen it before it was written, and held it back for the delay.
+            let waited = written.duration(to: .now)
+            #expect(waited >= .milliseconds(Int64(delay)), "relayed after \(waited)")
+        }
+        #expect(try digests(nodes).count == 1)
+    }
+
+    /// Writes one entry at `origin` and waits until every node holds it and each
+    /// session named in `pairs` heard something after its hello (an entry or an
+    /// advertisement): the peer's writer has then sent its catch-up, so later
+    /// entries are relayed under §13.6.
+    func warmUp(origin: NetNode, _ others: [NetNode], pairs: [(NetNode, String)]? = nil) async throws {
+        let pairs = pairs ?? [(others[0], others[1].id), (others[1], others[0].id)]
+        try await eventually("sessions open") { pairs.allSatisfy { $0.0.registry.statistics($0.1)?.lastContact != nil } }
+        try origin.replica.commit([Records.facility("\(origin.id)-WARM")])
+        origin.registry.wakeup.wake()
+        try await eventually("everyone holds the warm-up entry") { try others.allSatisfy { try $0.replica.logCount() == 1 } }
+        try await eventually("each peer spoke after its hello") {
+            pairs.allSatisfy { node, peer in
+                let s = node.registry.statistics(peer)
+                return (s?.entriesIn ?? 0) + (s?.advertisementsIn ?? 0) > 0 && node.registry.versionVector(of: peer)[origin.id] == 1
+            }
+        }
+    }
+
     @Test("a node offline while others write catches up on return, without re-downloading what it has")
     func catchUp() async throws {
         let pki = try TestPKI(dir: dir)
