@@ -88,7 +88,7 @@ public struct SyncSession: Sendable {
             guard hello.protocolVersion == SyncProtocol.version else {
                 return close("peer \(hello.nodeID) speaks sync protocol \(hello.protocolVersion); this node speaks \(SyncProtocol.version)", notify: true)
             }
-            peerVersionVector = hello.versionVector
+            peerVersionVector = members(of: hello.versionVector)
             state = .syncing
             return []
         case (.awaitingHello, _):
@@ -109,10 +109,10 @@ public struct SyncSession: Sendable {
             }
             return entries.isEmpty ? [] : [.apply(entries)]
         case (.syncing, .ack(let vv)):
-            peerVersionVector.formUnion(vv)
+            peerVersionVector.formUnion(members(of: vv))
             return []
         case (.syncing, .heartbeat(_, let holds)):
-            if let holds { peerVersionVector.formUnion(holds) }
+            if let holds { peerVersionVector.formUnion(members(of: holds)) }
             return []
         case (_, .goodbye(let reason)):
             state = .closed(reason: "peer \(certifiedPeerID) ended the session: \(reason)")
@@ -245,6 +245,13 @@ public struct SyncSession: Sendable {
     public mutating func stop(_ reason: String) -> [Action] {
         guard !isClosed else { return [] }
         return close(reason, notify: true)
+    }
+
+    /// The items of a vector a peer sent that name roster members: what it
+    /// says of other ids matters to nothing here, and is not kept (a hostile
+    /// peer could otherwise grow it without bound, message after message).
+    private func members(of vv: VersionVector) -> VersionVector {
+        vv.seqs.keys.allSatisfy(members.contains) ? vv : VersionVector(vv.seqs.filter { members.contains($0.key) })
     }
 
     private mutating func refuse(_ reason: String) -> [Action] {

@@ -232,6 +232,16 @@ struct SyncSessionTests {
         #expect(t.advertisement(localVersionVector: ["KR": 1], now: 1) == nil)
     }
 
+    @Test("what a peer says it holds is kept only for roster members")
+    func strangersInVectors() {
+        var s = session()
+        _ = s.start(localVersionVector: [:], now: 0)
+        _ = s.received(.hello(.init(nodeID: "JP", versionVector: ["JP": 2, "ZZ": 9])), now: 1)
+        _ = s.received(.ack(versionVector: ["KR": 1, "QQ": 4]), now: 2)
+        _ = s.received(.heartbeat(sentAtMilliseconds: 3, holds: ["AU": 1, "XX": 7]), now: 3)
+        #expect(s.peerVersionVector == ["JP": 2, "KR": 1, "AU": 1])
+    }
+
     @Test("a goodbye closes without answering")
     func goodbye() {
         var s = open()
