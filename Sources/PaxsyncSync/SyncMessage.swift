@@ -69,7 +69,10 @@ public enum SyncProtocol {
     public static let heartbeatMilliseconds: UInt64 = 5_000
     /// How long an entry of a third member waits in the log before it is
     /// relayed to a peer that may still get it from elsewhere (PROTOCOL §13.6).
-    public static let relayDelayMilliseconds: UInt64 = 100
+    public static let relayDelayMilliseconds: UInt64 = 1_000
+    /// At most one advertisement per peer in this time (PROTOCOL §13.6): well
+    /// under the relay delay, so a peer hears of an entry before it would relay it.
+    public static let advertiseIntervalMilliseconds: UInt64 = 250
     /// A session whose peer sends this many entries that are quarantined is
     /// closed; the batch that reaches it is not judged further.
     public static let maxQuarantinedPerSession = 100

@@ -46,6 +46,11 @@ public struct SyncSession: Sendable {
     private var relayFirstSeen: [EntryID: UInt64] = [:]
     /// When the oldest entry held back is due; nil when none is.
     public private(set) var relayDeadlineMilliseconds: UInt64?
+    /// At most one advertisement in this time (0: no limit).
+    public let advertiseIntervalMilliseconds: UInt64
+    private var lastAdvertisedMilliseconds: UInt64?
+    /// When an advertisement held back by the interval is due; nil when none is.
+    public private(set) var advertiseDeadlineMilliseconds: UInt64?
     public private(set) var lastHeardMilliseconds: UInt64
     public private(set) var lastSentMilliseconds: UInt64
     public private(set) var quarantinedFromPeer = 0
@@ -55,11 +60,13 @@ public struct SyncSession: Sendable {
     public private(set) var refusal: String?
 
     public init(localNodeID: String, certifiedPeerID: String, members: Set<String>, now: UInt64,
-                relayDelayMilliseconds: UInt64 = SyncProtocol.relayDelayMilliseconds) {
+                relayDelayMilliseconds: UInt64 = SyncProtocol.relayDelayMilliseconds,
+                advertiseIntervalMilliseconds: UInt64 = SyncProtocol.advertiseIntervalMilliseconds) {
         self.localNodeID = localNodeID
         self.certifiedPeerID = certifiedPeerID
         self.members = members
         self.relayDelayMilliseconds = relayDelayMilliseconds
+        self.advertiseIntervalMilliseconds = advertiseIntervalMilliseconds
         self.lastHeardMilliseconds = now
         self.lastSentMilliseconds = now
     }
@@ -140,8 +147,16 @@ public struct SyncSession: Sendable {
     /// A heartbeat advertising what this side holds, when the peer does not
     /// know all of it (entries from other members this side got first or
     /// meanwhile): the peer then relays none of them back (PROTOCOL §13.6).
+    /// At most one per `advertiseIntervalMilliseconds`: one that must wait
+    /// sets `advertiseDeadlineMilliseconds`, and the shell asks again then.
     public mutating func advertisement(localVersionVector: VersionVector, now: UInt64) -> SyncMessage? {
         guard state == .syncing, advertisedVersionVector.lacksAny(of: localVersionVector) else { return nil }
+        if let last = lastAdvertisedMilliseconds, now < last + advertiseIntervalMilliseconds {
+            advertiseDeadlineMilliseconds = last + advertiseIntervalMilliseconds
+            return nil
+        }
+        lastAdvertisedMilliseconds = now
+        advertiseDeadlineMilliseconds = nil
         advertisedVersionVector.formUnion(localVersionVector)
         return .heartbeat(sentAtMilliseconds: now, holds: localVersionVector)
     }
@@ -220,10 +235,9 @@ public struct SyncSession: Sendable {
         if now >= lastHeardMilliseconds + 3 * SyncProtocol.heartbeatMilliseconds {
             return close("peer \(certifiedPeerID) silent for \((now - lastHeardMilliseconds) / 1000) s", notify: true)
         }
-        if let due = relayDeadlineMilliseconds, now >= due {
-            // The writer looks at the log after a deadline and sends what waited.
-            relayDeadlineMilliseconds = nil
-        }
+        // The writer looks at the log after a deadline and sends what waited.
+        if let due = relayDeadlineMilliseconds, now >= due { relayDeadlineMilliseconds = nil }
+        if let due = advertiseDeadlineMilliseconds, now >= due { advertiseDeadlineMilliseconds = nil }
         if state == .syncing, now >= lastSentMilliseconds + SyncProtocol.heartbeatMilliseconds {
             lastSentMilliseconds = now
             return [.send(.heartbeat(sentAtMilliseconds: now))]
@@ -238,7 +252,8 @@ public struct SyncSession: Sendable {
         guard !isClosed else { return nil }
         let silence = lastHeardMilliseconds + 3 * SyncProtocol.heartbeatMilliseconds
         guard state == .syncing else { return silence }
-        return min(silence, lastSentMilliseconds + SyncProtocol.heartbeatMilliseconds, relayDeadlineMilliseconds ?? .max)
+        return min(silence, lastSentMilliseconds + SyncProtocol.heartbeatMilliseconds,
+                   relayDeadlineMilliseconds ?? .max, advertiseDeadlineMilliseconds ?? .max)
     }
 
     /// The shell ends the session (shutdown, transport error).

@@ -41,7 +41,8 @@ final class NetNode: @unchecked Sendable {
     init(_ id: String, coalition: TestCoalition, pki: TestPKI, dir: TemporaryDirectory, observer: (any SyncObserver)? = nil,
          relayDelayMilliseconds: UInt64 = SyncProtocol.relayDelayMilliseconds) throws {
         self.id = id
-        registry = PeerRegistry(observer: observer, relayDelayMilliseconds: relayDelayMilliseconds)
+        registry = PeerRegistry(observer: observer, relayDelayMilliseconds: relayDelayMilliseconds,
+                                advertiseIntervalMilliseconds: min(SyncProtocol.advertiseIntervalMilliseconds, relayDelayMilliseconds / 4))
         replica = try coalition.replica(id, in: dir, clock: SystemClock())
         tls = try pki.issue(id)
         // PAXSYNC_TEST_LOG=debug (or another level) shows the nodes' logs on stderr.

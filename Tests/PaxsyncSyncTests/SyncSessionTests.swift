@@ -232,6 +232,22 @@ struct SyncSessionTests {
         #expect(t.advertisement(localVersionVector: ["KR": 1], now: 1) == nil)
     }
 
+    @Test("advertisements are rate-limited: one held back is due at the end of the interval, with what is held by then")
+    func advertiseInterval() {
+        var s = open()
+        let interval = SyncProtocol.advertiseIntervalMilliseconds
+        #expect(s.advertisement(localVersionVector: ["AU": 3, "KR": 1], now: 100) == .heartbeat(sentAtMilliseconds: 100, holds: ["AU": 3, "KR": 1]))
+        #expect(s.advertisement(localVersionVector: ["AU": 3, "KR": 2], now: 101) == nil, "too soon")
+        #expect(s.advertiseDeadlineMilliseconds == 100 + interval)
+        #expect(s.nextDeadlineMilliseconds == 100 + interval)
+        _ = s.tick(now: 100 + interval)
+        #expect(s.advertiseDeadlineMilliseconds == nil)
+        #expect(s.advertisement(localVersionVector: ["AU": 3, "KR": 3], now: 100 + interval)
+                == .heartbeat(sentAtMilliseconds: 100 + interval, holds: ["AU": 3, "KR": 3]))
+        #expect(SyncProtocol.advertiseIntervalMilliseconds * 2 <= SyncProtocol.relayDelayMilliseconds,
+                "a peer hears of an entry well before it would relay it")
+    }
+
     @Test("what a peer says it holds is kept only for roster members")
     func strangersInVectors() {
         var s = session()

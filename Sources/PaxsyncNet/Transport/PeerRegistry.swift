@@ -23,6 +23,8 @@ public final class PeerRegistry: Sendable {
     /// How long sessions hold back entries of third members before relaying
     /// them (PROTOCOL §13.6); 0 relays at once.
     public let relayDelayMilliseconds: UInt64
+    /// At most one advertisement per session in this time (PROTOCOL §13.6).
+    public let advertiseIntervalMilliseconds: UInt64
 
     private struct State {
         var runners: [String: SessionRunner] = [:]
@@ -41,10 +43,12 @@ public final class PeerRegistry: Sendable {
     private let state = Mutex(State())
 
     public init(observer: (any SyncObserver)? = nil, clock: AnyClock<Duration> = AnyClock(ContinuousClock()),
-                relayDelayMilliseconds: UInt64 = SyncProtocol.relayDelayMilliseconds) {
+                relayDelayMilliseconds: UInt64 = SyncProtocol.relayDelayMilliseconds,
+                advertiseIntervalMilliseconds: UInt64 = SyncProtocol.advertiseIntervalMilliseconds) {
         self.observer = observer
         self.clock = clock
         self.relayDelayMilliseconds = relayDelayMilliseconds
+        self.advertiseIntervalMilliseconds = advertiseIntervalMilliseconds
     }
 
     /// Records what this node holds after a session applied a batch; the

@@ -74,7 +74,8 @@ final class SessionRunner: Sendable {
         self.logger = logger
         self.state = Mutex(State(machine: SyncSession(localNodeID: replica.nodeID, certifiedPeerID: peerID,
                                                       members: replica.memberIDs, now: 0,
-                                                      relayDelayMilliseconds: registry.relayDelayMilliseconds)))
+                                                      relayDelayMilliseconds: registry.relayDelayMilliseconds,
+                                                      advertiseIntervalMilliseconds: registry.advertiseIntervalMilliseconds)))
         (events, sink) = AsyncStream.makeStream(of: WriterEvent.self)
     }
 
@@ -312,12 +313,16 @@ final class SessionRunner: Sendable {
                 changed.wake()
             }
             // Tell the peer what this node got from others, so it relays none of it here.
-            if caughtUpSent, let advert = withMachine({ [now = now(), held = registry.heldVersionVector] in
-                $0.advertisement(localVersionVector: held, now: now)
-            }) {
-                try await send(advert)
-                state.withLock { $0.stats.advertisementsOut += 1 }
-                changed.wake()
+            // At most one per interval: one held back moves the machine's deadline.
+            if caughtUpSent {
+                let (advert, deadline) = withMachine { [now = now(), held = registry.heldVersionVector] in
+                    ($0.advertisement(localVersionVector: held, now: now), $0.advertiseDeadlineMilliseconds)
+                }
+                if let advert {
+                    try await send(advert)
+                    state.withLock { $0.stats.advertisementsOut += 1 }
+                }
+                if advert != nil || deadline != nil { changed.wake() }
             }
             // Queued behind any control message that arrived meanwhile, so acks are not starved.
             if more { sink.yield(.more) }
