@@ -104,8 +104,10 @@ extension Replica {
     /// `verified` is the signature check already made against this replica's
     /// roster (`prepareReceived`); nil checks it here.
     func applyOne(_ db: Database, entry: SignedEntry, now: UInt64, releaseHeld: Bool, local: Bool = false,
-                  preloaded: [String: [RecordEvent]] = [:], verified: Bool? = nil) throws -> ApplyOutcome {
-        let outcome = try judgeAndMerge(db, entry: entry, now: now, local: local, preloaded: preloaded, verified: verified)
+                  preloaded: [String: [RecordEvent]] = [:], preresolved: [String: ResolvedRecord] = [:],
+                  verified: Bool? = nil) throws -> ApplyOutcome {
+        let outcome = try judgeAndMerge(db, entry: entry, now: now, local: local, preloaded: preloaded, preresolved: preresolved,
+                                        verified: verified)
         if outcome == .applied, releaseHeld {
             try releaseWaiting(db, on: entry.id, now: now)
         }
@@ -113,7 +115,8 @@ extension Replica {
     }
 
     private func judgeAndMerge(_ db: Database, entry: SignedEntry, now: UInt64, local: Bool = false,
-                               preloaded: [String: [RecordEvent]] = [:], verified: Bool? = nil) throws -> ApplyOutcome {
+                               preloaded: [String: [RecordEvent]] = [:], preresolved: [String: ResolvedRecord] = [:],
+                               verified: Bool? = nil) throws -> ApplyOutcome {
         let cs = entry.changeSet
         let hash = entry.hash
 
@@ -186,6 +189,7 @@ extension Replica {
                     history[change.recordName] = try preloaded[change.recordName] ?? loadEvents(db, table: change.table, key: change.key)
                 }
                 try EntryRules.checkAuthorizationAndState(cs) { (table, key) throws(PaxsyncError) in
+                    if let resolved = preresolved["\(table.name) \(key)"] { return resolved }
                     let past = (history["\(table.name) \(key)"] ?? []).filter { cs.hasInCausalPast($0.entry) }
                     return Merge.resolve(table: table, key: key, events: past)
                 }

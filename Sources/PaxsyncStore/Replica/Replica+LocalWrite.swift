@@ -84,7 +84,7 @@ extension Replica {
             var ended = false
             while !ended {
                 var changes: [RowChange] = []
-                var histories: [String: [RecordEvent]] = [:]
+                var histories = LocalHistories()
                 var taken = 0
                 while taken < batchSize {
                     guard let intent = try next() else {
@@ -112,7 +112,7 @@ extension Replica {
     }
 
     private func signAndApply(_ db: Database, changes: [RowChange], note: String, key: NodeSigningKey, now: UInt64,
-                              histories: [String: [RecordEvent]]) throws -> SignedEntry {
+                              histories: LocalHistories) throws -> SignedEntry {
         let head = try Row.fetchOne(db, sql: "SELECT last_seq, last_hash, status FROM paxsync_origins WHERE origin = ?", arguments: [nodeID])
         if let head, (head["status"] as String) != "ok" {
             throw PaxsyncError(.invalidState, "this node's own chain is blocked (\(head["status"] as String)); see `paxsync quarantine`", subject: nodeID)
@@ -126,7 +126,11 @@ extension Replica {
                            changes: changes, note: note)
         let entry = SignedEntry(signing: cs, with: key.key)
         // The same checks every peer will run; a refusal throws and rolls back.
-        let outcome = try applyOne(db, entry: entry, now: now, releaseHeld: false, local: true, preloaded: histories)
+        // Not the signature, just made with this node's key; nor the records'
+        // states, which `prepare` resolved from the same histories (the entry's
+        // causal past is everything this replica has applied).
+        let outcome = try applyOne(db, entry: entry, now: now, releaseHeld: false, local: true, preloaded: histories.events,
+                                   preresolved: histories.resolved, verified: true)
         guard outcome == .applied else {
             throw PaxsyncError(.invalidState, "the local change set was not applied: \(outcome)", subject: entry.id.description)
         }
@@ -136,14 +140,22 @@ extension Replica {
     /// Turns an intent into a row change against the current local state, with
     /// the checks that only the writing node can make (references to records of
     /// other members, friendly messages). Returns nil for a no-op upsert.
-    func prepare(_ db: Database, _ intent: WriteIntent, histories: inout [String: [RecordEvent]]) throws -> RowChange? {
+    /// The record histories and states a local write read while preparing its
+    /// changes, handed to the apply path so it reads and resolves none again.
+    struct LocalHistories {
+        var events: [String: [RecordEvent]] = [:]
+        var resolved: [String: ResolvedRecord] = [:]
+    }
+
+    func prepare(_ db: Database, _ intent: WriteIntent, histories: inout LocalHistories) throws -> RowChange? {
         let table = intent.table
         let subject = intent.recordName
         func fail(_ code: PaxsyncError.Code, _ message: String) -> PaxsyncError { PaxsyncError(code, message, subject: subject) }
         _ = try table.parseKey(intent.key)
         let events = try loadEvents(db, table: table.name, key: intent.key)
-        histories[intent.recordName] = events
         let current = Merge.resolve(table: table, key: intent.key, events: events)
+        histories.events[intent.recordName] = events
+        histories.resolved[intent.recordName] = current
 
         var kind = intent.kind
         if kind == .upsert { kind = current.state == .live ? .update : .create }
