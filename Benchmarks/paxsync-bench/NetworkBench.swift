@@ -27,6 +27,24 @@ func waitUntil(_ what: String, timeout: Double, poll: Double = 0.05, _ condition
     }
 }
 
+/// AU's log for the catch-up benchmarks: facilities, then the stock rows in
+/// change sets of `batch`.
+func prepareLog(_ au: Replica, rows: StockRows, batch: Int) throws {
+    _ = try au.commitBatches((0..<rows.facilityCount).map { Records.facility("AU-F\($0)") }, batchSize: batch)
+    var start = 0
+    let chunk = 50_000
+    while start < rows.count {
+        let end = min(start + chunk, rows.count)
+        let intents = (start..<end).map { i -> WriteIntent in
+            let r = rows[i]
+            return Records.stock(r.facility, r.mineral, r.form, kg: r.kg, grade: r.grade, asOf: r.asOf)
+        }
+        _ = try au.commitBatches(intents, batchSize: batch)
+        start = end
+        progress("preparing AU's log: \(start)/\(rows.count) rows")
+    }
+}
+
 /// A fresh node (JP) catches up from a peer (AU) holding `rowCount` stock row
 /// changes in change sets of 100 rows, over mutual TLS on loopback.
 func catchUpBench(rowCount: Int, batch: Int = 100) throws {
@@ -43,21 +61,8 @@ func catchUpBench(rowCount: Int, batch: Int = 100) throws {
         .init(id: "AU", country: "AU", name: "Australia"), .init(id: "JP", country: "JP", name: "Japan"),
     ], executable: executable)
 
-    // AU's log: facilities, then the stock rows in change sets of `batch`.
     let au = try coalition.directory("AU").openReplica()
-    _ = try au.commitBatches((0..<rows.facilityCount).map { Records.facility("AU-F\($0)") }, batchSize: batch)
-    var start = 0
-    let chunk = 50_000
-    while start < rowCount {
-        let end = min(start + chunk, rowCount)
-        let intents = (start..<end).map { i -> WriteIntent in
-            let r = rows[i]
-            return Records.stock(r.facility, r.mineral, r.form, kg: r.kg, grade: r.grade, asOf: r.asOf)
-        }
-        _ = try au.commitBatches(intents, batchSize: batch)
-        start = end
-        progress("preparing AU's log: \(start)/\(rowCount) rows")
-    }
+    try prepareLog(au, rows: rows, batch: batch)
     let auEntries = try au.versionVector()["AU"]
     let totalRows = rowCount + rows.facilityCount
     let auDigest = try au.digest().hex
