@@ -186,7 +186,7 @@ extension Replica {
             do {
                 try EntryRules.checkStructure(cs, members: memberIDs)
                 for change in cs.changes {
-                    history[change.recordName] = try preloaded[change.recordName] ?? loadEvents(db, table: change.table, key: change.key)
+                    history[change.recordName] = try preloaded[change.recordName] ?? loadHistory(db, table: change.table, key: change.key)
                 }
                 try EntryRules.checkAuthorizationAndState(cs) { (table, key) throws(PaxsyncError) in
                     if let resolved = preresolved["\(table.name) \(key)"] { return resolved }
@@ -223,6 +223,7 @@ extension Replica {
                 try db.cachedStatement(sql: "INSERT INTO paxsync_record_changes(tbl, key, origin, seq, hlc, op, change) VALUES (?, ?, ?, ?, ?, ?, ?)")
                     .execute(arguments: [change.table, change.key, cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue),
                                            change.op.rawValue, Data(change.serialized())])
+                historyCache.inserted(db, change.recordName, event)
                 let table = Schema.table(named: change.table)!
                 let resolved = Merge.resolve(table: table, key: change.key, events: prior + [event])
                 try materialize(db, resolved, hadHistory: !prior.isEmpty)
@@ -308,6 +309,15 @@ extension Replica {
     }
 
     /// All applied row changes of one record.
+    /// `loadEvents` for the write path, through the history cache.
+    func loadHistory(_ db: Database, table: String, key: String) throws -> [RecordEvent] {
+        let record = "\(table) \(key)"
+        if let cached = try historyCache.events(db, record: record) { return cached }
+        let events = try loadEvents(db, table: table, key: key)
+        historyCache.store(record, events)
+        return events
+    }
+
     func loadEvents(_ db: Database, table: String, key: String) throws -> [RecordEvent] {
         let statement = try db.cachedStatement(sql: "SELECT origin, seq, hlc, change FROM paxsync_record_changes WHERE tbl = ? AND key = ?")
         var events: [RecordEvent] = []

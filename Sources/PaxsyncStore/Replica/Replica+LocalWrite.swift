@@ -152,7 +152,7 @@ extension Replica {
         let subject = intent.recordName
         func fail(_ code: PaxsyncError.Code, _ message: String) -> PaxsyncError { PaxsyncError(code, message, subject: subject) }
         _ = try table.parseKey(intent.key)
-        let events = try loadEvents(db, table: table.name, key: intent.key)
+        let events = try loadHistory(db, table: table.name, key: intent.key)
         let current = Merge.resolve(table: table, key: intent.key, events: events)
         histories.events[intent.recordName] = events
         histories.resolved[intent.recordName] = current

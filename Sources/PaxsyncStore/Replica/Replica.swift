@@ -46,6 +46,8 @@ public final class Replica: Sendable {
     /// The roster's member ids, computed once (the apply path checks them per entry).
     public let memberIDs: Set<String>
     let logger: Logger
+    /// Decoded record histories of the write path.
+    let historyCache = HistoryCache()
 
     /// Opens (creating if needed) the replica at `path`.
     ///

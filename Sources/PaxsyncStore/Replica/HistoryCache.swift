@@ -1,0 +1,94 @@
+import GRDB
+import PaxsyncModel
+import Synchronization
+
+/// Decoded record histories of the write path, so a record written again and
+/// again (a stock level, a shipment's status) is not decoded from all of its
+/// stored changes at every write.
+///
+/// Only the writer connection uses it, inside write transactions. It holds
+/// what the database holds: an event is added right after its row is inserted;
+/// a rollback drops everything; and so does a commit by any other connection
+/// (another process's write), which SQLite's `data_version` reveals. Records
+/// with fewer than `minEvents` events are not kept (decoding them is cheap, and
+/// a catch-up of a million new records would fill memory), and the whole cache
+/// is dropped once it would exceed `maxEvents`.
+final class HistoryCache: Sendable {
+    static let minEvents = 2
+    static let maxEvents = 200_000
+
+    private struct State {
+        var dataVersion: Int64?
+        var records: [String: [RecordEvent]] = [:]
+        var events = 0
+        /// A rollback handler is registered for the current transaction.
+        var watching = false
+    }
+
+    private let state = Mutex(State())
+
+    /// The cached history of `record` ("table key"), checking first that no
+    /// other connection wrote since the cache was filled.
+    func events(_ db: Database, record: String) throws -> [RecordEvent]? {
+        let version = try Int64.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
+        return state.withLock { s in
+            if s.dataVersion != version {
+                s.records.removeAll()
+                s.events = 0
+                s.dataVersion = version
+            }
+            return s.records[record]
+        }
+    }
+
+    /// Keeps a history just read from the database.
+    func store(_ record: String, _ events: [RecordEvent]) {
+        guard events.count >= Self.minEvents else { return }
+        state.withLock { s in
+            let delta = events.count - (s.records[record]?.count ?? 0)
+            if s.events + delta > Self.maxEvents {
+                s.records.removeAll()
+                s.events = 0
+            }
+            s.events += events.count - (s.records[record]?.count ?? 0)
+            s.records[record] = events
+        }
+    }
+
+    /// Adds an event just inserted into `paxsync_record_changes`, in the order a
+    /// read returns them (the table's key: origin, then seq), if the record is
+    /// kept; a rollback of this transaction drops the cache.
+    func inserted(_ db: Database, _ record: String, _ event: RecordEvent) {
+        let register = state.withLock { s -> Bool in
+            guard s.records[record] != nil else { return false }
+            var index = s.records[record]!.count
+            while index > 0, Self.precedes(event, s.records[record]![index - 1]) { index -= 1 }
+            s.records[record]!.insert(event, at: index)
+            s.events += 1
+            defer { s.watching = true }
+            return !s.watching
+        }
+        guard register else { return }
+        db.afterNextTransaction { _ in
+            self.state.withLock { $0.watching = false }
+        } onRollback: { _ in
+            self.clear()
+        }
+    }
+
+    func clear() {
+        state.withLock { s in
+            s.records.removeAll()
+            s.events = 0
+            s.dataVersion = nil
+            s.watching = false
+        }
+    }
+
+    /// The order of `paxsync_record_changes` rows of one record: origin (as
+    /// SQLite compares text, byte by byte), then seq.
+    static func precedes(_ a: RecordEvent, _ b: RecordEvent) -> Bool {
+        if a.entry.origin != b.entry.origin { return Array(a.entry.origin.utf8).lexicographicallyPrecedes(b.entry.origin.utf8) }
+        return a.entry.seq < b.entry.seq
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncStore
+import PaxsyncTestSupport
+import Testing
+
+/// The write path keeps decoded record histories between writes; what it
+/// reads must stay what the database holds.
+@Suite("Record history cache")
+struct HistoryCacheTests {
+    let coalition = TestCoalition()
+    let dir = TemporaryDirectory()
+
+    /// The `replaced` stamp of the quantity the last entry wrote, and the stamp of the entry before it.
+    func lastReplacedAndPrevious(_ replica: Replica) throws -> (replaced: Stamp?, previous: Stamp) {
+        let entries = try replica.allEntries()
+        let last = entries[entries.count - 1].changeSet
+        let replaced = last.changes[0].fields.first { $0.name == "quantity_kg" }?.replaced
+        return (replaced, entries[entries.count - 2].changeSet.stamp)
+    }
+
+    @Test("a write made through another connection (another process) is seen by the next write")
+    func otherConnection() throws {
+        let au = try coalition.replica("AU", in: dir)
+        try au.commit([Records.facility("AU-MTWELD")])
+        for kg in 1...3 { try au.commit([Records.stock("AU-MTWELD", "Nd", kg: Int64(kg))]) }
+        // Another writer on the same file: the CLI while a daemon runs.
+        let other = try Replica(path: au.path, nodeID: "AU", roster: coalition.roster, signingKey: coalition.keys["AU"],
+                                clock: ManualClock(milliseconds: TestTime.start))
+        try other.commit([Records.stock("AU-MTWELD", "Nd", kg: 4)])
+        try au.commit([Records.stock("AU-MTWELD", "Nd", kg: 5)])
+        let (replaced, previous) = try lastReplacedAndPrevious(au)
+        #expect(replaced == previous, "the write replaced the other connection's, the newest")
+        #expect(try au.query("SELECT quantity_kg FROM stocks").rows == [[.integer(5)]])
+        // The same entries applied to a fresh replica reach the same state and conflicts.
+        let fresh = try coalition.replica("JP", in: dir)
+        _ = try fresh.apply(try au.allEntries())
+        #expect(try fresh.digest() == au.digest())
+        #expect(try fresh.conflicts() == au.conflicts())
+    }
+
+    @Test("a transaction rolled back leaves no trace in what the next write reads")
+    func rollback() throws {
+        let au = try coalition.replica("AU", in: dir)
+        try au.commit([Records.facility("AU-MTWELD")])
+        for kg in 1...3 { try au.commit([Records.stock("AU-MTWELD", "Nd", kg: Int64(kg))]) }
+        // The first change set is applied in the transaction, the second is refused: all rolls back.
+        #expect(throws: PaxsyncError.self) {
+            try au.commitBatches([Records.stock("AU-MTWELD", "Nd", kg: 99), Records.stock("AU-NOWHERE", "Nd", kg: 1)], batchSize: 1)
+        }
+        try au.commit([Records.stock("AU-MTWELD", "Nd", kg: 4)])
+        let (replaced, previous) = try lastReplacedAndPrevious(au)
+        #expect(replaced == previous, "the write replaced AU's last committed write, not the one rolled back")
+        #expect(try au.allEntries().count == 5)
+        let fresh = try coalition.replica("JP", in: dir)
+        _ = try fresh.apply(try au.allEntries())
+        #expect(try fresh.digest() == au.digest())
+    }
+
+    @Test("many writes to the same records, locally and from a peer, end where a fresh replica of the log ends")
+    func longHistories() throws {
+        let au = try coalition.replica("AU", in: dir)
+        let jp = try coalition.replica("JP", in: dir)
+        try au.commit([Records.facility("AU-MTWELD")])
+        try jp.commit([Records.facility("JP-KOBE", kind: "port", country: "JP")])
+        _ = try jp.apply(try au.allEntries())
+        _ = try au.apply(try jp.allEntries())
+        try au.commit([Records.shipment("AU-S1", from: "AU-MTWELD", to: "JP-KOBE", importer: "JP")])
+        _ = try jp.apply(try au.allEntries())
+        for i in 0..<40 {
+            try au.commit([Records.stock("AU-MTWELD", "Nd", ["oxide", "metal"][i % 2], kg: Int64(i))])
+            try au.commit([Records.update(Schema.shipments, ["AU-S1"], ["eta": .text("2026-12-\(10 + i % 18)T00:00:00Z")])])
+            // The importer edits the same field concurrently now and then: conflicts.
+            if i % 3 == 0 {
+                try jp.commit([Records.update(Schema.shipments, ["AU-S1"], ["eta": .text("2027-01-\(10 + i % 18)T00:00:00Z")])])
+            }
+            // And they exchange every few writes, onto long cached histories.
+            if i % 7 == 6 {
+                _ = try jp.apply(try au.allEntries())
+                _ = try au.apply(try jp.allEntries())
+            }
+        }
+        _ = try jp.apply(try au.allEntries())
+        _ = try au.apply(try jp.allEntries())
+        // One last pair of concurrent edits from the same state: a conflict for sure.
+        try au.commit([Records.update(Schema.shipments, ["AU-S1"], ["eta": .text("2027-02-01T00:00:00Z")])])
+        try jp.commit([Records.update(Schema.shipments, ["AU-S1"], ["eta": .text("2027-02-02T00:00:00Z")])])
+        _ = try jp.apply(try au.allEntries())
+        _ = try au.apply(try jp.allEntries())
+        #expect(try au.digest() == jp.digest())
+        #expect(try au.conflicts() == jp.conflicts())
+        #expect(try !au.conflicts().isEmpty, "the concurrent edits left conflicts")
+        let fresh = try coalition.replica("KR", in: dir)
+        _ = try fresh.apply(try au.allEntries())
+        #expect(try fresh.digest() == au.digest())
+        #expect(try fresh.conflicts() == au.conflicts())
+    }
+}
