@@ -64,6 +64,8 @@ func localBench(rowCount: Int, writeCount: Int) throws {
     let peerDigest = try jp.digest().hex, auDigest = try au.digest().hex
     precondition(peerDigest == auDigest, "the peer did not reach AU's digest")
 
+    let cli = try cliOverhead(dir: dir, commands: 30)
+
     print("""
         paxsync-bench: \(rowCount) stock rows, \(writeCount) single-row writes (SQLite WAL, synchronous FULL)
 
@@ -73,5 +75,41 @@ func localBench(rowCount: Int, writeCount: Int) throws {
         peer applies those entries (rows)            \(rate(appliedRows, applySeconds))   \(String(format: "%.2f", (Double(appliedRows) / applySeconds) / (Double(rowCount) / rawSeconds))) × A
         raw SQLite single-row durable transactions   \(rate(writeCount, rawSingleSeconds))   baseline B
         paxsync local change sets (1 row each)       \(rate(writeCount, writeSeconds))   \(String(format: "%.2f", rawSingleSeconds / writeSeconds)) × B
+
+        the CLI, one process per command (median of \(cli.count); no daemon running)
+        `paxsync stock set` (a single-row change set)   \(String(format: "%6.1f ms", cli.write))
+        `paxsync --version` (starting the process)      \(String(format: "%6.1f ms", cli.start))
+        the library's commit of the same change        \(String(format: "%6.2f ms", writeSeconds * 1000 / Double(writeCount)))
         """)
+}
+
+/// Median wall time of `paxsync stock set` and of `paxsync --version`, each a
+/// process of the release build beside this one, on a node of its own.
+func cliOverhead(dir: TemporaryDirectory, commands: Int) throws -> (write: Double, start: Double, count: Int) {
+    let executable = try paxsyncExecutable()
+    let data = dir.file("cli-node")
+    func run(_ arguments: [String]) throws -> Double {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let began = DispatchTime.now().uptimeNanoseconds
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw PaxsyncError(.invalidState, "paxsync \(arguments.joined(separator: " ")) exited \(process.terminationStatus)", subject: executable)
+        }
+        return Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6
+    }
+    _ = try run(["node", "init", "--node-id", "AU", "--data-dir", data])
+    _ = try run(["facility", "create", "--data-dir", data, "--id", "AU-CLI", "--name", "CLI bench", "--kind", "mine",
+                 "--country", "AU", "--lat", "-28.86", "--lon", "122.55"])
+    var writes: [Double] = [], starts: [Double] = []
+    for i in 0..<commands {
+        writes.append(try run(["stock", "set", "--data-dir", data, "--facility", "AU-CLI", "--mineral", "Li", "--form", "ore",
+                               "--quantity-kg", "\(1000 + i)", "--as-of", "2026-11-29"]))
+        starts.append(try run(["--version"]))
+    }
+    return (writes.sorted()[commands / 2], starts.sorted()[commands / 2], commands)
 }

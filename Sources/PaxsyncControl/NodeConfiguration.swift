@@ -173,7 +173,9 @@ public struct NodeConfiguration: Sendable, Equatable {
         var config = NodeConfiguration(nodeID: "")
         do { try config.set("node_id", to: SettingValue(nodeID)) } catch { throw error.within(place("node_id")) }
         // In file order, so the first problem reported is the first in the file.
-        for key in table.keys.sorted(by: { (line(of: $0, in: text) ?? .max) < (line(of: $1, in: text) ?? .max) }) where key != "node_id" {
+        // (Each key's line found once: the sort's comparisons would read the file again each time.)
+        let lines = Dictionary(uniqueKeysWithValues: table.keys.map { ($0, line(of: $0, in: text) ?? .max) })
+        for key in table.keys.sorted(by: { (lines[$0]!, $0) < (lines[$1]!, $1) }) where key != "node_id" {
             guard keys.contains(key) else {
                 throw PaxsyncError(.badInput, "unknown setting \"\(key)\"; known: \(keys.joined(separator: ", "))", subject: place(key))
             }
