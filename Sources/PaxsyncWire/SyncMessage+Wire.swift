@@ -58,8 +58,10 @@ extension SyncMessage {
             }, caughtUp: b.caughtUp)
         case .ack(let a): self = .ack(versionVector: Self.vector(a.versionVector))
         case .heartbeat(let h):
-            // An empty vector says nothing (PROTOCOL §13.6).
-            self = .heartbeat(sentAtMilliseconds: h.sentAtMs, holds: h.versionVector.isEmpty ? nil : Self.vector(h.versionVector))
+            // An empty vector says nothing (PROTOCOL §13.6), nor does one whose
+            // items all name no member id (they are dropped).
+            let holds = Self.vector(h.versionVector)
+            self = .heartbeat(sentAtMilliseconds: h.sentAtMs, holds: holds.seqs.isEmpty ? nil : holds)
         case .goodbye(let g): self = .goodbye(reason: g.reason)
         case nil: return nil
         }

@@ -88,6 +88,16 @@ struct SyncVectorTests {
         #expect(SyncMessage(wire: try Paxsync_V1_SyncMessage(serializedBytes: bytes)) == .heartbeat(sentAtMilliseconds: 9, holds: nil))
     }
 
+    @Test("a heartbeat whose version vector names no member id advertises nothing, and round-trips as such (found by fuzz-sync)")
+    func strangersOnly() throws {
+        // The fuzzer's input: a heartbeat advertising ids "\0\u{1}" and "'\u{8}".
+        let bytes: [UInt8] = [0x22, 0x00, 0x70, 0x00, 0xdd, 0x06, 0x0a, 0x02, 0x00, 0x01, 0x22, 0x06, 0x0a, 0x02, 0x27, 0x08, 0x12, 0x00]
+        let message = try SyncMessage.received(Paxsync_V1_SyncMessage(serializedBytes: bytes), from: "JP")
+        #expect(message == .heartbeat(sentAtMilliseconds: 0, holds: nil))
+        let again: [UInt8] = try message.toWire().serializedBytes()
+        #expect(try SyncMessage.received(Paxsync_V1_SyncMessage(serializedBytes: again), from: "JP") == message)
+    }
+
     func hexBytes(_ hex: String) -> [UInt8]? {
         let chars = Array(hex.utf8)
         guard chars.count % 2 == 0 else { return nil }
