@@ -9,7 +9,12 @@ import Synchronization
 /// Only the writer connection uses it, inside write transactions. It holds
 /// what the database holds: an event is added right after its row is inserted;
 /// a rollback drops everything; and so does a commit by any other connection
-/// (another process's write), which SQLite's `data_version` reveals. Records
+/// (another process's write), which SQLite's `data_version` reveals. A commit
+/// that fails (a full disk) may roll back without telling anyone, so every
+/// hit is also checked against the number of the record's rows: this
+/// connection's inserts all reach the cache, so an event of a transaction that
+/// never committed makes the cache hold more than the table, and the record is
+/// read again (the chaos suite's full disk found that). Records
 /// with fewer than `minEvents` events are not kept (decoding them is cheap, and
 /// a catch-up of a million new records would fill memory), and the whole cache
 /// is dropped once it would exceed `maxEvents`.
@@ -27,17 +32,33 @@ final class HistoryCache: Sendable {
 
     private let state = Mutex(State())
 
-    /// The cached history of `record` ("table key"), checking first that no
-    /// other connection wrote since the cache was filled.
-    func events(_ db: Database, record: String) throws -> [RecordEvent]? {
+    /// The cached history of `table`/`key`, checking first that no other
+    /// connection wrote since the cache was filled and that the table holds as
+    /// many rows for the record as the cache holds events.
+    func events(_ db: Database, table: String, key: String) throws -> [RecordEvent]? {
+        let record = "\(table) \(key)"
         let version = try Int64.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
-        return state.withLock { s in
+        let cached = state.withLock { s -> [RecordEvent]? in
             if s.dataVersion != version {
                 s.records.removeAll()
                 s.events = 0
                 s.dataVersion = version
             }
             return s.records[record]
+        }
+        guard let cached else { return nil }
+        let rows = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM paxsync_record_changes WHERE tbl = ? AND key = ?"),
+                                    arguments: [table, key]) ?? 0
+        guard rows == cached.count else {
+            forget(record)
+            return nil
+        }
+        return cached
+    }
+
+    private func forget(_ record: String) {
+        state.withLock { s in
+            if let dropped = s.records.removeValue(forKey: record) { s.events -= dropped.count }
         }
     }
 

@@ -311,10 +311,9 @@ extension Replica {
     /// All applied row changes of one record.
     /// `loadEvents` for the write path, through the history cache.
     func loadHistory(_ db: Database, table: String, key: String) throws -> [RecordEvent] {
-        let record = "\(table) \(key)"
-        if let cached = try historyCache.events(db, record: record) { return cached }
+        if let cached = try historyCache.events(db, table: table, key: key) { return cached }
         let events = try loadEvents(db, table: table, key: key)
-        historyCache.store(record, events)
+        historyCache.store("\(table) \(key)", events)
         return events
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 import PaxsyncLog
 import PaxsyncModel
-import PaxsyncStore
+@testable import PaxsyncStore
 import PaxsyncTestSupport
 import Testing
 
@@ -53,6 +53,24 @@ struct HistoryCacheTests {
         let (replaced, previous) = try lastReplacedAndPrevious(au)
         #expect(replaced == previous, "the write replaced AU's last committed write, not the one rolled back")
         #expect(try au.allEntries().count == 5)
+        let fresh = try coalition.replica("JP", in: dir)
+        _ = try fresh.apply(try au.allEntries())
+        #expect(try fresh.digest() == au.digest())
+    }
+
+    @Test("an event the table does not hold (a commit that failed without a rollback notice) is never used")
+    func phantom() throws {
+        let au = try coalition.replica("AU", in: dir)
+        try au.commit([Records.facility("AU-MTWELD")])
+        for kg in 1...3 { try au.commit([Records.stock("AU-MTWELD", "Nd", kg: Int64(kg))]) }
+        // What a COMMIT failing on a full disk can leave: the cache has an event, the table not.
+        let key = Schema.stocks.makeKey(["AU-MTWELD", "Nd", "oxide"])
+        let phantom = RecordEvent(entry: EntryID(origin: "AU", seq: 5), stamp: Stamp(hlc: HLC(physicalMilliseconds: TestTime.start + 1, logical: 0), origin: "AU"),
+                                  change: RowChange(table: "stocks", key: key, op: .update, fields: [FieldChange(name: "quantity_kg", value: .integer(77))]))
+        try au.writer.write { db in au.historyCache.inserted(db, "stocks \(key)", phantom) }
+        try au.commit([Records.stock("AU-MTWELD", "Nd", kg: 4)])
+        let (replaced, previous) = try lastReplacedAndPrevious(au)
+        #expect(replaced == previous, "the write replaced AU's last committed write, not the phantom")
         let fresh = try coalition.replica("JP", in: dir)
         _ = try fresh.apply(try au.allEntries())
         #expect(try fresh.digest() == au.digest())
