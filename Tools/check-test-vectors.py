@@ -22,6 +22,7 @@ Ed25519 is not in Python's standard library; the Swift suite checks signatures.
 Exits 0 when every vector checks, 1 naming each one that does not.
 """
 
+import base64
 import hashlib
 import json
 import struct
@@ -187,7 +188,6 @@ def encode(value, schema, is_oneof=False):
                 if data:
                     out += varint(number << 3 | 2) + varint(len(data)) + data
             elif kind == "bytes":
-                import base64
                 data = base64.b64decode(item)
                 if data:
                     out += varint(number << 3 | 2) + varint(len(data)) + data
@@ -201,32 +201,27 @@ def encode(value, schema, is_oneof=False):
     return bytes(out)
 
 
+def read_varint(data, i):
+    """The varint at data[i:], and the index after it."""
+    n, shift = 0, 0
+    while True:
+        b = data[i]; i += 1
+        n |= (b & 0x7F) << shift; shift += 7
+        if not b & 0x80:
+            return n, i
+
+
 def read_fields(data):
     """(number, wire type, value) of each field, as any proto3 reader sees them."""
     i, fields = 0, []
     while i < len(data):
-        key, shift = 0, 0
-        while True:
-            b = data[i]; i += 1
-            key |= (b & 0x7F) << shift; shift += 7
-            if not b & 0x80:
-                break
+        key, i = read_varint(data, i)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            n, shift = 0, 0
-            while True:
-                b = data[i]; i += 1
-                n |= (b & 0x7F) << shift; shift += 7
-                if not b & 0x80:
-                    break
+            n, i = read_varint(data, i)
             fields.append((number, wire, n))
         elif wire == 2:
-            n, shift = 0, 0
-            while True:
-                b = data[i]; i += 1
-                n |= (b & 0x7F) << shift; shift += 7
-                if not b & 0x80:
-                    break
+            n, i = read_varint(data, i)
             fields.append((number, wire, data[i:i + n])); i += n
         else:
             raise ValueError(f"wire type {wire}")

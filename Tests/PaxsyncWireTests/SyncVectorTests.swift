@@ -1,4 +1,5 @@
 import Foundation
+import PaxsyncLog
 import PaxsyncModel
 import PaxsyncSync
 import PaxsyncTestSupport
@@ -49,7 +50,7 @@ struct SyncVectorTests {
             let bytes: [UInt8] = try wire.serializedBytes()
             return SyncVectors.Message(name: c.name, description: c.description,
                                        json: try wire.jsonString(options: options),
-                                       hex: bytes.map { String(format: "%02x", $0) }.joined())
+                                       hex: bytes.hex)
         }
         return SyncVectors(description: "paxsync.v1.SyncMessage values (Protocol/paxsync_sync.proto): hex is the exact "
                            + "protobuf encoding, fields in field-number order; json is the same message in the proto3 JSON mapping "
@@ -74,7 +75,7 @@ struct SyncVectorTests {
         let committed = try JSONDecoder().decode(SyncVectors.self, from: Data(contentsOf: Self.url))
         #expect(committed.messages.map(\.name) == Self.cases.map(\.name))
         for (vector, c) in zip(committed.messages, Self.cases) {
-            let bytes = try #require(hexBytes(vector.hex), "\(vector.name): hex")
+            let bytes = try #require([UInt8](hex: vector.hex), "\(vector.name): hex")
             let wire = try Paxsync_V1_SyncMessage(serializedBytes: bytes)
             #expect(SyncMessage(wire: wire) == c.message, "\(vector.name)")
             #expect(try Paxsync_V1_SyncMessage(jsonString: vector.json) == wire, "\(vector.name): json and bytes agree")
@@ -96,15 +97,5 @@ struct SyncVectorTests {
         #expect(message == .heartbeat(sentAtMilliseconds: 0, holds: nil))
         let again: [UInt8] = try message.toWire().serializedBytes()
         #expect(try SyncMessage.received(Paxsync_V1_SyncMessage(serializedBytes: again), from: "JP") == message)
-    }
-
-    func hexBytes(_ hex: String) -> [UInt8]? {
-        let chars = Array(hex.utf8)
-        guard chars.count % 2 == 0 else { return nil }
-        return stride(from: 0, to: chars.count, by: 2).map { i in
-            UInt8(String(decoding: chars[i..<i + 2], as: UTF8.self), radix: 16)
-        }.reduce(into: [UInt8]?([])) { out, byte in
-            if let byte { out?.append(byte) } else { out = nil }
-        }
     }
 }
