@@ -20,6 +20,15 @@ struct HistoryCacheTests {
         return (replaced, entries[entries.count - 2].changeSet.stamp)
     }
 
+    /// A fresh replica (its history cache cold) applying `replica`'s log reaches
+    /// the same digest and conflicts.
+    func expectSameAsFresh(_ replica: Replica) throws {
+        let cold = try coalition.replica("KR", in: dir)
+        _ = try cold.apply(try replica.allEntries())
+        #expect(try cold.digest() == replica.digest())
+        #expect(try cold.conflicts() == replica.conflicts())
+    }
+
     @Test("a write made through another connection (another process) is seen by the next write")
     func otherConnection() throws {
         let au = try coalition.replica("AU", in: dir)
@@ -33,11 +42,7 @@ struct HistoryCacheTests {
         let (replaced, previous) = try lastReplacedAndPrevious(au)
         #expect(replaced == previous, "the write replaced the other connection's, the newest")
         #expect(try au.query("SELECT quantity_kg FROM stocks").rows == [[.integer(5)]])
-        // The same entries applied to a fresh replica reach the same state and conflicts.
-        let fresh = try coalition.replica("JP", in: dir)
-        _ = try fresh.apply(try au.allEntries())
-        #expect(try fresh.digest() == au.digest())
-        #expect(try fresh.conflicts() == au.conflicts())
+        try expectSameAsFresh(au)
     }
 
     @Test("a transaction rolled back leaves no trace in what the next write reads")
@@ -53,9 +58,7 @@ struct HistoryCacheTests {
         let (replaced, previous) = try lastReplacedAndPrevious(au)
         #expect(replaced == previous, "the write replaced AU's last committed write, not the one rolled back")
         #expect(try au.allEntries().count == 5)
-        let fresh = try coalition.replica("JP", in: dir)
-        _ = try fresh.apply(try au.allEntries())
-        #expect(try fresh.digest() == au.digest())
+        try expectSameAsFresh(au)
     }
 
     @Test("an event the table does not hold (a commit that failed without a rollback notice) is never used")
@@ -71,9 +74,7 @@ struct HistoryCacheTests {
         try au.commit([Records.stock("AU-MTWELD", "Nd", kg: 4)])
         let (replaced, previous) = try lastReplacedAndPrevious(au)
         #expect(replaced == previous, "the write replaced AU's last committed write, not the phantom")
-        let fresh = try coalition.replica("JP", in: dir)
-        _ = try fresh.apply(try au.allEntries())
-        #expect(try fresh.digest() == au.digest())
+        try expectSameAsFresh(au)
     }
 
     @Test("many writes to the same records, locally and from a peer, end where a fresh replica of the log ends")
@@ -109,9 +110,6 @@ struct HistoryCacheTests {
         #expect(try au.digest() == jp.digest())
         #expect(try au.conflicts() == jp.conflicts())
         #expect(try !au.conflicts().isEmpty, "the concurrent edits left conflicts")
-        let fresh = try coalition.replica("KR", in: dir)
-        _ = try fresh.apply(try au.allEntries())
-        #expect(try fresh.digest() == au.digest())
-        #expect(try fresh.conflicts() == au.conflicts())
+        try expectSameAsFresh(au)
     }
 }
