@@ -34,10 +34,7 @@ func runMeasured(_ executable: String, _ arguments: [String]) throws -> (status:
 }
 
 func importMemoryBench(rowCount: Int) throws {
-    let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("paxsync").path
-    guard FileManager.default.isExecutableFile(atPath: binary) else {
-        throw PaxsyncError(.notFound, "build paxsync first (swift build -c release)", subject: binary)
-    }
+    let binary = try paxsyncExecutable()
     let dir = TemporaryDirectory("paxsync-bench-import")
     let coalition = TestCoalition(["AU", "JP"])
     let node = try NodeDirectory.initialize(path: dir.file("au"), nodeID: "AU", country: "AU", name: "Australia",

@@ -89,16 +89,10 @@ func cliOverhead(dir: TemporaryDirectory, commands: Int) throws -> (write: Doubl
     let executable = try paxsyncExecutable()
     let data = dir.file("cli-node")
     func run(_ arguments: [String]) throws -> Double {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
         let began = DispatchTime.now().uptimeNanoseconds
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw PaxsyncError(.invalidState, "paxsync \(arguments.joined(separator: " ")) exited \(process.terminationStatus)", subject: executable)
+        let (status, _) = try runMeasured(executable, arguments)
+        guard status == 0 else {
+            throw PaxsyncError(.invalidState, "paxsync \(arguments.joined(separator: " ")) exited \(status)", subject: executable)
         }
         return Double(DispatchTime.now().uptimeNanoseconds - began) / 1e6
     }
