@@ -216,7 +216,7 @@ public struct SyncSession: Sendable {
             peerVersionVector.advance(id.origin, to: id.seq)
             advertisedVersionVector.advance(id.origin, to: id.seq)
         }
-        for (id, _) in candidates[..<consumed] { relayFirstSeen[id] = nil }
+        if !relayFirstSeen.isEmpty { for (id, _) in candidates[..<consumed] { relayFirstSeen[id] = nil } }
         relayDeadlineMilliseconds = relayFirstSeen.values.min().map { $0 + delay }
         return Selection(entries: out, consumed: consumed, total: candidates.count)
     }
