@@ -60,3 +60,17 @@ extension LocalCoalition {
         for id in ids { print("--- \(id) serve.log\n" + ((try? String(contentsOfFile: logPath(id), encoding: .utf8)) ?? "")) }
     }
 }
+
+extension LocalCoalition {
+    /// The highest contiguous sequence of `origin` that `node`'s replica holds.
+    func head(_ node: String, of origin: String) throws -> UInt64 {
+        try directory(node).openReplica(writable: false).versionVector()[origin]
+    }
+}
+
+extension Paxsync {
+    /// `paxsync facility create`: a port in AU's namespace.
+    func createFacility(_ id: String) async throws -> Result {
+        try await run(["facility", "create", "--id", id, "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "2"])
+    }
+}

@@ -12,14 +12,6 @@ import Testing
 struct PromoteCommandTests {
     static let members: [LocalCoalition.Member] = ["AU", "JP", "KR"].map { .init(id: $0, country: $0, name: "Member \($0)") }
 
-    func head(_ c: LocalCoalition, _ node: String, of origin: String) throws -> UInt64 {
-        try NodeDirectory.open(c.dataDir(node)).openReplica(writable: false).versionVector()[origin]
-    }
-
-    func create(_ p: Paxsync, _ facility: String) async throws -> Paxsync.Result {
-        try await p.run(["facility", "create", "--id", facility, "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "2"])
-    }
-
     @Test("AU's standby catches up, refuses writes; AU is killed; the standby is promoted and writes AU:4; JP and KR take it",
           .timeLimit(.minutes(3)))
     func failover() async throws {
@@ -41,11 +33,11 @@ struct PromoteCommandTests {
         for id in ["AU", "JP", "KR", "AU-standby"] { try c.start(id) }
         let au = Paxsync(dataDir: c.dataDir("AU")), backup = Paxsync(dataDir: standby)
         for facility in ["AU-A", "AU-B", "AU-C"] {
-            let r = try await create(au, facility)
+            let r = try await au.createFacility(facility)
             try #require(r.status == 0, "\(r.output)")
         }
-        try #require(try await waitFor("the standby holds AU:3", seconds: 60) { try head(c, "AU-standby", of: "AU") == 3 })
-        let refused = try await create(backup, "AU-X")
+        try #require(try await waitFor("the standby holds AU:3", seconds: 60) { try c.head("AU-standby", of: "AU") == 3 })
+        let refused = try await backup.createFacility("AU-X")
         #expect(refused.status == 69 && refused.stderr.contains("this node is a standby"), "\(refused.output)")
         let unforced = try await backup.run(["writes", "resume", "--force"])
         #expect(unforced.status == 64 && unforced.stderr.contains("paxsync promote"), "\(unforced.output)")
@@ -64,10 +56,10 @@ struct PromoteCommandTests {
         try #require(try await waitFor("the new primary's writes resume", seconds: 60) {
             try await backup.ok(["writes", "status", "--json"]).contains("\"local_writes\" : \"allowed\"")
         })
-        let next = try await create(backup, "AU-D")
+        let next = try await backup.createFacility("AU-D")
         try #require(next.status == 0 && next.stdout.contains("Committed AU:4"), "\(next.output)")
         try #require(try await waitFor("JP and KR hold AU:4", seconds: 60) {
-            try head(c, "JP", of: "AU") == 4 && head(c, "KR", of: "AU") == 4
+            try c.head("JP", of: "AU") == 4 && c.head("KR", of: "AU") == 4
         })
 
         for id in ["AU-standby", "JP", "KR"] {

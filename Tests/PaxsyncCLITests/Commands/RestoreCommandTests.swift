@@ -13,15 +13,6 @@ import Testing
 struct RestoreCommandTests {
     static let members: [LocalCoalition.Member] = ["AU", "JP"].map { .init(id: $0, country: $0, name: "Member \($0)") }
 
-    func head(_ c: LocalCoalition, _ id: String, of origin: String) throws -> UInt64 {
-        try c.directory(id).openReplica(writable: false).versionVector()[origin]
-    }
-
-    func create(_ au: Paxsync, _ facility: String) async throws -> Paxsync.Result {
-        try await au.run(["facility", "create", "--id", facility, "--name", "F", "--kind", "port", "--country", "AU",
-                          "--lat", "1", "--lon", "2"])
-    }
-
     @Test("restore from an old backup: refused while AU runs; writes refused; AU's entries come back; writes resume; no equivocation",
           .timeLimit(.minutes(3)))
     func restoreOldBackup() async throws {
@@ -38,13 +29,13 @@ struct RestoreCommandTests {
         let au = Paxsync(dataDir: c.dataDir("AU"))
 
         // AU:1, then the backup, then AU:2 and AU:3, which JP receives.
-        let first = try await create(au, "AU-A")
+        let first = try await au.createFacility("AU-A")
         try #require(first.status == 0 && first.stdout.contains("Committed AU:1"), "\(first.output)")
         let backup = dir.file("au-old.sqlite")
         try await au.ok(["backup", "--out", backup])
         for facility in ["AU-B", "AU-C"] { try await au.ok(["facility", "create", "--id", facility, "--name", "F", "--kind", "port",
                                                               "--country", "AU", "--lat", "1", "--lon", "2"]) }
-        try #require(try await waitFor("JP holds AU:3", seconds: 60) { try head(c, "JP", of: "AU") == 3 })
+        try #require(try await waitFor("JP holds AU:3", seconds: 60) { try c.head("JP", of: "AU") == 3 })
 
         // Refused while AU's daemon runs on the directory.
         let busy = try await au.run(["restore", "--from", backup])
@@ -57,23 +48,23 @@ struct RestoreCommandTests {
         #expect(report?["head"] == "AU:1" && report?["replaced_head"] == "AU:3" && report?["local_writes"] == "paused")
         let kept = try #require(report?["previous_replica"])
         #expect(FileManager.default.fileExists(atPath: kept), "the replaced replica is kept")
-        #expect(try head(c, "AU", of: "AU") == 1)
+        #expect(try c.head("AU", of: "AU") == 1)
 
         // Without a daemon nothing lifts the pause: a write is refused, saying why.
-        let refused = try await create(au, "AU-FORK")
+        let refused = try await au.createFacility("AU-FORK")
         #expect(refused.status == 69, "\(refused.output)")
         #expect(refused.stderr.contains("local writes are paused (restored from au-old.sqlite"), "\(refused.stderr)")
-        #expect(try head(c, "AU", of: "AU") == 1, "nothing was signed")
+        #expect(try c.head("AU", of: "AU") == 1, "nothing was signed")
 
         // AU starts; JP's hello names AU:3; AU:2 and AU:3 come back; the pause lifts.
         try c.start("AU")
         try #require(try await waitFor("AU's writes resume", seconds: 60) {
             try await au.ok(["writes", "status", "--json"]).contains("\"local_writes\" : \"allowed\"")
         })
-        #expect(try head(c, "AU", of: "AU") == 3, "AU's own later entries came back before writes resumed")
-        let next = try await create(au, "AU-D")
+        #expect(try c.head("AU", of: "AU") == 3, "AU's own later entries came back before writes resumed")
+        let next = try await au.createFacility("AU-D")
         try #require(next.status == 0 && next.stdout.contains("Committed AU:4"), "\(next.output)")
-        try #require(try await waitFor("JP holds AU:4", seconds: 60) { try head(c, "JP", of: "AU") == 4 })
+        try #require(try await waitFor("JP holds AU:4", seconds: 60) { try c.head("JP", of: "AU") == 4 })
 
         // No equivocation, nothing quarantined, the same state on both.
         for id in ["AU", "JP"] {
