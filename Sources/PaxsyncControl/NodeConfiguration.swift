@@ -146,16 +146,7 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// Errors name the place: `FILE:LINE:COLUMN` for TOML syntax, `FILE:LINE` for a
     /// setting that is unknown, of the wrong type or invalid.
     public static func parse(_ text: String, source: String) throws(PaxsyncError) -> NodeConfiguration {
-        // paxsync.conf has no sections, and toml++ (under TOMLKit) fails an
-        // assertion — undefined behaviour once assertions are compiled out — on a
-        // table header with no key (`[`, `[[`, `[#`): refuse any line that opens
-        // a table before the parser sees it. (A line of a multi-line string
-        // starting with `[` is refused too; no setting has a use for one.)
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-        where raw.drop(while: { $0 == " " || $0 == "\t" }).first == "[" {
-            throw PaxsyncError(.badInput, "paxsync.conf has no [sections]: every setting is a top-level `key = value` line; "
-                               + "remove the line that starts with \"[\"", subject: "\(source):\(index + 1)")
-        }
+        try refuseWhatTheTOMLParserMustNotSee(text, source: source)
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -287,6 +278,86 @@ public struct NodeConfiguration: Sendable, Equatable {
             role = text
         default:
             throw PaxsyncError(.badInput, "unknown setting \"\(key)\"; known: \(Self.keys.joined(separator: ", "))")
+        }
+    }
+
+    /// Refuses, before toml++ (under TOMLKit) reads the file, the input on which it
+    /// fails an assertion instead of reporting an error — an abort, in release builds
+    /// too — none of which a paxsync.conf has a use for:
+    /// - a table header (`[`, `[[`, `[#` with no key): no setting is in a section;
+    /// - `{` or `}`: no setting is a table (an array holding `}` is the assertion
+    ///   fuzz-config found in `parse_array`);
+    /// - U+0085, U+2028 or U+2029 (Unicode line breaks that TOML does not have): the
+    ///   same assertion, reached from an array.
+    /// Strings are skipped as TOML reads them (basic and literal, one-line and
+    /// multi-line, with escapes), so a value may hold any of these characters.
+    /// Where this scan and toml++ could differ, the file is already invalid TOML and
+    /// toml++ stops at its own error first.
+    static func refuseWhatTheTOMLParserMustNotSee(_ text: String, source: String) throws(PaxsyncError) {
+        let scalars = Array(text.unicodeScalars)
+        var index = 0, line = 1, column = 1
+        var lineHasOnlyBlanks = true
+        func advance(_ count: Int = 1) {
+            for _ in 0..<count where index < scalars.count {
+                if scalars[index] == "\n" { line += 1; column = 1; lineHasOnlyBlanks = true } else { column += 1 }
+                index += 1
+            }
+        }
+        func starts(with delimiter: Unicode.Scalar, times: Int) -> Bool {
+            index + times <= scalars.count && scalars[index..<(index + times)].allSatisfy { $0 == delimiter }
+        }
+        func refuse(_ message: String) -> PaxsyncError {
+            PaxsyncError(.badInput, message, subject: "\(source):\(line):\(column)")
+        }
+        while index < scalars.count {
+            let scalar = scalars[index]
+            switch scalar {
+            case "#":
+                // A comment, to the end of the line (toml++ ends it at any ASCII line break).
+                while index < scalars.count, !["\n", "\r", "\u{0B}", "\u{0C}"].contains(scalars[index]) {
+                    if [0x85, 0x2028, 0x2029].contains(scalars[index].value) { break }
+                    advance()
+                }
+                continue
+            case "\"", "'":
+                let escapes = scalar == "\""
+                if starts(with: scalar, times: 3) {
+                    advance(3)
+                    while index < scalars.count {
+                        if escapes && scalars[index] == "\\" { advance(2); continue }
+                        if starts(with: scalar, times: 3) {
+                            // One or two quotes just inside the closing delimiter belong to the string.
+                            var run = 0
+                            while index + run < scalars.count && scalars[index + run] == scalar && run < 5 { run += 1 }
+                            advance(run)
+                            break
+                        }
+                        advance()
+                    }
+                } else {
+                    advance()
+                    while index < scalars.count, scalars[index] != scalar, scalars[index] != "\n" {
+                        advance(escapes && scalars[index] == "\\" ? 2 : 1)
+                    }
+                    advance()
+                }
+                lineHasOnlyBlanks = false
+                continue
+            case "[" where lineHasOnlyBlanks:
+                throw refuse("paxsync.conf has no [sections]: every setting is a top-level `key = value` line; "
+                             + "remove the line that starts with \"[\"")
+            case "{", "}":
+                throw refuse("paxsync.conf has no tables: every setting is a string in double quotes or a number; "
+                             + "remove the \"\(scalar)\"")
+            case _ where [0x85, 0x2028, 0x2029].contains(scalar.value):
+                throw refuse(String(format: "U+%04X, a Unicode line break, outside a string: TOML breaks lines with \\n "
+                                    + "only; remove it", scalar.value))
+            case " ", "\t", "\n":
+                break
+            default:
+                lineHasOnlyBlanks = false
+            }
+            advance()
         }
     }
 

@@ -152,8 +152,52 @@ struct NodeConfigurationTests {
     func tableHeader(text: String, line: Int) throws {
         let error = try #require(parseError(text))
         #expect(error.code == .badInput)
-        #expect(error.subject == "paxsync.conf:\(line)")
+        #expect(error.subject?.hasPrefix("paxsync.conf:\(line):") == true, "\(error)")
         #expect(error.message.hasPrefix("paxsync.conf has no [sections]"))
+    }
+
+    /// fuzz-config found toml++ failing `!is_value_terminator(*cp)` in `parse_array`
+    /// (an abort in release builds too) on `}` or a Unicode line break where an
+    /// array expects a value.
+    @Test("braces and Unicode line breaks outside strings are refused at their line and column", arguments: [
+        ("x=[}", "paxsync.conf:1:4", "no tables"),
+        ("node_id = \"AU\"\npeers = [\n  # a comment\n  }]\n", "paxsync.conf:4:3", "no tables"),
+        ("node_id = \"AU\"\npeers = [\u{2028}]\n", "paxsync.conf:2:10", "U+2028"),
+        ("node_id = \"AU\"\npeers = [\"JP\",\u{85}]\n", "paxsync.conf:2:15", "U+0085"),
+        ("node_id = \"AU\" # a comment\u{2029}\n", "paxsync.conf:1:27", "U+2029"),
+        ("node_id = \"AU\"\nlisten = { host = \"x\" }\n", "paxsync.conf:2:10", "no tables"),
+        // Quotes just inside a multi-line string's closing delimiter, and an escaped
+        // quote, do not open another string: the brace after is seen.
+        ("listen = \"\"\"a\"\"\"\"\"\n}", "paxsync.conf:2:1", "no tables"),
+        ("listen = '''a'''''\n}", "paxsync.conf:2:1", "no tables"),
+        ("listen = \"a\\\"\"\n}", "paxsync.conf:2:1", "no tables"),
+    ])
+    func refusedBeforeTheParser(text: String, subject: String, mention: String) throws {
+        let error = try #require(parseError(text))
+        #expect(error.code == .badInput)
+        #expect(error.subject == subject)
+        #expect(error.message.contains(mention), "\(error)")
+    }
+
+    @Test("strings may hold brackets, braces and Unicode line breaks, and read back as written")
+    func bracketsInStrings() throws {
+        var config = NodeConfiguration(nodeID: "AU")
+        config.replicaFile = "r[1]{x}\u{2028}\u{85}\"\"\"#'''.sqlite"
+        config.rosterFile = "[roster]\n{json}"
+        #expect(try NodeConfiguration.parse(config.fileContents, source: "paxsync.conf") == config)
+        let text = """
+            node_id = "AU"
+            replica = '''
+            [r]{1}\u{2028}.sqlite'''
+            roster = \"\"\"
+            [x]\\\"\"\"\"\"
+            # [
+            key = 'k}' # {
+            """
+        let parsed = try NodeConfiguration.parse(text, source: "paxsync.conf")
+        #expect(parsed.replicaFile == "[r]{1}\u{2028}.sqlite")
+        #expect(parsed.rosterFile == "[x]\"\"", "an escaped quote, then one just inside the delimiter")
+        #expect(parsed.keyFile == "k}")
     }
 
     @Test("PAXSYNC_<KEY> variables override the file; other variables are ignored")
