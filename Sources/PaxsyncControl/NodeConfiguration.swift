@@ -295,7 +295,8 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// toml++ stops at its own error first.
     static func refuseWhatTheTOMLParserMustNotSee(_ text: String, source: String) throws(PaxsyncError) {
         let scalars = Array(text.unicodeScalars)
-        var index = 0, line = 1, column = 1
+        // toml++ skips a byte-order mark at the start, so a table header may follow it.
+        var index = scalars.first == "\u{FEFF}" ? 1 : 0, line = 1, column = 1
         var lineHasOnlyBlanks = true
         func advance(_ count: Int = 1) {
             for _ in 0..<count where index < scalars.count {

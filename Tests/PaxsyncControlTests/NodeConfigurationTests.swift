@@ -145,9 +145,9 @@ struct NodeConfigurationTests {
     }
 
     /// toml++ asserted (an abort in debug builds) on the first three before the
-    /// check; fuzz-config found `[` alone.
+    /// check; fuzz-config found `[` alone, and `[` after a byte-order mark.
     @Test("a table header is refused with its line, before the TOML parser sees it", arguments: [
-        ("[\n", 1), ("node_id = \"AU\"\n[[\n", 2), ("node_id = \"AU\"\n\n  [#\n", 3), ("node_id = \"AU\"\n[node]\nlisten = \"x\"\n", 2),
+        ("[\n", 1), ("\u{FEFF}[\n", 1), ("node_id = \"AU\"\n[[\n", 2), ("node_id = \"AU\"\n\n  [#\n", 3), ("node_id = \"AU\"\n[node]\nlisten = \"x\"\n", 2),
     ])
     func tableHeader(text: String, line: Int) throws {
         let error = try #require(parseError(text))
