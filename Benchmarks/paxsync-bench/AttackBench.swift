@@ -75,7 +75,9 @@ func attackBench(writes: Int, floodPerNode: Int = 300) throws {
     burners.forEach { $0.stop() }
 
     // Phase 3: junk batches from the certified member XX, to every node, as fast as it can.
-    let junk = JunkStreamer(ports: Array(zip(ids, ports)), as: attacker, tls: attackerTLS)
+    let roster = coalition.roster
+    let junk = JunkStreamer(ports: Array(zip(ids, ports)), as: attacker, tls: attackerTLS,
+                            check: try attackerTLS.peerCheck(roster: { roster }))
     let junkTask = Task { await junk.run() }
     try waitUntil("the first junk batch accepted for judgement", timeout: 60) { junk.batchesSent.load(ordering: .relaxed) > 0 }
     let junked = try measure("junk batches")
@@ -192,7 +194,10 @@ final class JunkStreamer: Sendable {
     let batchesSent = Atomic<Int>(0)
     let counter = Atomic<Int>(0)
 
-    init(ports: [(String, Int)], as id: String, tls: TLSFiles) {
+    let check: PeerCertificateCheck
+
+    init(ports: [(String, Int)], as id: String, tls: TLSFiles, check: PeerCertificateCheck) {
+        self.check = check
         self.ports = ports
         self.id = id
         self.tls = tls
@@ -231,7 +236,8 @@ final class JunkStreamer: Sendable {
         var config = HTTP2ClientTransport.Posix.Config.defaults
         config.http2.authority = CoalitionPKI.dnsName(forNode: node)
         guard let transport = try? HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port),
-                                                               transportSecurity: tls.clientSecurity, config: config) else { return }
+                                                               transportSecurity: tls.clientSecurity(check: check, dialed: node) { _ in },
+                                                               config: config) else { return }
         let hello = SyncMessage.hello(.init(nodeID: id, versionVector: [:])).toWire()
         let closed = Atomic<Bool>(false)
         try? await withGRPCClient(transport: transport) { client in

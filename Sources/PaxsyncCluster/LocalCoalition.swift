@@ -41,7 +41,9 @@ public final class LocalCoalition: @unchecked Sendable {
 
     /// Creates the coalition's files. Each node listens on a free loopback port;
     /// `configure` adjusts a node's configuration before it is written.
-    public init(base: String, members: [Member], executable: String,
+    /// `pinTLSKeys`: the roster pins each node's TLS key (its certificate is still
+    /// from the coalition CA); false leaves the CA alone to vouch for them.
+    public init(base: String, members: [Member], executable: String, pinTLSKeys: Bool = true,
                 configure: (String, inout NodeConfiguration) -> Void = { _, _ in }) throws {
         self.base = base
         self.members = members
@@ -50,18 +52,28 @@ public final class LocalCoalition: @unchecked Sendable {
         let ca = try CADirectory.create(at: (base as NSString).appendingPathComponent("ca"), name: "paxsync local coalition CA")
 
         let keys = Dictionary(uniqueKeysWithValues: members.map { ($0.id, NodeSigningKey()) })
-        roster = Roster(coalition: "paxsync local coalition", members: members.map { m in
+        var roster = Roster(coalition: "paxsync local coalition", members: members.map { m in
             RosterMember(id: m.id, country: m.country, name: m.name, signingKey: keys[m.id]!.publicKeyBase64,
                          address: "127.0.0.1:\(LoopbackPorts.reserve())")
         })
+        var directories: [NodeDirectory] = []
         for m in members {
             let path = (base as NSString).appendingPathComponent(m.id)
-            _ = try NodeDirectory.initialize(path: path, nodeID: m.id, country: m.country, name: m.name,
-                                             address: roster.member(m.id)!.address, roster: roster, key: keys[m.id]!) {
+            directories.append(try NodeDirectory.initialize(path: path, nodeID: m.id, country: m.country, name: m.name,
+                                                            address: roster.member(m.id)!.address, roster: roster, key: keys[m.id]!) {
                 configure(m.id, &$0)
+            })
+            let tls = (path as NSString).appendingPathComponent("tls")
+            try ca.issueNode(id: m.id, into: tls)
+            if pinTLSKeys {
+                let pem = try String(contentsOfFile: TLSFiles(directory: tls).certificate, encoding: .utf8)
+                roster.members[roster.members.firstIndex { $0.id == m.id }!].tlsPin = try PeerCertificateCheck.pin(ofPEM: pem)
             }
-            try ca.issueNode(id: m.id, into: (path as NSString).appendingPathComponent("tls"))
         }
+        if pinTLSKeys {
+            for directory in directories { try directory.installRoster(roster, source: "local coalition") }
+        }
+        self.roster = roster
     }
 
     /// Opens a coalition laid out as `init` lays it out (nodes in `BASE/ID`),

@@ -46,6 +46,13 @@ public struct NodeDaemon {
             }
             if !peers.isEmpty { try replica.pauseLocalWrites(reason: "the daemon started") }
         }
+        // Without a CA file, a peer the roster does not pin can never be accepted: say so now.
+        let unpinned = peers.filter { replica.roster.member($0)?.tlsPin == nil }.sorted()
+        if !tls.hasCA && !unpinned.isEmpty {
+            logger.warning("no coalition CA certificate and no TLS pin in the roster for some peers: they will be refused",
+                           metadata: ["peers": "\(unpinned.joined(separator: ","))", "tls_ca": "\(tls.ca)",
+                                      "fix": "paxsync roster pin MEMBER PIN, or install the CA certificate"])
+        }
         let metrics = NodeMetrics()
         let registry = PeerRegistry(observer: metrics)
         var sync = SyncConfiguration(listenHost: host, listenPort: port, tls: tls, peers: peers)

@@ -23,7 +23,8 @@ public final class TemporaryDirectory: @unchecked Sendable {
 public struct TestCoalition: Sendable {
     public let ids: [String]
     public let keys: [String: NodeSigningKey]
-    public let roster: Roster
+    /// Tests may change it (pin a member's TLS key) before building replicas.
+    public var roster: Roster
 
     /// `TestCoalition(["AU", "JP", "KR"])`. Keys are derived from `seed` so runs repeat.
     public init(_ ids: [String] = ["AU", "JP", "KR"], seed: UInt8 = 1) {

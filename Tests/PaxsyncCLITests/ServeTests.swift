@@ -2,6 +2,7 @@ import Foundation
 import PaxsyncCLI
 import PaxsyncCluster
 import PaxsyncDaemon
+import PaxsyncLog
 import PaxsyncModel
 import PaxsyncNet
 import PaxsyncTestSupport
@@ -19,15 +20,28 @@ final class ServedCoalition {
     var ports: [String: Int] = [:]
     private var daemons: LocalCoalition!
 
-    init(_ ids: [String], peers: [String: String] = [:]) async throws {
+    /// How the nodes get their TLS certificates: from a coalition CA, with or
+    /// without the roster pinning their keys, or self-signed and pinned (no CA).
+    enum TLSSetup { case ca, caPinned, selfSigned }
+
+    init(_ ids: [String], peers: [String: String] = [:], tls: TLSSetup = .ca) async throws {
         self.ids = ids
         let cli = Paxsync()
-        try await cli.ok(["ca", "init", "--dir", dir.file("ca")])
+        if tls != .selfSigned { try await cli.ok(["ca", "init", "--dir", dir.file("ca")]) }
         for id in ids {
             let path = dir.file(id)
             ports[id] = LoopbackPorts.reserve()
             try await cli.ok(["node", "init", "--node-id", id, "--data-dir", path, "--address", "127.0.0.1:\(ports[id]!)"])
-            try await cli.ok(["ca", "issue", "--ca", dir.file("ca"), "--node-id", id, "--out", path + "/tls"])
+            switch tls {
+            case .ca:
+                try await cli.ok(["ca", "issue", "--ca", dir.file("ca"), "--node-id", id, "--out", path + "/tls"])
+            case .caPinned:
+                try await cli.ok(["ca", "issue", "--ca", dir.file("ca"), "--node-id", id, "--out", path + "/tls"])
+                let pin = try await cli.ok(["tls", "pin", "--data-dir", path]).trimmingCharacters(in: .whitespacesAndNewlines)
+                try await cli.ok(["roster", "pin", "--data-dir", path, id, pin])
+            case .selfSigned:
+                try await cli.ok(["tls", "create", "--data-dir", path, "--host", "127.0.0.1"])
+            }
             if let list = peers[id] {
                 let config = try String(contentsOfFile: path + "/paxsync.conf", encoding: .utf8)
                 try config.replacingOccurrences(of: "peers = \"*\"", with: "peers = \"\(list)\"")
@@ -127,6 +141,63 @@ struct ServeTests {
         if !converged { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
         let au = try await JSONDecoder().decode(NodeStatus.self, from: Data(c.cli("AU").ok(["status", "--json"]).utf8))
         #expect(au.peers.map(\.id) == ["JP"], "AU has no session with KR")
+        for id in c.ids { #expect(c.stop(id) == 0) }
+    }
+
+    @Test("self-signed certificates pinned in the rosters (tls create, roster add --from): no CA, and the coalition converges")
+    func selfSignedPinned() async throws {
+        let c = try await ServedCoalition(["AU", "JP", "KR"], tls: .selfSigned)
+        #expect(!FileManager.default.fileExists(atPath: c.dir.file("AU") + "/tls/ca.crt"))
+        let roster = try Roster.decode(Data(try await c.cli("KR").ok(["roster", "show", "--json"]).utf8), source: "roster show")
+        for id in c.ids {
+            let pin = try await c.cli(id).ok(["tls", "pin"]).trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(roster.member(id)?.tlsPin == pin, "KR's roster pins \(id)'s key")
+        }
+        for id in c.ids { try c.start(id) }
+        for (i, id) in c.ids.enumerated() {
+            try await c.cli(id).ok(["facility", "create", "--id", "\(id)-F", "--name", "F", "--kind", "port", "--country", id,
+                                    "--lat", "\(i)", "--lon", "\(i)"])
+        }
+        let converged = try await waitFor("equal digests, three facilities everywhere") {
+            let rows = try await c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM facilities"])
+            return try await c.digests().count == 1 && rows.contains("3")
+        }
+        if !converged { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
+        for id in c.ids { #expect(c.stop(id) == 0) }
+    }
+
+    @Test("the coalition CA signs a certificate for AU with another key: JP refuses it by the pin, and status says why")
+    func caCannotOverridePin() async throws {
+        let c = try await ServedCoalition(["AU", "JP"], tls: .caPinned)
+        for id in c.ids {
+            for other in c.ids where other != id {
+                let pin = try await c.cli(other).ok(["tls", "pin"]).trimmingCharacters(in: .whitespacesAndNewlines)
+                try await c.cli(id).ok(["roster", "pin", other, pin])
+            }
+        }
+        let pinned = try await c.cli("AU").ok(["tls", "pin"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        // The CA issues AU a second certificate, with a new key, and AU's node presents it.
+        try await Paxsync().ok(["ca", "issue", "--ca", c.dir.file("ca"), "--node-id", "AU", "--out", c.dir.file("forged")])
+        for file in ["node.crt", "node.key"] {
+            let path = c.dir.file("AU") + "/tls/" + file
+            try FileManager.default.removeItem(atPath: path)
+            try FileManager.default.copyItem(atPath: c.dir.file("forged") + "/" + file, toPath: path)
+        }
+        let forged = try await Paxsync().ok(["tls", "pin", "--certificate", c.dir.file("forged") + "/node.crt"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(forged != pinned)
+        try await c.cli("AU").ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "1"])
+        for id in c.ids { try c.start(id) }
+        var status: NodeStatus?
+        _ = try await waitFor("JP reports refusing AU's certificate") {
+            status = try JSONDecoder().decode(NodeStatus.self, from: Data(try await c.cli("JP").ok(["status", "--json"]).utf8))
+            return !(status?.refusedCertificates ?? []).isEmpty
+        }
+        #expect(status?.refusedCertificates?.last?.message
+            == "the certificate for AU has key \(forged), not the key the roster pins for AU (\(pinned))")
+        let text = try await c.cli("JP").ok(["status"])
+        #expect(text.contains("refused TLS certificates") && text.contains("not the key the roster pins for AU"), "\(text)")
+        #expect(try await c.cli("JP").ok(["query", "SELECT COUNT(*) AS n FROM facilities"]).contains("0"), "nothing crossed")
         for id in c.ids { #expect(c.stop(id) == 0) }
     }
 

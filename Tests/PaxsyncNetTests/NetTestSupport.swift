@@ -7,6 +7,7 @@ import PaxsyncStore
 import PaxsyncSync
 import PaxsyncTestSupport
 import Testing
+import X509
 
 /// A coalition CA in a temporary directory that issues node TLS files.
 struct TestPKI {
@@ -29,6 +30,22 @@ struct TestPKI {
     }
 }
 
+extension TestPKI {
+    /// A self-signed certificate for `id` (no CA file: `ca` names a file that does not exist).
+    func selfSigned(_ id: String, notBefore: Date = Date().addingTimeInterval(-300), validDays: Int = 30) throws -> TLSFiles {
+        let issued = try CoalitionPKI.selfSignedNode(id: id, hosts: ["127.0.0.1"], validDays: validDays, notBefore: notBefore)
+        let base = dir.file("\(id)-self-\(UUID().uuidString.prefix(6))")
+        try issued.certificatePEM.write(toFile: base + ".crt", atomically: true, encoding: .utf8)
+        try issued.privateKeyPEM.write(toFile: base + ".key", atomically: true, encoding: .utf8)
+        return TLSFiles(certificate: base + ".crt", privateKey: base + ".key", ca: base + ".no-ca")
+    }
+}
+
+/// The pin of the certificate in `tls`.
+func pin(_ tls: TLSFiles) throws -> String {
+    PeerCertificateCheck.pin(of: try Certificate(pemEncoded: String(contentsOfFile: tls.certificate, encoding: .utf8)))
+}
+
 /// One node in-process: replica, TLS files, server on a free loopback port.
 final class NetNode: @unchecked Sendable {
     let id: String
@@ -39,12 +56,12 @@ final class NetNode: @unchecked Sendable {
     var port = 0
 
     init(_ id: String, coalition: TestCoalition, pki: TestPKI, dir: TemporaryDirectory, observer: (any SyncObserver)? = nil,
-         relayDelayMilliseconds: UInt64 = SyncProtocol.relayDelayMilliseconds) throws {
+         relayDelayMilliseconds: UInt64 = SyncProtocol.relayDelayMilliseconds, tls: TLSFiles? = nil) throws {
         self.id = id
         registry = PeerRegistry(observer: observer, relayDelayMilliseconds: relayDelayMilliseconds,
                                 advertiseIntervalMilliseconds: min(SyncProtocol.advertiseIntervalMilliseconds, relayDelayMilliseconds / 4))
         replica = try coalition.replica(id, in: dir, clock: SystemClock())
-        tls = try pki.issue(id)
+        self.tls = try tls ?? pki.issue(id)
         // PAXSYNC_TEST_LOG=debug (or another level) shows the nodes' logs on stderr.
         var logger = Logger(label: "test.\(id)")
         logger.logLevel = ProcessInfo.processInfo.environment["PAXSYNC_TEST_LOG"].flatMap(Logger.Level.init(rawValue:)) ?? .critical

@@ -8,6 +8,7 @@ import PaxsyncNet
 import PaxsyncStore
 import PaxsyncSync
 import ServiceLifecycle
+import X509
 
 struct CACommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,5 +82,118 @@ struct ServeCommand: AsyncParsableCommand {
         var logger = Logger(label: "paxsync")
         logger[metadataKey: "node"] = "\(config.nodeID)"
         try await NodeDaemon(directory: dir, version: PaxsyncCommand.version, listenOverride: listen, logger: logger).run()
+    }
+}
+
+struct TLSCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tls", abstract: "A node's TLS certificate and the pin peers' rosters hold for it.",
+        discussion: """
+            The roster pins each member's TLS key (SHA-256 of the certificate's public key).
+            A pinned member is accepted only with that key, whoever signed its certificate;
+            a member without a pin only with a certificate from the coalition CA.
+            """,
+        subcommands: [Create.self, Pin.self])
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a self-signed TLS certificate for this node and pin its key in this node's roster.",
+            discussion: """
+                Writes the certificate and key where paxsync.conf names them (tls_certificate,
+                tls_key), sets this node's tlsPin in its roster.json and prints the pin. Give the
+                pin (or this roster: `paxsync roster add --from`) to every other member; until
+                their rosters hold it, they accept this node only with a certificate from the
+                coalition CA. --force replaces an existing certificate (a new key: peers must
+                learn the new pin, with `paxsync roster pin`).
+                Example:
+                  paxsync tls create --data-dir au --host 10.0.0.5
+                """)
+        @OptionGroup var node: NodeOptions
+        @Option(help: "Extra DNS name or IPv4 address for the certificate (repeatable).") var host: [String] = []
+        @Option(help: "Validity in days.") var days = 825
+        @Flag(help: "Replace an existing certificate and key.") var force = false
+        @OptionGroup var json: JSONFlag
+
+        func run() throws {
+            let dir = try node.directory()
+            let config = dir.configuration
+            let certificate = dir.file(config.tlsCertificate), key = dir.file(config.tlsKey)
+            if FileManager.default.fileExists(atPath: certificate) && !force {
+                throw PaxsyncError(.usage, "a certificate already exists; --force replaces it (and its key: peers must learn the new pin)",
+                                   subject: certificate)
+            }
+            let issued = try CoalitionPKI.selfSignedNode(id: config.nodeID, hosts: host, validDays: days)
+            let pin = PeerCertificateCheck.pin(of: try Certificate(pemEncoded: issued.certificatePEM))
+            var roster = try dir.loadRoster()
+            guard let index = roster.members.firstIndex(where: { $0.id == config.nodeID }) else {
+                throw PaxsyncError(.badInput, "the roster does not list this node", subject: dir.rosterPath)
+            }
+            roster.members[index].tlsPin = pin
+            for path in [certificate, key] {
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                        withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+            try FileWriter.write(key, issued.privateKeyPEM, mode: 0o600)
+            try FileWriter.write(certificate, issued.certificatePEM, mode: 0o644)
+            try dir.installRoster(roster, source: "tls create")
+            if json.enabled { Output.json(["node": config.nodeID, "certificate": certificate, "tlsPin": pin]); return }
+            print("Created a self-signed certificate for \(CoalitionPKI.dnsName(forNode: config.nodeID)) in \(certificate)")
+            print("Pinned it in \(dir.rosterPath): \(config.nodeID) tlsPin \(pin)")
+            print("Other members: paxsync roster pin \(config.nodeID) \(pin)")
+        }
+    }
+
+    struct Pin: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the pin of this node's TLS certificate (or of --certificate FILE).",
+            discussion: """
+                The pin is SHA-256 of the certificate's DER SubjectPublicKeyInfo, as
+                `openssl x509 -in node.crt -pubkey -noout | openssl pkey -pubin -outform der | sha256sum`
+                prints it. Also says whether this node's roster pins that key.
+                Examples:
+                  paxsync tls pin --data-dir au
+                  paxsync tls pin --certificate jp/tls/node.crt --json
+                """)
+        @OptionGroup var node: NodeOptions
+        @Option(help: ArgumentHelp("A PEM certificate file instead of this node's.", valueName: "FILE")) var certificate: String?
+        @OptionGroup var json: JSONFlag
+
+        func run() throws {
+            let dir = certificate == nil ? try node.directory() : nil
+            let path = certificate ?? dir!.file(dir!.configuration.tlsCertificate)
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw PaxsyncError(.notFound, "cannot read the certificate", subject: path)
+            }
+            let parsed: Certificate
+            do { parsed = try Certificate(pemEncoded: String(decoding: data, as: UTF8.self)) } catch {
+                throw PaxsyncError(.badInput, "not a PEM certificate", subject: path, underlying: error)
+            }
+            let pin = PeerCertificateCheck.pin(of: parsed)
+            let member = CoalitionPKI.nodeID(of: parsed)
+            let pinned = try dir.map { try $0.loadRoster().member($0.configuration.nodeID)?.tlsPin }
+            if json.enabled {
+                Output.json(PinReport(certificate: path, member: member, tlsPin: pin, rosterPin: pinned ?? nil))
+                return
+            }
+            print(pin)
+            if let dir {
+                switch pinned ?? nil {
+                case pin?: break
+                case let other?:
+                    Output.error("warning: this node's roster pins another key for \(dir.configuration.nodeID) (\(other)); "
+                                 + "peers with that pin refuse this certificate")
+                case nil:
+                    Output.error("note: this node's roster pins no TLS key for \(dir.configuration.nodeID): "
+                                 + "peers accept it only with a certificate from the coalition CA")
+                }
+            }
+        }
+    }
+
+    struct PinReport: Encodable {
+        let certificate: String
+        let member: String?
+        let tlsPin: String
+        let rosterPin: String?
     }
 }

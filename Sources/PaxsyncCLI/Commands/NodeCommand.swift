@@ -91,7 +91,7 @@ struct NodeCommand: ParsableCommand {
 struct RosterCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "roster", abstract: "Show or replace the coalition roster.",
-        subcommands: [Show.self, Set.self, Add.self])
+        subcommands: [Show.self, Set.self, Add.self, PinMember.self])
 
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the roster's members.",
@@ -101,8 +101,8 @@ struct RosterCommand: ParsableCommand {
         func run() throws {
             let roster = try node.directory().loadRoster()
             if json.enabled { Output.json(roster); return }
-            Output.table(["id", "country", "name", "address", "signing key"],
-                         roster.members.map { [$0.id, $0.country, $0.name, $0.address, $0.signingKey] })
+            Output.table(["id", "country", "name", "address", "signing key", "TLS pin"],
+                         roster.members.map { [$0.id, $0.country, $0.name, $0.address, $0.signingKey, $0.tlsPin ?? "none (CA)"] })
             print("\nKey fingerprints (SHA-256 of each public key; compare them out of band, give them to `log verify --trust-fingerprint`):")
             for member in roster.members { print("  \(member.id)  \(member.keyFingerprint)") }
         }
@@ -138,6 +138,7 @@ struct RosterCommand: ParsableCommand {
         @Option var name: String?
         @Option(help: "Base64 Ed25519 public key, as `paxsync node init` prints it.") var key: String?
         @Option var address = ""
+        @Option(name: .customLong("tls-pin"), help: "The member's TLS pin, as `paxsync tls pin` prints it.") var tlsPin: String?
 
         func validate() throws {
             if from == nil && (id == nil || country == nil || key == nil) {
@@ -153,12 +154,47 @@ struct RosterCommand: ParsableCommand {
                 guard let data = FileManager.default.contents(atPath: from) else { throw PaxsyncError(.notFound, "cannot read", subject: from) }
                 (roster, added) = try roster.merging(Roster.decode(data, source: from), source: from)
             } else if let id, let country, let key {
-                let member = RosterMember(id: id, country: country, name: name ?? id, signingKey: key, address: address)
+                let member = RosterMember(id: id, country: country, name: name ?? id, signingKey: key, address: address, tlsPin: tlsPin)
                 roster = try roster.adding(member)
                 added = [member]
             }
+            let before = try dir.loadRoster()
             try dir.installRoster(roster, source: from ?? "roster add")
             print("Added \(added.isEmpty ? "nobody new" : added.map(\.id).joined(separator: ", ")); the roster lists \(roster.members.map(\.id).joined(separator: ", "))")
+            let pinned = roster.members.filter { member in before.member(member.id).map { $0.tlsPin == nil && member.tlsPin != nil } ?? false }
+            if !pinned.isEmpty { print("Learned the TLS pins of \(pinned.map(\.id).joined(separator: ", "))") }
+        }
+    }
+
+    struct PinMember: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pin",
+            abstract: "Pin a member's TLS key in this node's roster, or replace its pin (a rotated TLS key).",
+            discussion: """
+                From then on this node accepts MEMBER only with a certificate for that key (the
+                daemon reads the roster when it starts). Compare the pin out of band with the
+                member's `paxsync tls pin`.
+                Example:
+                  paxsync roster pin --data-dir au JP 3f9c…(64 hex digits)
+                """)
+        @OptionGroup var node: NodeOptions
+        @Argument(help: "The member.") var member: String
+        @Argument(help: ArgumentHelp("64 lowercase hex digits.", valueName: "PIN")) var pin: String
+
+        func run() throws {
+            let dir = try node.directory()
+            var roster = try dir.loadRoster()
+            guard let index = roster.members.firstIndex(where: { $0.id == member }) else {
+                throw PaxsyncError(.notFound, "not in the roster", subject: member)
+            }
+            guard RosterMember.isValidTLSPin(pin) else {
+                throw PaxsyncError(.badInput, "a TLS pin is 64 lowercase hex digits, as `paxsync tls pin` prints it", subject: pin)
+            }
+            let old = roster.members[index].tlsPin
+            roster.members[index].tlsPin = pin
+            try dir.installRoster(roster, source: "roster pin")
+            print(old.map { $0 == pin ? "\(member) was already pinned to \(pin)" : "\(member): pin \($0) replaced by \(pin)" }
+                  ?? "\(member) pinned to \(pin)")
         }
     }
 }

@@ -142,6 +142,14 @@ enum StatusView {
             out += "\nquarantined entries (rejected whole, kept as evidence; see `paxsync quarantine`):\n"
             out += Output.render(["ENTRY", "CODE", "REASON"], s.quarantined.suffix(20).map { [$0.entry ?? "(undecodable)", $0.code, $0.reason] })
         }
+        if let refused = s.refusedCertificates, !refused.isEmpty {
+            out += "\nrefused TLS certificates (latest \(refused.count), oldest first):\n"
+            let now = instant(s.generatedAt) ?? Date()
+            for r in refused {
+                let ago = instant(r.at).map { duration(max(0, now.timeIntervalSince($0))) } ?? "?"
+                out += "  \(r.at) (\(ago) ago)  \(r.message)\n"
+            }
+        }
         if !s.equivocations.isEmpty {
             out += "\nEQUIVOCATION: these members signed two different entries with the same sequence:\n"
             out += Output.render(["ENTRY", "HASH A", "HASH B", "DETECTED"], s.equivocations.map { [$0.entry, String($0.hashA.prefix(16)), String($0.hashB.prefix(16)), $0.detectedAt] })

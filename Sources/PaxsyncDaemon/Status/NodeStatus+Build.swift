@@ -48,6 +48,7 @@ extension NodeStatus {
             peers: peers, origins: origins, held: snapshot.held, quarantined: snapshot.quarantined,
             equivocations: snapshot.equivocations, openConflicts: snapshot.openConflicts, logEntries: snapshot.logEntries,
             replicaBytes: replicaFileBytes(replica.path),
+            refusedCertificates: daemon.map { $0.registry.recentCertificateRefusals.map { PeerError(message: $0.message, at: iso8601($0.at)) } },
             localWritesPaused: try replica.localWritePause().map { pause in
                 "\(pause.reason), since \(CivilTime.iso8601(milliseconds: pause.sinceMilliseconds))"
                     + (pause.awaitingSeq.map { "; waiting for \(replica.nodeID):\($0) to come back" } ?? "; waiting for a peer to confirm the head")

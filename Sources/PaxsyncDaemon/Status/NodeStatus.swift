@@ -77,6 +77,9 @@ public struct NodeStatus: Codable, Sendable {
     public var openConflicts: Int
     public var logEntries: Int
     public var replicaBytes: Int
+    /// The latest TLS certificates this node's server refused, and why (a key
+    /// other than the roster's pin, an unknown member, no chain to the CA), oldest first.
+    public var refusedCertificates: [PeerError]?
     /// Why local writes are paused (`LocalWritePause`) and since when, or nil when allowed.
     public var localWritesPaused: String?
 

@@ -5,7 +5,9 @@ extension Roster {
     /// `other`'s order: how a node learns its peers from their roster files.
     ///
     /// A member listed in both must have the same signing key; the entry already
-    /// here is kept as it is (its name and address are not taken from `other`).
+    /// here is kept as it is (its name and address are not taken from `other`),
+    /// except that it takes `other`'s TLS pin when it has none. Two different pins
+    /// for one member are refused, as two keys are.
     /// The coalition name and format are this roster's.
     ///
     /// - Parameters:
@@ -17,9 +19,17 @@ extension Roster {
         var merged = self
         var added: [RosterMember] = []
         for member in other.members {
-            if let existing = merged.member(member.id) {
+            if let index = merged.members.firstIndex(where: { $0.id == member.id }) {
+                let existing = merged.members[index]
                 guard existing.signingKey == member.signingKey else {
                     throw PaxsyncError(.badInput, "\(member.id) is already in the roster with another key", subject: source)
+                }
+                switch (existing.tlsPin, member.tlsPin) {
+                case (nil, let pin?):
+                    merged.members[index].tlsPin = pin   // a pin is learned as the member was
+                case (let here?, let there?) where here != there:
+                    throw PaxsyncError(.badInput, "\(member.id) is already in the roster with another TLS pin", subject: source)
+                default: break
                 }
                 continue
             }

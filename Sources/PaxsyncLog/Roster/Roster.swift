@@ -14,13 +14,25 @@ public struct RosterMember: Codable, Sendable, Hashable {
     public var signingKey: String
     /// `host:port` where the member's node listens for peers.
     public var address: String
+    /// The pin of the member's TLS key: SHA-256 of its certificate's DER
+    /// SubjectPublicKeyInfo, 64 lowercase hex digits (`paxsync tls pin`). When
+    /// set, a peer claiming to be this member is accepted only with a
+    /// certificate for that key, whoever issued it (a self-signed one is
+    /// enough); when absent, only with a certificate from the coalition CA.
+    public var tlsPin: String?
 
-    public init(id: String, country: String, name: String, signingKey: String, address: String) {
+    public init(id: String, country: String, name: String, signingKey: String, address: String, tlsPin: String? = nil) {
         self.id = id
         self.country = country
         self.name = name
         self.signingKey = signingKey
         self.address = address
+        self.tlsPin = tlsPin
+    }
+
+    /// Whether `text` is a TLS pin as the roster writes it: 64 lowercase hex digits.
+    public static func isValidTLSPin(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     /// The raw public key bytes (validated when the roster is loaded).
@@ -84,6 +96,10 @@ public struct Roster: Codable, Sendable, Hashable {
                   (try? Curve25519.Signing.PublicKey(rawRepresentation: key)) != nil else {
                 throw PaxsyncError(.badInput, "signingKey must be a 32-byte Ed25519 public key in standard base64 with padding "
                                    + "(44 characters ending in '=')", subject: subject)
+            }
+            if let pin = m.tlsPin, !RosterMember.isValidTLSPin(pin) {
+                throw PaxsyncError(.badInput, "tlsPin must be the SHA-256 of the TLS certificate's public key (SubjectPublicKeyInfo), "
+                                   + "64 lowercase hex digits, as `paxsync tls pin` prints it; not \"\(pin)\"", subject: subject)
             }
         }
     }

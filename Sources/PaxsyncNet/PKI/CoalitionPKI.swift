@@ -56,10 +56,7 @@ public enum CoalitionPKI {
         let ca = try Certificate(pemEncoded: caCertificatePEM)
         let caKey = try P256.Signing.PrivateKey(pemRepresentation: caKeyPEM)
         let key = P256.Signing.PrivateKey()
-        var names: [GeneralName] = [.dnsName(dnsName(forNode: id))]
-        for host in hosts {
-            if let ip = IPAddressBytes(host) { names.append(.ipAddress(ASN1OctetString(contentBytes: ip[...]))) } else { names.append(.dnsName(host)) }
-        }
+        let names = subjectAlternativeNames(id: id, hosts: hosts)
         let certificate = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),
             notValidBefore: notBefore, notValidAfter: notBefore.addingTimeInterval(Double(validDays) * 86400),
@@ -77,6 +74,41 @@ public enum CoalitionPKI {
             },
             issuerPrivateKey: .init(caKey))
         return Issued(certificatePEM: try certificate.serializeAsPEM().pemString + "\n", privateKeyPEM: key.pemRepresentation + "\n")
+    }
+
+    /// Creates a self-signed node certificate: enough for peers whose roster pins
+    /// its key (``RosterMember/tlsPin``), no CA involved.
+    public static func selfSignedNode(id: String, hosts: [String] = [], validDays: Int = 825,
+                                      notBefore: Date = Date().addingTimeInterval(-300)) throws -> Issued {
+        guard Identifier.isValidMember(id) else {
+            throw PaxsyncError(.usage, "a node id is 2–16 uppercase letters or digits", subject: id)
+        }
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName {
+            OrganizationName("paxsync coalition")
+            CommonName("paxsync node \(id)")
+        }
+        let certificate = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),
+            notValidBefore: notBefore, notValidAfter: notBefore.addingTimeInterval(Double(validDays) * 86400),
+            issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                Critical(KeyUsage(digitalSignature: true, keyEncipherment: true))
+                try ExtendedKeyUsage([.serverAuth, .clientAuth])
+                SubjectAlternativeNames(subjectAlternativeNames(id: id, hosts: hosts))
+            },
+            issuerPrivateKey: .init(key))
+        return Issued(certificatePEM: try certificate.serializeAsPEM().pemString + "\n", privateKeyPEM: key.pemRepresentation + "\n")
+    }
+
+    /// `<id>.node.paxsync`, then each host as an IP address or DNS name.
+    static func subjectAlternativeNames(id: String, hosts: [String]) -> [GeneralName] {
+        var names: [GeneralName] = [.dnsName(dnsName(forNode: id))]
+        for host in hosts {
+            if let ip = IPAddressBytes(host) { names.append(.ipAddress(ASN1OctetString(contentBytes: ip[...]))) } else { names.append(.dnsName(host)) }
+        }
+        return names
     }
 
     /// The node id a certificate names, from its `<id>.node.paxsync` DNS name.

@@ -8,6 +8,7 @@ import PaxsyncStore
 import PaxsyncSync
 import PaxsyncWire
 import ServiceLifecycle
+import Synchronization
 
 /// Keeps a session open to one peer: dials, runs the session, and on any
 /// failure waits (exponential backoff with jitter) and dials again. Each new
@@ -18,6 +19,9 @@ public struct PeerDialer: Service {
     let host: String
     let port: Int
     let tls: TLSFiles
+    let check: PeerCertificateCheck
+    /// Why TLS refused the peer's certificate in the session being dialed, if it did.
+    let refusal = RefusalNote()
     let registry: PeerRegistry
     let logger: Logger
     var backoff: Backoff
@@ -30,6 +34,7 @@ public struct PeerDialer: Service {
         self.host = host
         self.port = port
         self.tls = tls
+        self.check = try tls.peerCheck(roster: { replica.roster })
         self.registry = registry
         self.backoff = backoff
         var logger = logger
@@ -45,10 +50,12 @@ public struct PeerDialer: Service {
         var redialer = Redialer(backoff: backoff, random: SystemRandomNumberGenerator(), clock: registry.clock)
         await redialer.run(session) { error, failures in
             guard let error else { return }
-            registry.failed(peerID, "\(error)")
+            // TLS tells the dialer only that the handshake failed; the reason is ours.
+            let reason = refusal.take().map { "refused the peer's TLS certificate: \($0)" } ?? "\(error)"
+            registry.failed(peerID, reason)
             // The first failure in a row, then every 20th, at notice; the rest at debug.
             let level: Logger.Level = failures == 1 || failures % 20 == 0 ? .notice : .debug
-            logger.log(level: level, "sync session with peer ended", metadata: ["error": "\(error)", "attempt": "\(failures)"])
+            logger.log(level: level, "sync session with peer ended", metadata: ["error": "\(reason)", "attempt": "\(failures)"])
         }
     }
 
@@ -66,7 +73,9 @@ public struct PeerDialer: Service {
         }
         // Roster addresses may be host names (resolved on every dial) or IP literals.
         let transport = try HTTP2ClientTransport.Posix(target: .dns(host: host, port: port),
-                                                       transportSecurity: tls.clientSecurity, config: config)
+                                                       transportSecurity: tls.clientSecurity(check: check, dialed: peerID) { reason in
+                                                           refusal.note(reason)
+                                                       }, config: config)
         try await withGRPCClient(transport: transport) { client in
             let sync = Paxsync_V1_Sync.Client(wrapping: client)
             let runner = SessionRunner(replica: replica, peerID: peerID, registry: registry, logger: logger)
@@ -84,4 +93,12 @@ public struct PeerDialer: Service {
             }
         }
     }
+}
+
+/// The last reason a dialer's TLS check gave for refusing the peer's certificate.
+final class RefusalNote: Sendable {
+    private let reason = Mutex<String?>(nil)
+    func note(_ text: String) { reason.withLock { $0 = text } }
+    /// The reason noted since the last call, if any.
+    func take() -> String? { reason.withLock { value in defer { value = nil }; return value } }
 }

@@ -38,6 +38,8 @@ public final class PeerRegistry: Sendable {
         var quarantinedFrom: [String: (entries: Int, bytes: Int)] = [:]
         /// What this node holds after the last batch a session applied.
         var held = VersionVector()
+        /// The latest TLS certificates this node's server refused, oldest first.
+        var certificateRefusals: [(message: String, at: Date)] = []
     }
 
     private let state = Mutex(State())
@@ -130,6 +132,17 @@ public final class PeerRegistry: Sendable {
 
     /// Peers with a live session.
     public var connectedPeers: [String] { state.withLock { $0.runners.keys.sorted() } }
+    /// Notes that the server refused a connecting peer's TLS certificate (kept: the last ``errorHistory``).
+    func refusedCertificate(_ reason: String) {
+        state.withLock { state in
+            state.certificateRefusals.append((reason, Date()))
+            if state.certificateRefusals.count > Self.errorHistory { state.certificateRefusals.removeFirst() }
+        }
+    }
+
+    /// The latest TLS certificates the server refused, and why, oldest first.
+    public var recentCertificateRefusals: [(message: String, at: Date)] { state.withLock { $0.certificateRefusals } }
+
     public func lastError(_ peer: String) -> String? { state.withLock { $0.errors[peer]?.last?.message } }
 
     /// The last errors of `peer`'s sessions and dials (at most `errorHistory`), oldest first, with when each happened.

@@ -50,9 +50,15 @@ public final class SyncServer: Service, @unchecked Sendable {
             throw PaxsyncError(.badInput, "listen must be an IP address and port, like 0.0.0.0:7400 or [::]:7400",
                                subject: "\(configuration.listenHost):\(configuration.listenPort)")
         }
+        // The roster decides whom a certificate may speak for: its pins, else the CA.
+        let certificateRefusals = RateLimitedLog(logger: logger, message: "refused a peer's TLS certificate")
+        let check = try configuration.tls.peerCheck(roster: { replica.roster })
         let transport = HTTP2ServerTransport.Posix(
             address: address,
-            transportSecurity: configuration.tls.serverSecurity, config: config)
+            transportSecurity: configuration.tls.serverSecurity(check: check) { reason in
+                certificateRefusals.record(reason)
+                registry.refusedCertificate(reason)
+            }, config: config)
         server = GRPCServer(transport: transport, services: [
             SyncService(replica: replica, accepts: { peers.contains($0) }, registry: registry, logger: logger),
         ])

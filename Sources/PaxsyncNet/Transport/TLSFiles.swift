@@ -1,12 +1,15 @@
 import Foundation
 import GRPCNIOTransportHTTP2
+import PaxsyncLog
 import PaxsyncModel
+import SwiftASN1
+import X509
 
 /// The PEM files of a node's mutual-TLS identity.
 public struct TLSFiles: Sendable {
     public var certificate: String
     public var privateKey: String
-    /// The coalition CA: the only trust root on both sides.
+    /// The coalition CA: what vouches for members whose TLS key the roster does not pin.
     public var ca: String
 
     public init(certificate: String, privateKey: String, ca: String) {
@@ -22,28 +25,56 @@ public struct TLSFiles: Sendable {
                   ca: (directory as NSString).appendingPathComponent("ca.crt"))
     }
 
-    /// Checks the files exist, naming the missing one.
+    /// Checks the certificate and key exist, naming the missing one. The CA is
+    /// optional: a roster that pins every peer's TLS key needs none.
     public func check() throws {
-        for (what, path) in [("certificate", certificate), ("TLS private key", privateKey), ("coalition CA certificate", ca)]
+        for (what, path) in [("certificate", certificate), ("TLS private key", privateKey)]
         where !FileManager.default.fileExists(atPath: path) {
-            throw PaxsyncError(.notFound, "the node's \(what) is missing; issue one with `paxsync ca issue`", subject: path)
+            throw PaxsyncError(.notFound, "the node's \(what) is missing; issue one with `paxsync ca issue`, or create a "
+                               + "self-signed one with `paxsync tls create`", subject: path)
         }
     }
 
-    /// Server side: require a client certificate from the coalition CA (and no other root).
-    public var serverSecurity: HTTP2ServerTransport.Posix.TransportSecurity {
+    /// Whether the coalition CA's certificate file exists.
+    public var hasCA: Bool { FileManager.default.fileExists(atPath: ca) }
+
+    /// The coalition CA's certificates (a PEM file may hold several); none when the file is absent.
+    public func caCertificates() throws -> [Certificate] {
+        guard hasCA else { return [] }
+        guard let data = FileManager.default.contents(atPath: ca) else {
+            throw PaxsyncError(.storage, "cannot read the coalition CA certificate", subject: ca)
+        }
+        do {
+            return try PEMDocument.parseMultiple(pemString: String(decoding: data, as: UTF8.self)).map { try Certificate(pemDocument: $0) }
+        } catch {
+            throw PaxsyncError(.badInput, "not a PEM certificate", subject: ca, underlying: error)
+        }
+    }
+
+    /// How peers' certificates are judged: by the roster's pins, else by the coalition CA.
+    public func peerCheck(roster: @escaping @Sendable () -> Roster) throws -> PeerCertificateCheck {
+        PeerCertificateCheck(roster: roster, roots: try caCertificates())
+    }
+
+    /// Server side: require a client certificate, judged by `check` (pins, then the CA).
+    public func serverSecurity(check: PeerCertificateCheck, refused: @escaping @Sendable (String) -> Void)
+        -> HTTP2ServerTransport.Posix.TransportSecurity {
         .mTLS(certificateChain: [.file(path: certificate, format: .pem)], privateKey: .file(path: privateKey, format: .pem)) { config in
-            config.trustRoots = .certificates([.file(path: ca, format: .pem)])
+            // Never the system's roots; the callback decides (and needs no roots of NIOSSL's).
+            config.trustRoots = .certificates([])
             config.clientCertificateVerification = .noHostnameVerification
+            config.customVerificationCallback = check.callback(dialed: nil, refused: refused)
         }
     }
 
-    /// Client side: present our certificate, trust only the coalition CA, and
-    /// verify the server's certificate names the node we dial.
-    public var clientSecurity: HTTP2ClientTransport.Posix.TransportSecurity {
+    /// Client side: present our certificate, and accept the server's only if it
+    /// names the member dialed and `check` accepts it.
+    public func clientSecurity(check: PeerCertificateCheck, dialed: String, refused: @escaping @Sendable (String) -> Void)
+        -> HTTP2ClientTransport.Posix.TransportSecurity {
         .mTLS(certificateChain: [.file(path: certificate, format: .pem)], privateKey: .file(path: privateKey, format: .pem)) { config in
-            config.trustRoots = .certificates([.file(path: ca, format: .pem)])
+            config.trustRoots = .certificates([])
             config.serverCertificateVerification = .fullVerification
+            config.customVerificationCallback = check.callback(dialed: dialed, refused: refused)
         }
     }
 }

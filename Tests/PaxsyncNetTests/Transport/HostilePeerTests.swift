@@ -43,7 +43,9 @@ struct HostilePeerTests {
         var config = HTTP2ClientTransport.Posix.Config.defaults
         config.http2.authority = CoalitionPKI.dnsName(forNode: "AU")
         let transport = try HTTP2ClientTransport.Posix(target: .ipv4(address: "127.0.0.1", port: port),
-                                                       transportSecurity: attacker.tls.clientSecurity, config: config)
+                                                       transportSecurity: attacker.tls.clientSecurity(
+                                                           check: try attacker.tls.peerCheck(roster: { attacker.replica.roster }),
+                                                           dialed: "AU", refused: { _ in }), config: config)
         let (answers, answered) = AsyncStream<SyncMessage>.makeStream()
         let received = Received()
         let hello = SyncMessage.hello(.init(nodeID: attacker.id, versionVector: [:])).toWire()

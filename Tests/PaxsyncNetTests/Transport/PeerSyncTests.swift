@@ -219,7 +219,9 @@ struct RefusalTests {
     let coalition = TestCoalition(["AU", "JP", "KR"])
 
     /// AU serves one entry; JP dials with `tls` for a while. Nothing may cross.
-    func attempt(jpTLS: (TestPKI) throws -> TLSFiles) async throws -> NetNode {
+    func attempt(jpTLS: (TestPKI) throws -> TLSFiles) async throws -> NetNode { try await attemptBoth(jpTLS: jpTLS).jp }
+
+    func attemptBoth(jpTLS: (TestPKI) throws -> TLSFiles) async throws -> (jp: NetNode, au: NetNode) {
         let pki = try TestPKI(dir: dir)
         let au = try NetNode("AU", coalition: coalition, pki: pki, dir: dir)
         try au.replica.commit([Records.facility("AU-SECRET")])
@@ -236,7 +238,7 @@ struct RefusalTests {
         }
         #expect(try jp.replica.logCount() == 0, "no entry may reach a refused peer")
         #expect(jp.registry.lastError("AU") != nil)
-        return jp
+        return (jp, au)
     }
 
     @Test("a certificate from another CA is refused")
@@ -257,9 +259,10 @@ struct RefusalTests {
                 "\(jp.registry.lastError("AU") ?? "")")
     }
 
-    @Test("a certificate for a node not in the roster is refused")
+    @Test("a certificate for a node not in the roster is refused at the TLS handshake")
     func notInRoster() async throws {
-        let jp = try await attempt { pki in try pki.issue("FR") }
-        #expect(jp.registry.lastError("AU").map { $0.contains("not in this node's roster") } == true, "\(jp.registry.lastError("AU") ?? "")")
+        let (jp, au) = try await attemptBoth { pki in try pki.issue("FR") }
+        #expect(au.registry.recentCertificateRefusals.last?.message == "FR is not in this node's roster")
+        #expect(jp.registry.lastError("AU") != nil)
     }
 }
