@@ -43,7 +43,7 @@ extension TestPKI {
 
 /// The pin of the certificate in `tls`.
 func pin(_ tls: TLSFiles) throws -> String {
-    PeerCertificateCheck.pin(of: try Certificate(pemEncoded: String(contentsOfFile: tls.certificate, encoding: .utf8)))
+    try PeerCertificateCheck.pin(ofPEM: String(contentsOfFile: tls.certificate, encoding: .utf8))
 }
 
 /// One node in-process: replica, TLS files, server on a free loopback port.

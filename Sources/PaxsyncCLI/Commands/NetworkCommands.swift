@@ -123,7 +123,7 @@ struct TLSCommand: ParsableCommand {
                                    subject: certificate)
             }
             let issued = try CoalitionPKI.selfSignedNode(id: config.nodeID, hosts: host, validDays: days)
-            let pin = PeerCertificateCheck.pin(of: try Certificate(pemEncoded: issued.certificatePEM))
+            let pin = try PeerCertificateCheck.pin(ofPEM: issued.certificatePEM)
             var roster = try dir.loadRoster()
             guard let index = roster.members.firstIndex(where: { $0.id == config.nodeID }) else {
                 throw PaxsyncError(.badInput, "the roster does not list this node", subject: dir.rosterPath)
@@ -168,7 +168,7 @@ struct TLSCommand: ParsableCommand {
             do { parsed = try Certificate(pemEncoded: String(decoding: data, as: UTF8.self)) } catch {
                 throw PaxsyncError(.badInput, "not a PEM certificate", subject: path, underlying: error)
             }
-            let pin = PeerCertificateCheck.pin(of: parsed)
+            let pin = try PeerCertificateCheck.pin(of: parsed)
             let member = CoalitionPKI.nodeID(of: parsed)
             let pinned = try dir.map { try $0.loadRoster().member($0.configuration.nodeID)?.tlsPin }
             if json.enabled {

@@ -35,15 +35,15 @@ public struct PeerCertificateCheck: Sendable {
 
     /// The pin of a certificate's key: SHA-256 of its DER SubjectPublicKeyInfo, lowercase hex.
     /// The same as `openssl x509 -in node.crt -pubkey -noout | openssl pkey -pubin -outform der | sha256sum`.
-    public static func pin(of certificate: Certificate) -> String {
+    /// Throws only if the key cannot be written back as DER (a peer's certificate is never trusted to parse cleanly).
+    public static func pin(of certificate: Certificate) throws -> String {
         var serializer = DER.Serializer()
-        // Serializing a parsed public key cannot fail.
-        try! serializer.serialize(certificate.publicKey)
+        try serializer.serialize(certificate.publicKey)
         return Array(SHA256.hash(data: serializer.serializedBytes)).hex
     }
 
     /// The pin of the first certificate in a PEM text.
-    public static func pin(ofPEM pem: String) throws -> String { pin(of: try Certificate(pemEncoded: pem)) }
+    public static func pin(ofPEM pem: String) throws -> String { try pin(of: try Certificate(pemEncoded: pem)) }
 
     /// Judges the chain a peer presented (leaf first).
     ///
@@ -58,7 +58,7 @@ public struct PeerCertificateCheck: Sendable {
         if let dialed, dialed != id { return .refused("dialed \(dialed), but the certificate names \(id)") }
         guard let member = roster().member(id) else { return .refused("\(id) is not in this node's roster") }
         if let pinned = member.tlsPin {
-            let presented = Self.pin(of: leaf)
+            guard let presented = try? Self.pin(of: leaf) else { return .refused("the certificate for \(id) has a public key that cannot be encoded") }
             guard presented == pinned else {
                 return .refused("the certificate for \(id) has key \(presented), not the key the roster pins for \(id) (\(pinned))")
             }
