@@ -13,7 +13,10 @@ shows up here:
 * the entries: SHA-256 of each body, the prev_hash chain given in the vector;
 * sync-vectors.json (section 13): each message's bytes re-encoded from its proto3
   JSON form with the field numbers of paxsync_sync.proto, and an advertising
-  heartbeat read by a reader that skips the field it does not know (13.6).
+  heartbeat read by a reader that skips the field it does not know (13.6);
+* genesis-vectors.json (section 2.2): the genesis body re-encoded from the
+  vector's fields with the field numbers of paxsync_log.proto, and the
+  coalition id as its SHA-256, in the vector and in the genesis file.
 
 Ed25519 is not in Python's standard library; the Swift suite checks signatures.
 
@@ -151,7 +154,7 @@ def check_hashes(where, entries, chained):
 DEPENDENCY = [("origin", 1, "string"), ("seq", 2, "varint")]
 SYNC_MESSAGE = [
     ("hello", 1, [("node_id", 1, "string"), ("protocol_version", 2, "varint"), ("schema_version", 3, "varint"),
-                  ("version_vector", 4, DEPENDENCY)]),
+                  ("version_vector", 4, DEPENDENCY), ("coalition_id", 5, "bytes")]),
     ("entries", 2, [("entries", 1, [("body", 1, "bytes"), ("signature", 2, "bytes")]), ("caught_up", 2, "bool")]),
     ("ack", 3, [("version_vector", 1, DEPENDENCY)]),
     ("heartbeat", 4, [("sent_at_ms", 1, "varint"), ("version_vector", 2, DEPENDENCY)]),
@@ -228,6 +231,37 @@ def read_fields(data):
     return fields
 
 
+MEMBER = [("id", 1, "string"), ("country", 2, "string"), ("name", 3, "string"), ("signing_key", 4, "bytes"),
+          ("address", 5, "string"), ("tls_pin", 6, "bytes")]
+GENESIS = [("format_version", 1, "varint"), ("coalition", 2, "string"), ("created_at_ms", 3, "varint"),
+           ("members", 4, MEMBER), ("quorum_numerator", 5, "varint"), ("quorum_denominator", 6, "varint")]
+
+
+def b64(hex_text):
+    return base64.b64encode(bytes.fromhex(hex_text)).decode()
+
+
+def check_genesis(path):
+    v = json.loads(path.read_text(encoding="utf-8"))
+    where = "genesis"
+    genesis = {
+        "format_version": 1, "coalition": v["coalition"], "created_at_ms": v["createdAtMs"],
+        "members": [{"id": f["id"], "country": f["country"], "name": f["name"], "signing_key": b64(f["publicKeyHex"]),
+                     "address": f["address"], "tls_pin": b64(f["tlsPinHex"])} for f in v["founders"]],
+        "quorum_numerator": v["quorumNumerator"], "quorum_denominator": v["quorumDenominator"],
+    }
+    body = encode(genesis, GENESIS)
+    if body.hex() != v["bodyHex"]:
+        fail(where, f"bodyHex is not the encoding of the vector's fields: expected {body.hex()}")
+    if hashlib.sha256(body).hexdigest() != v["coalitionIdHex"]:
+        fail(where, "coalitionIdHex is not the SHA-256 of the body")
+    file = json.loads(v["file"])
+    if base64.b64decode(file["body"]).hex() != v["bodyHex"] or file.get("coalitionId") != v["coalitionIdHex"]:
+        fail(where, "the genesis file does not hold the vector's body and coalition id")
+    if {m: base64.b64decode(sig).hex() for m, sig in file["signatures"].items()} != {f["id"]: f["signatureHex"] for f in v["founders"]}:
+        fail(where, "the genesis file does not hold the founders' signatures of the vector")
+
+
 def check_sync(path):
     vectors = json.loads(path.read_text(encoding="utf-8"))
     for v in vectors["messages"]:
@@ -260,12 +294,14 @@ def main():
     check_tables("state", state["tables"], state["digestHex"])
     sync_path = path.parent / "sync-vectors.json"
     check_sync(sync_path)
+    genesis_path = path.parent / "genesis-vectors.json"
+    check_genesis(genesis_path)
     for failure in failures:
         print(failure, file=sys.stderr)
     if failures:
         print(f"{len(failures)} vector check(s) failed in {path}", file=sys.stderr)
         return 1
-    print(f"every vector in {path} and {sync_path} checks against PROTOCOL.md")
+    print(f"every vector in {path}, {sync_path} and {genesis_path} checks against PROTOCOL.md")
     return 0
 
 

@@ -13,6 +13,12 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// Replica database, relative to the data directory.
     public var replicaFile = "replica.sqlite"
     public var rosterFile = "roster.json"
+    /// The coalition's signed genesis document, relative to the data directory.
+    public var genesisFile = "genesis.json"
+    /// SHA-256 of the coalition's genesis (64 lowercase hex digits), or "" for a
+    /// node set up from a roster alone. Pinned: the daemon refuses to start if the
+    /// genesis file has another id, and refuses peers that state another.
+    public var coalitionID = ""
     public var keyFile = "node.key"
     /// Entries stamped further ahead of this node's clock are held until it catches up.
     public var maxClockSkewSeconds: UInt64 = 300
@@ -46,7 +52,7 @@ public struct NodeConfiguration: Sendable, Equatable {
     /// swift-log's levels, as `log_level` spells them.
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
 
-    static let keys = ["node_id", "replica", "roster", "key", "max_clock_skew_seconds", "listen", "log_level",
+    static let keys = ["node_id", "coalition_id", "genesis", "replica", "roster", "key", "max_clock_skew_seconds", "listen", "log_level",
                        "tls_certificate", "tls_key", "tls_ca", "peers", "admin_socket", "metrics_listen", "role",
                        "handshake_timeout_seconds", "max_pending_handshakes", "max_pending_handshakes_per_address"]
 
@@ -62,6 +68,13 @@ public struct NodeConfiguration: Sendable, Equatable {
 
         # This node's coalition member id, as listed in the roster.
         node_id = \(Self.quoted(nodeID))
+
+        # The coalition this node belongs to: the SHA-256 of its signed genesis
+        # document (kept in the file `genesis` names). The node states it to peers
+        # and refuses peers that state another, or none. "" for a node set up from
+        # a roster alone (`paxsync coalition adopt` migrates it).
+        coalition_id = \(Self.quoted(coalitionID))
+        genesis = \(Self.quoted(genesisFile))
 
         # The SQLite replica: shared records, the signed log of every origin, merge
         # metadata. An ordinary SQLite file: `sqlite3 FILE` opens it.
@@ -83,8 +96,9 @@ public struct NodeConfiguration: Sendable, Equatable {
         # Log level: trace, debug, info, notice, warning, error, critical.
         log_level = \(Self.quoted(logLevel))
 
-        # Mutual TLS between nodes: this node's certificate and key, and the
-        # coalition CA that is the only trust root (`paxsync ca issue` writes them).
+        # Mutual TLS between nodes: this node's certificate and key (`paxsync ca
+        # issue` or `paxsync tls create` writes them), and the coalition CA, which
+        # vouches for members whose TLS key the roster does not pin (optional).
         tls_certificate = \(Self.quoted(tlsCertificate))
         tls_key = \(Self.quoted(tlsKey))
         tls_ca = \(Self.quoted(tlsCA))
@@ -261,6 +275,13 @@ public struct NodeConfiguration: Sendable, Equatable {
                 throw PaxsyncError(.badInput, "log_level must be one of \(Self.logLevels.joined(separator: ", ")), not \(value)")
             }
             logLevel = text
+        case "coalition_id":
+            let isSHA256Hex = text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+            guard text.isEmpty || isSHA256Hex else {
+                throw PaxsyncError(.badInput, "coalition_id must be the SHA-256 of the genesis, 64 lowercase hex digits, or \"\", not \(value)")
+            }
+            coalitionID = text
+        case "genesis": genesisFile = text
         case "replica": replicaFile = text
         case "roster": rosterFile = text
         case "key": keyFile = text

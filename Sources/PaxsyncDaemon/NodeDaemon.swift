@@ -54,7 +54,9 @@ public struct NodeDaemon {
                                       "fix": "paxsync roster pin MEMBER PIN, or install the CA certificate"])
         }
         let metrics = NodeMetrics()
-        let registry = PeerRegistry(observer: metrics)
+        // A node founded by a genesis states its coalition id and requires the peers'.
+        let genesis = try dir.loadGenesis()
+        let registry = PeerRegistry(observer: metrics, coalitionID: genesis?.coalitionIDBytes ?? [])
         var sync = SyncConfiguration(listenHost: host, listenPort: port, tls: tls, peers: peers)
         sync.handshakeTimeout = .seconds(config.handshakeTimeoutSeconds)
         sync.maxPendingHandshakes = config.maxPendingHandshakes

@@ -15,13 +15,16 @@ public enum SyncMessage: Sendable, Equatable {
         public var protocolVersion: UInt32
         public var schemaVersion: UInt32
         public var versionVector: VersionVector
+        /// SHA-256 of the sender's coalition genesis; empty when it has none (PROTOCOL §2.2).
+        public var coalitionID: [UInt8]
 
         public init(nodeID: String, protocolVersion: UInt32 = SyncProtocol.version, schemaVersion: UInt32 = Schema.version,
-                    versionVector: VersionVector) {
+                    versionVector: VersionVector, coalitionID: [UInt8] = []) {
             self.nodeID = nodeID
             self.protocolVersion = protocolVersion
             self.schemaVersion = schemaVersion
             self.versionVector = versionVector
+            self.coalitionID = coalitionID
         }
     }
 

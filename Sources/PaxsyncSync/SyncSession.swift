@@ -59,9 +59,15 @@ public struct SyncSession: Sendable {
     /// certificate): the server answers such a session with permission denied.
     public private(set) var refusal: String?
 
+    /// SHA-256 of this node's coalition genesis, stated in its hello and required
+    /// in the peer's; empty when the node has no genesis (PROTOCOL §2.2, §13.2).
+    public let coalitionID: [UInt8]
+
     public init(localNodeID: String, certifiedPeerID: String, members: Set<String>, now: UInt64,
                 relayDelayMilliseconds: UInt64 = SyncProtocol.relayDelayMilliseconds,
-                advertiseIntervalMilliseconds: UInt64 = SyncProtocol.advertiseIntervalMilliseconds) {
+                advertiseIntervalMilliseconds: UInt64 = SyncProtocol.advertiseIntervalMilliseconds,
+                coalitionID: [UInt8] = []) {
+        self.coalitionID = coalitionID
         self.localNodeID = localNodeID
         self.certifiedPeerID = certifiedPeerID
         self.members = members
@@ -80,7 +86,7 @@ public struct SyncSession: Sendable {
         }
         lastSentMilliseconds = now
         advertisedVersionVector = localVersionVector
-        return [.send(.hello(.init(nodeID: localNodeID, versionVector: localVersionVector)))]
+        return [.send(.hello(.init(nodeID: localNodeID, versionVector: localVersionVector, coalitionID: coalitionID)))]
     }
 
     /// A message arrived from the peer.
@@ -91,6 +97,12 @@ public struct SyncSession: Sendable {
         case (.awaitingHello, .hello(let hello)):
             guard hello.nodeID == certifiedPeerID else {
                 return refuse("peer says it is \(hello.nodeID) but its certificate names \(certifiedPeerID)")
+            }
+            // A node founded by a genesis talks only to nodes of the same coalition.
+            if !coalitionID.isEmpty && hello.coalitionID != coalitionID {
+                return refuse(hello.coalitionID.isEmpty
+                    ? "peer \(hello.nodeID) states no coalition id; this node belongs to coalition \(coalitionID.hex)"
+                    : "peer \(hello.nodeID) belongs to coalition \(hello.coalitionID.hex), not this node's \(coalitionID.hex)")
             }
             guard hello.protocolVersion == SyncProtocol.version else {
                 return close("peer \(hello.nodeID) speaks sync protocol \(hello.protocolVersion); this node speaks \(SyncProtocol.version)", notify: true)

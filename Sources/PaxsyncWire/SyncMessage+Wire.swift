@@ -17,6 +17,7 @@ extension SyncMessage {
             hello.protocolVersion = h.protocolVersion
             hello.schemaVersion = h.schemaVersion
             hello.versionVector = Self.wireVector(h.versionVector)
+            hello.coalitionID = Data(h.coalitionID)
             w.hello = hello
         case .entries(let entries, let caughtUp):
             var batch = Paxsync_V1_EntryBatch()
@@ -50,7 +51,7 @@ extension SyncMessage {
         switch wire.kind {
         case .hello(let h):
             self = .hello(.init(nodeID: h.nodeID, protocolVersion: h.protocolVersion, schemaVersion: h.schemaVersion,
-                                versionVector: Self.vector(h.versionVector)))
+                                versionVector: Self.vector(h.versionVector), coalitionID: Array(h.coalitionID)))
         case .entries(let b):
             self = .entries(b.entries.map { e in
                 let body = Array(e.body)

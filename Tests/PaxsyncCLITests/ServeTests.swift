@@ -144,6 +144,48 @@ struct ServeTests {
         for id in c.ids { #expect(c.stop(id) == 0) }
     }
 
+    @Test("a genesis signed by every founder: adopted nodes refuse a node without it; it migrates by adopting, no entry re-signed")
+    func genesis() async throws {
+        let c = try await ServedCoalition(["AU", "JP", "KR"])
+        // KR wrote before the coalition had a genesis.
+        try await c.cli("KR").ok(["facility", "create", "--id", "KR-F", "--name", "F", "--kind", "port", "--country", "KR", "--lat", "2", "--lon", "2"])
+        let krHead = try await c.cli("KR").ok(["log", "list", "--json"])
+        let file = c.dir.file("genesis.json")
+        try await c.cli("AU").ok(["coalition", "init", "--out", file])
+        // Adopting before every founder signed is refused.
+        let early = try await c.cli("AU").run(["coalition", "adopt", file])
+        #expect(early.status == 65 && early.stderr.contains("JP, KR must still run `paxsync coalition sign`"), "\(early.stderr)")
+        for id in c.ids { try await c.cli(id).ok(["coalition", "sign", file]) }
+        let shown = try JSONSerialization.jsonObject(with: Data(try await c.cli("AU").ok(["coalition", "show", file, "--json"]).utf8))
+        let id = try #require((shown as? [String: Any])?["coalitionId"] as? String)
+        #expect(id.count == 64)
+        for node in ["AU", "JP"] { try await c.cli(node).ok(["coalition", "adopt", file]) }
+        for node in c.ids { try c.start(node) }
+        try await c.cli("AU").ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "1"])
+        var refusal: String?
+        _ = try await waitFor("AU refuses KR, which states no coalition id") {
+            let status = try JSONDecoder().decode(NodeStatus.self, from: Data(try await c.cli("AU").ok(["status", "--json"]).utf8))
+            refusal = status.peers.first { $0.id == "KR" }?.lastError
+            return refusal?.contains("states no coalition id") == true
+        }
+        #expect(refusal?.contains("peer KR states no coalition id; this node belongs to coalition \(id)") == true, "\(refusal ?? "")")
+        _ = try await waitFor("AU and JP sync") { try await c.digest("AU") == c.digest("JP") }
+        #expect(try await c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM facilities"]).contains("1"), "nothing reached KR")
+
+        // KR migrates: same log, same signatures, the coalition id pinned.
+        #expect(c.stop("KR") == 0)
+        try await c.cli("KR").ok(["coalition", "adopt", file])
+        #expect(try await c.cli("KR").ok(["log", "list", "--json"]) == krHead, "adopting rewrites no entry")
+        try c.start("KR")
+        let converged = try await waitFor("all three converge once KR adopted the genesis") {
+            let rows = try await c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM facilities"])
+            return try await c.digests().count == 1 && rows.contains("2")
+        }
+        if !converged { for node in c.ids { print("--- \(node)\n\(c.log(node))") } }
+        for node in c.ids { #expect(c.stop(node) == 0) }
+        for node in c.ids { #expect(try await c.cli(node).ok(["log", "verify", "--quiet"]).hasPrefix("OK")) }
+    }
+
     @Test("self-signed certificates pinned in the rosters (tls create, roster add --from): no CA, and the coalition converges")
     func selfSignedPinned() async throws {
         let c = try await ServedCoalition(["AU", "JP", "KR"], tls: .selfSigned)

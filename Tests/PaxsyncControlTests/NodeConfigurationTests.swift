@@ -35,7 +35,12 @@ struct NodeConfigurationTests {
         config.maxPendingHandshakes = 40
         config.maxPendingHandshakesPerAddress = 2
         config.role = "standby"
+        config.coalitionID = String(repeating: "0f", count: 32)
+        config.genesisFile = "g.json"
         #expect(try NodeConfiguration.parse(config.fileContents, source: "c") == config)
+        // The coalition id is a SHA-256 in lowercase hex, or nothing.
+        let bad = config.fileContents.replacingOccurrences(of: config.coalitionID, with: String(repeating: "0F", count: 32))
+        #expect(throws: PaxsyncError.self) { try NodeConfiguration.parse(bad, source: "c") }
         #expect(try NodeConfiguration.parse(NodeConfiguration(nodeID: "AU").fileContents, source: "c") == NodeConfiguration(nodeID: "AU"))
     }
 
@@ -90,7 +95,7 @@ struct NodeConfigurationTests {
         let error = parseError("node_id = \"AU\"\n\n# colour\ncolour = \"blue\"\n")
         #expect(error?.code == .badInput)
         #expect(error?.description == """
-            paxsync.conf:4: unknown setting "colour"; known: node_id, replica, roster, key, max_clock_skew_seconds, \
+            paxsync.conf:4: unknown setting "colour"; known: node_id, coalition_id, genesis, replica, roster, key, max_clock_skew_seconds, \
             listen, log_level, tls_certificate, tls_key, tls_ca, peers, admin_socket, metrics_listen, role, \
             handshake_timeout_seconds, max_pending_handshakes, max_pending_handshakes_per_address
             """)

@@ -51,6 +51,28 @@ struct SyncSessionTests {
         #expect(s.select([(EntryID(origin: "AU", seq: 1), raw(1))]).entries.isEmpty)
     }
 
+    @Test("a node with a genesis states its coalition id and refuses a hello with another, or none")
+    func coalition() {
+        let ours = [UInt8](repeating: 0xAB, count: 32), theirs = [UInt8](repeating: 0xCD, count: 32)
+        func attempt(peerStates: [UInt8]) -> (SyncSession, [SyncSession.Action]) {
+            var s = SyncSession(localNodeID: "AU", certifiedPeerID: "JP", members: members, now: 0, coalitionID: ours)
+            #expect(s.start(localVersionVector: [:], now: 0) == [.send(.hello(.init(nodeID: "AU", versionVector: [:], coalitionID: ours)))])
+            let actions = s.received(.hello(.init(nodeID: "JP", versionVector: [:], coalitionID: peerStates)), now: 1)
+            return (s, actions)
+        }
+        let (same, none) = (attempt(peerStates: ours), attempt(peerStates: []))
+        #expect(same.0.state == .syncing && same.1.isEmpty)
+        #expect(none.0.refusal == "peer JP states no coalition id; this node belongs to coalition \(ours.hex)")
+        let other = attempt(peerStates: theirs)
+        #expect(other.0.refusal == "peer JP belongs to coalition \(theirs.hex), not this node's \(ours.hex)")
+        #expect(other.1 == [.close(reason: other.0.refusal!, notifyPeer: true)])
+        // A node without a genesis takes no side.
+        var plain = session()
+        _ = plain.start(localVersionVector: [:], now: 0)
+        _ = plain.received(.hello(.init(nodeID: "JP", versionVector: [:], coalitionID: theirs)), now: 1)
+        #expect(plain.state == .syncing)
+    }
+
     @Test("a peer not in the roster is refused at start")
     func notInRoster() {
         var s = session(peer: "FR")

@@ -30,6 +30,9 @@ struct SyncVectorTests {
     static let cases: [(name: String, description: String, message: SyncMessage)] = [
         ("hello", "A hello of AU holding AU:3 and JP:1 (version vector sorted by origin)",
          .hello(.init(nodeID: "AU", versionVector: ["JP": 1, "AU": 3]))),
+        ("hello-with-coalition", "A hello of AU with the coalition id of Protocol/genesis-vectors.json (§2.2, §13.2)",
+         .hello(.init(nodeID: "AU", versionVector: ["AU": 3],
+                      coalitionID: [UInt8](hex: "9c009ba9101d7a7b562000cd241d6187b2ddc84d70337a172f1266f6c8b9e861")!))),
         ("caught-up-empty-batch", "The empty batch with caught_up set that ends a catch-up with nothing to send",
          .entries([], caughtUp: true)),
         ("ack", "An ack: the receiver now holds AU:5, JP:2 and KR:1",

@@ -15,6 +15,7 @@ public struct NodeDirectory: Sendable {
     public var replicaPath: String { file(configuration.replicaFile) }
     public var rosterPath: String { file(configuration.rosterFile) }
     public var keyPath: String { file(configuration.keyFile) }
+    public var genesisPath: String { file(configuration.genesisFile) }
 
     /// Creates a data directory with a new signing key (mode 0600), a commented
     /// configuration, a roster and an empty replica.
@@ -77,6 +78,63 @@ public struct NodeDirectory: Sendable {
             throw PaxsyncError(.badInput, "the roster does not list this node \(configuration.nodeID)", subject: rosterPath)
         }
         return roster
+    }
+
+    /// The coalition's genesis when the node has one (`coalition_id` set): its
+    /// SHA-256 must be the pinned id, every founder must have signed, and the roster
+    /// must list every founder with the key the genesis gives it. Nil otherwise.
+    public func loadGenesis() throws -> Genesis? {
+        guard !configuration.coalitionID.isEmpty else { return nil }
+        guard let data = FileManager.default.contents(atPath: genesisPath) else {
+            throw PaxsyncError(.notFound, "paxsync.conf pins coalition \(configuration.coalitionID), but its genesis file is missing",
+                               subject: genesisPath)
+        }
+        let genesis = try Genesis.decode(data, source: genesisPath)
+        guard genesis.coalitionID == configuration.coalitionID else {
+            throw PaxsyncError(.badInput, "this genesis is coalition \(genesis.coalitionID), but paxsync.conf pins coalition_id = "
+                               + "\(configuration.coalitionID)", subject: genesisPath)
+        }
+        try genesis.requireComplete(source: genesisPath)
+        let roster = try loadRoster()
+        for founder in genesis.roster.members where roster.member(founder.id)?.signingKey != founder.signingKey {
+            throw PaxsyncError(.badInput, "the roster does not list founder \(founder.id) with the key the genesis gives it",
+                               subject: rosterPath)
+        }
+        return genesis
+    }
+
+    /// Makes this node a node of the coalition `genesis` founds: checks it is
+    /// signed by every founder and lists this node with its key, and that every
+    /// member of the current roster is a founder with the same key (so every entry
+    /// in the log still verifies: none is lost or re-signed); then adds the founders
+    /// the roster lacks (and pins it learns), keeps the genesis beside the roster and
+    /// pins its id in paxsync.conf.
+    public func adopt(_ genesis: Genesis, source: String) throws -> NodeDirectory {
+        try genesis.requireComplete(source: source)
+        let key = try loadKey()
+        guard genesis.roster.member(configuration.nodeID)?.signingKey == key.publicKeyBase64 else {
+            throw PaxsyncError(.badInput, "the genesis does not list \(configuration.nodeID) with this node's key \(key.publicKeyBase64)",
+                               subject: source)
+        }
+        if !configuration.coalitionID.isEmpty && configuration.coalitionID != genesis.coalitionID {
+            throw PaxsyncError(.usage, "this node already belongs to coalition \(configuration.coalitionID)", subject: source)
+        }
+        let roster = try loadRoster()
+        for member in roster.members {
+            guard let founder = genesis.roster.member(member.id) else {
+                throw PaxsyncError(.badInput, "\(member.id) is in this node's roster but not a founder in the genesis: "
+                                   + "its entries would no longer verify", subject: source)
+            }
+            guard founder.signingKey == member.signingKey else {
+                throw PaxsyncError(.badInput, "the genesis lists \(member.id) with another key than this node's roster", subject: source)
+            }
+        }
+        let (merged, _) = try roster.merging(genesis.roster, source: source)
+        try FileWriter.write(genesisPath, String(decoding: genesis.encoded(), as: UTF8.self), mode: 0o644)
+        try installRoster(merged, source: source)
+        var config = configuration
+        config.coalitionID = genesis.coalitionID
+        return try saveConfiguration(config)
     }
 
     public func loadKey() throws -> NodeSigningKey {

@@ -333,6 +333,41 @@ public nonisolated struct Paxsync_V1_Member: Sendable {
 
   public var address: String = String()
 
+  /// SHA-256 of the DER SubjectPublicKeyInfo of the member's TLS certificate
+  /// (32 raw bytes); empty when the roster pins no TLS key for the member.
+  public var tlsPin: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// The founding document of a coalition (PROTOCOL.md §2.2). Its serialization,
+/// exactly as `paxsync coalition init` wrote it, is what every founder signs,
+/// and its SHA-256 is the coalition id.
+public nonisolated struct Paxsync_V1_Genesis: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// Format of this message; 1 for this file.
+  public var formatVersion: UInt32 = 0
+
+  /// The coalition's name, for people.
+  public var coalition: String = String()
+
+  /// When the document was written, milliseconds since the Unix epoch.
+  public var createdAtMs: UInt64 = 0
+
+  /// The founders: every one of them signs the document.
+  public var members: [Paxsync_V1_Member] = []
+
+  /// The quorum rule: a decision takes effect once approvals × denominator >
+  /// active members × numerator. Founding default 1/2: more than half.
+  public var quorumNumerator: UInt32 = 0
+
+  public var quorumDenominator: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -761,7 +796,7 @@ nonisolated extension Paxsync_V1_SignedEntry: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Paxsync_V1_Member: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Member"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}country\0\u{1}name\0\u{3}signing_key\0\u{1}address\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}country\0\u{1}name\0\u{3}signing_key\0\u{1}address\0\u{3}tls_pin\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -774,6 +809,7 @@ nonisolated extension Paxsync_V1_Member: SwiftProtobuf.Message, SwiftProtobuf._M
       case 3: try { try decoder.decodeSingularStringField(value: &self.name) }()
       case 4: try { try decoder.decodeSingularBytesField(value: &self.signingKey) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.address) }()
+      case 6: try { try decoder.decodeSingularBytesField(value: &self.tlsPin) }()
       default: break
       }
     }
@@ -795,6 +831,9 @@ nonisolated extension Paxsync_V1_Member: SwiftProtobuf.Message, SwiftProtobuf._M
     if !self.address.isEmpty {
       try visitor.visitSingularStringField(value: self.address, fieldNumber: 5)
     }
+    if !self.tlsPin.isEmpty {
+      try visitor.visitSingularBytesField(value: self.tlsPin, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -804,6 +843,62 @@ nonisolated extension Paxsync_V1_Member: SwiftProtobuf.Message, SwiftProtobuf._M
     if lhs.name != rhs.name {return false}
     if lhs.signingKey != rhs.signingKey {return false}
     if lhs.address != rhs.address {return false}
+    if lhs.tlsPin != rhs.tlsPin {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Paxsync_V1_Genesis: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Genesis"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{1}coalition\0\u{3}created_at_ms\0\u{1}members\0\u{3}quorum_numerator\0\u{3}quorum_denominator\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.formatVersion) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.coalition) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.createdAtMs) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.members) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.quorumNumerator) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.quorumDenominator) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.formatVersion != 0 {
+      try visitor.visitSingularUInt32Field(value: self.formatVersion, fieldNumber: 1)
+    }
+    if !self.coalition.isEmpty {
+      try visitor.visitSingularStringField(value: self.coalition, fieldNumber: 2)
+    }
+    if self.createdAtMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.createdAtMs, fieldNumber: 3)
+    }
+    if !self.members.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.members, fieldNumber: 4)
+    }
+    if self.quorumNumerator != 0 {
+      try visitor.visitSingularUInt32Field(value: self.quorumNumerator, fieldNumber: 5)
+    }
+    if self.quorumDenominator != 0 {
+      try visitor.visitSingularUInt32Field(value: self.quorumDenominator, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Paxsync_V1_Genesis, rhs: Paxsync_V1_Genesis) -> Bool {
+    if lhs.formatVersion != rhs.formatVersion {return false}
+    if lhs.coalition != rhs.coalition {return false}
+    if lhs.createdAtMs != rhs.createdAtMs {return false}
+    if lhs.members != rhs.members {return false}
+    if lhs.quorumNumerator != rhs.quorumNumerator {return false}
+    if lhs.quorumDenominator != rhs.quorumDenominator {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

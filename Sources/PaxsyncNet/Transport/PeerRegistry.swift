@@ -44,9 +44,15 @@ public final class PeerRegistry: Sendable {
 
     private let state = Mutex(State())
 
+    /// SHA-256 of the node's coalition genesis, stated in every hello and required
+    /// in the peer's; empty for a node without a genesis.
+    public let coalitionID: [UInt8]
+
     public init(observer: (any SyncObserver)? = nil, clock: AnyClock<Duration> = AnyClock(ContinuousClock()),
                 relayDelayMilliseconds: UInt64 = SyncProtocol.relayDelayMilliseconds,
-                advertiseIntervalMilliseconds: UInt64 = SyncProtocol.advertiseIntervalMilliseconds) {
+                advertiseIntervalMilliseconds: UInt64 = SyncProtocol.advertiseIntervalMilliseconds,
+                coalitionID: [UInt8] = []) {
+        self.coalitionID = coalitionID
         self.observer = observer
         self.clock = clock
         self.relayDelayMilliseconds = relayDelayMilliseconds

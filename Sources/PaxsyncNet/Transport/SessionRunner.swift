@@ -75,7 +75,8 @@ final class SessionRunner: Sendable {
         self.state = Mutex(State(machine: SyncSession(localNodeID: replica.nodeID, certifiedPeerID: peerID,
                                                       members: replica.memberIDs, now: 0,
                                                       relayDelayMilliseconds: registry.relayDelayMilliseconds,
-                                                      advertiseIntervalMilliseconds: registry.advertiseIntervalMilliseconds)))
+                                                      advertiseIntervalMilliseconds: registry.advertiseIntervalMilliseconds,
+                                                      coalitionID: registry.coalitionID)))
         (events, sink) = AsyncStream.makeStream(of: WriterEvent.self)
     }
 

@@ -14,6 +14,11 @@
 /// mutually authenticated TLS 1.3. Regenerate the Swift code with
 /// `scripts/generate-protos.sh`.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 import PaxsyncLog
@@ -106,6 +111,10 @@ public nonisolated struct Paxsync_V1_Hello: Sendable {
 
   /// Per origin, the highest contiguous seq the sender has applied.
   public var versionVector: [PaxsyncLog.Paxsync_V1_Dependency] = []
+
+  /// SHA-256 of the sender's coalition genesis (32 bytes), or empty when the
+  /// sender was set up from a roster alone (PROTOCOL.md §2.2, §13.2).
+  public var coalitionID: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -301,7 +310,7 @@ nonisolated extension Paxsync_V1_SyncMessage: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Paxsync_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Hello"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}node_id\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}version_vector\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}node_id\0\u{3}protocol_version\0\u{3}schema_version\0\u{3}version_vector\0\u{3}coalition_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -313,6 +322,7 @@ nonisolated extension Paxsync_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._Me
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.protocolVersion) }()
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.versionVector) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.coalitionID) }()
       default: break
       }
     }
@@ -331,6 +341,9 @@ nonisolated extension Paxsync_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._Me
     if !self.versionVector.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.versionVector, fieldNumber: 4)
     }
+    if !self.coalitionID.isEmpty {
+      try visitor.visitSingularBytesField(value: self.coalitionID, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -339,6 +352,7 @@ nonisolated extension Paxsync_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._Me
     if lhs.protocolVersion != rhs.protocolVersion {return false}
     if lhs.schemaVersion != rhs.schemaVersion {return false}
     if lhs.versionVector != rhs.versionVector {return false}
+    if lhs.coalitionID != rhs.coalitionID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

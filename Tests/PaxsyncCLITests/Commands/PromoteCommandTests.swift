@@ -1,6 +1,7 @@
 import Foundation
 import PaxsyncCluster
 import PaxsyncDaemon
+import PaxsyncModel
 import PaxsyncStore
 import PaxsyncTestSupport
 import Testing
