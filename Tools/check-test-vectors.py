@@ -16,7 +16,8 @@ shows up here:
   heartbeat read by a reader that skips the field it does not know (13.6);
 * genesis-vectors.json (section 2.2): the genesis body re-encoded from the
   vector's fields with the field numbers of paxsync_log.proto, and the
-  coalition id as its SHA-256, in the vector and in the genesis file.
+  coalition id as its SHA-256, in the vector and in the genesis file;
+* rotation-vectors.json (section 3.4): the hashes and the chain across a key rotation.
 
 Ed25519 is not in Python's standard library; the Swift suite checks signatures.
 
@@ -296,12 +297,14 @@ def main():
     check_sync(sync_path)
     genesis_path = path.parent / "genesis-vectors.json"
     check_genesis(genesis_path)
+    rotation = json.loads((path.parent / "rotation-vectors.json").read_text(encoding="utf-8"))
+    check_hashes("rotation", rotation["entries"], chained=True)
     for failure in failures:
         print(failure, file=sys.stderr)
     if failures:
         print(f"{len(failures)} vector check(s) failed in {path}", file=sys.stderr)
         return 1
-    print(f"every vector in {path}, {sync_path} and {genesis_path} checks against PROTOCOL.md")
+    print(f"every vector in {path}, {sync_path}, {genesis_path} and rotation-vectors.json checks against PROTOCOL.md")
     return 0
 
 

@@ -186,6 +186,36 @@ struct ServeTests {
         for node in c.ids { #expect(try await c.cli(node).ok(["log", "verify", "--quiet"]).hasPrefix("OK")) }
     }
 
+    @Test("KR rotates its signing key while the coalition runs: entries before and after verify everywhere, in a bundle too")
+    func keyRotation() async throws {
+        let c = try await ServedCoalition(["AU", "JP", "KR"])
+        for node in c.ids { try c.start(node) }
+        try await c.cli("KR").ok(["facility", "create", "--id", "KR-A", "--name", "A", "--kind", "port", "--country", "KR", "--lat", "1", "--lon", "1"])
+        let oldKey = try String(contentsOfFile: c.dir.file("KR") + "/node.key", encoding: .utf8)
+        let rotated = try await c.cli("KR").ok(["key", "rotate", "--json"])
+        #expect((try JSONSerialization.jsonObject(with: Data(rotated.utf8)) as? [String: Any])?["entry"] as? String == "KR:2", "\(rotated)")
+        #expect(try String(contentsOfFile: c.dir.file("KR") + "/node.key", encoding: .utf8) != oldKey)
+        #expect(!FileManager.default.fileExists(atPath: c.dir.file("KR") + "/node.key.next"))
+        try await c.cli("KR").ok(["facility", "create", "--id", "KR-B", "--name", "B", "--kind", "port", "--country", "KR", "--lat", "2", "--lon", "2"])
+        let converged = try await waitFor("KR:3, signed with the new key, reaches everyone") {
+            let rows = try await c.cli("AU").ok(["query", "SELECT COUNT(*) AS n FROM facilities"])
+            return try await c.digests().count == 1 && rows.contains("2")
+        }
+        if !converged { for node in c.ids { print("--- \(node)\n\(c.log(node))") } }
+        for node in c.ids {
+            let quarantine = try await c.cli(node).ok(["quarantine", "--json"])
+            let lists = try JSONSerialization.jsonObject(with: Data(quarantine.utf8)) as? [String: [Any]]
+            #expect(lists?.values.allSatisfy(\.isEmpty) == true, "\(node) quarantined and held nothing: \(quarantine)")
+            let verify = try await c.cli(node).ok(["log", "verify"])
+            #expect(verify.hasPrefix("OK") && verify.contains("KR:2: KR signs with key"), "\(node): \(verify)")
+        }
+        let bundle = c.dir.file("au.bundle")
+        try await c.cli("AU").ok(["log", "export", "--out", bundle])
+        let checked = try await Paxsync().ok(["log", "verify", "--bundle", bundle])
+        #expect(checked.hasPrefix("OK") && checked.contains("KR:1…3"), "\(checked)")
+        for node in c.ids { #expect(c.stop(node) == 0) }
+    }
+
     @Test("self-signed certificates pinned in the rosters (tls create, roster add --from): no CA, and the coalition converges")
     func selfSignedPinned() async throws {
         let c = try await ServedCoalition(["AU", "JP", "KR"], tls: .selfSigned)

@@ -143,6 +143,10 @@ struct LogCommand: ParsableCommand {
                 }
                 print("Keys trusted: \(report.trust)")
                 for (id, fingerprint) in report.trustedKeys.sorted(by: { $0.key < $1.key }) { print("  \(id)  \(fingerprint)") }
+                if !report.rotations.isEmpty {
+                    print("Key rotations in the log (each signed with the key it replaces):")
+                    for rotation in report.rotations { print("  \(rotation)") }
+                }
                 if bundle != nil { print("Member names and addresses in the bundle's header are not signed and are not evidence.") }
                 if let deepCheck {
                     print(deepCheck.liveDigest == deepCheck.replayedDigest

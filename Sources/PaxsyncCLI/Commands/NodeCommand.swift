@@ -1,3 +1,4 @@
+import Crypto
 import ArgumentParser
 import Foundation
 import PaxsyncDaemon
@@ -204,5 +205,49 @@ extension JSONEncoder {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return e
+    }
+}
+
+struct KeyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "key", abstract: "This node's Ed25519 signing key.",
+        subcommands: [Rotate.self])
+
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rotate this node's signing key: a logged entry, signed with the current key, names the new one.",
+            discussion: """
+                Every entry after the rotation is signed with the new key; entries before it keep
+                verifying with the old one, on every node and in bundles (PROTOCOL §3.4). No quorum
+                is needed: only the holder of the current key can rotate it. The new key replaces
+                node.key (mode 0600); the roster keeps listing the first key. A lost or stolen key
+                is not rotated this way: that is a revocation by the coalition. Peers that do not
+                implement key rotation hold the entry and the ones after it until they are upgraded.
+                Example:
+                  paxsync key rotate --data-dir kr
+                """)
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var json: JSONFlag
+
+        struct Report: Encodable {
+            let node: String
+            let entry: String
+            let fingerprint: String
+            let publicKey: String
+        }
+
+        func run() throws {
+            let dir = try node.directory()
+            let (entry, key) = try dir.rotateSigningKey()
+            let fingerprint = Array(SHA256.hash(data: Array(key.key.publicKey.rawRepresentation))).hex
+            if json.enabled {
+                Output.json(Report(node: dir.configuration.nodeID, entry: entry.id.description, fingerprint: fingerprint,
+                                   publicKey: key.publicKeyBase64))
+                return
+            }
+            print("Rotated \(dir.configuration.nodeID)'s signing key at \(entry.id): entries from seq \(entry.changeSet.seq + 1) on are signed with")
+            print("  \(key.publicKeyBase64)  (fingerprint \(fingerprint))")
+            print("The new key is in \(dir.keyPath); peers learn it from the log.")
+        }
     }
 }

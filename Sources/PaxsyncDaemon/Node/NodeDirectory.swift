@@ -111,15 +111,15 @@ public struct NodeDirectory: Sendable {
     /// pins its id in paxsync.conf.
     public func adopt(_ genesis: Genesis, source: String) throws -> NodeDirectory {
         try genesis.requireComplete(source: source)
-        let key = try loadKey()
-        guard genesis.roster.member(configuration.nodeID)?.signingKey == key.publicKeyBase64 else {
-            throw PaxsyncError(.badInput, "the genesis does not list \(configuration.nodeID) with this node's key \(key.publicKeyBase64)",
-                               subject: source)
+        let roster = try loadRoster()
+        guard let listed = genesis.roster.member(configuration.nodeID)?.signingKey,
+              listed == roster.member(configuration.nodeID)?.signingKey else {
+            throw PaxsyncError(.badInput, "the genesis does not list \(configuration.nodeID) with this node's key "
+                               + "\(roster.member(configuration.nodeID)?.signingKey ?? "")", subject: source)
         }
         if !configuration.coalitionID.isEmpty && configuration.coalitionID != genesis.coalitionID {
             throw PaxsyncError(.usage, "this node already belongs to coalition \(configuration.coalitionID)", subject: source)
         }
-        let roster = try loadRoster()
         for member in roster.members {
             guard let founder = genesis.roster.member(member.id) else {
                 throw PaxsyncError(.badInput, "\(member.id) is in this node's roster but not a founder in the genesis: "
@@ -157,10 +157,47 @@ public struct NodeDirectory: Sendable {
         guard FileManager.default.fileExists(atPath: replicaPath) else {
             throw PaxsyncError(.notFound, "the replica file is missing", subject: replicaPath)
         }
+        if writable { try finishKeyRotation(roster: roster) }
         return try Replica(path: replicaPath, nodeID: configuration.nodeID, roster: roster,
                            signingKey: writable ? try loadKey() : nil, clock: clock,
                            configuration: ReplicaConfiguration(maxClockSkewMilliseconds: configuration.maxClockSkewSeconds * 1000,
                                                                readOnly: !writable))
+    }
+
+    /// Where `key rotate` keeps the next key until the rotation entry is committed.
+    public var nextKeyPath: String { keyPath + ".next" }
+
+    /// Rotates this node's signing key (PROTOCOL §3.4): writes the new key beside
+    /// the current one, commits the format-2 entry that names it (signed with the
+    /// current key), then moves the new key into place. A crash in between is
+    /// finished (or undone) by the next writable open, whichever the log says.
+    public func rotateSigningKey(clock: any PhysicalClock = SystemClock()) throws -> (entry: SignedEntry, key: NodeSigningKey) {
+        let replica = try openReplica(writable: true, clock: clock)   // finishes an earlier interrupted rotation first
+        let next = NodeSigningKey()
+        try FileWriter.write(nextKeyPath, next.fileContents, mode: 0o600)
+        let entry: SignedEntry
+        do { entry = try replica.rotateSigningKey(to: next) } catch {
+            try? FileManager.default.removeItem(atPath: nextKeyPath)
+            throw error
+        }
+        try finishKeyRotation(roster: loadRoster())
+        return (entry, next)
+    }
+
+    /// After an interrupted `key rotate`: keeps the next key if the log rotated to
+    /// it, else removes it.
+    func finishKeyRotation(roster: Roster) throws {
+        guard let data = FileManager.default.contents(atPath: nextKeyPath) else { return }
+        let next = try NodeSigningKey(fileContents: String(decoding: data, as: UTF8.self), source: nextKeyPath)
+        let current = try Replica(path: replicaPath, nodeID: configuration.nodeID, roster: roster,
+                                  configuration: ReplicaConfiguration(readOnly: true)).currentSigningKey()
+        if current == Array(next.key.publicKey.rawRepresentation) {
+            guard rename(nextKeyPath, keyPath) == 0 else {
+                throw PaxsyncError(.storage, "cannot move the rotated key into place: \(String(cString: strerror(errno)))", subject: nextKeyPath)
+            }
+        } else {
+            try FileManager.default.removeItem(atPath: nextKeyPath)
+        }
     }
 
     /// Rewrites `paxsync.conf` with `configuration` (its comments regenerated).
@@ -173,7 +210,10 @@ public struct NodeDirectory: Sendable {
     public func installRoster(_ roster: Roster, source: String) throws {
         try roster.validate(source: source)
         let key = try loadKey()
-        guard roster.member(configuration.nodeID)?.signingKey == key.publicKeyBase64 else {
+        // The roster lists the node's first key; once the log rotated it, the one the current roster lists.
+        let listed = roster.member(configuration.nodeID)?.signingKey
+        let current = (try? loadRoster())?.member(configuration.nodeID)?.signingKey
+        guard listed == key.publicKeyBase64 || (listed != nil && listed == current) else {
             throw PaxsyncError(.badInput, "the roster must list \(configuration.nodeID) with this node's public key \(key.publicKeyBase64)", subject: source)
         }
         try FileWriter.write(rosterPath, String(decoding: roster.encoded(), as: UTF8.self), mode: 0o644)

@@ -23,6 +23,7 @@ extension ChangeSet {
         }
         wire.changes = changes.map { $0.toWire() }
         wire.note = note
+        if let nextSigningKey { wire.nextSigningKey = Data(nextSigningKey) }
         // Deterministic so the same change set always gives the same bytes.
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
@@ -52,7 +53,8 @@ extension ChangeSet {
         }
         self.init(origin: wire.origin, seq: wire.seq, hlc: HLC(rawValue: wire.hlc), prevHash: Array(wire.prevHash),
                   deps: deps, changes: changes, note: wire.note,
-                  formatVersion: wire.formatVersion, schemaVersion: wire.schemaVersion)
+                  formatVersion: wire.formatVersion, schemaVersion: wire.schemaVersion,
+                  nextSigningKey: wire.nextSigningKey.isEmpty ? nil : Array(wire.nextSigningKey))
     }
 }
 

@@ -70,6 +70,11 @@ public nonisolated struct Paxsync_V1_ChangeSet: Sendable {
   /// Free text for auditors ("import facilities.csv"); not interpreted.
   public var note: String = String()
 
+  /// Format 2 only: the raw 32-byte Ed25519 public key that signs the origin's
+  /// entries after this one (a key rotation, PROTOCOL.md §3.4). This entry is
+  /// signed with the key it replaces.
+  public var nextSigningKey: Data = Data()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -403,7 +408,7 @@ fileprivate nonisolated let _protobuf_package = "paxsync.v1"
 
 nonisolated extension Paxsync_V1_ChangeSet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ChangeSet"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{1}origin\0\u{1}seq\0\u{1}hlc\0\u{3}prev_hash\0\u{3}schema_version\0\u{1}deps\0\u{1}changes\0\u{1}note\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{1}origin\0\u{1}seq\0\u{1}hlc\0\u{3}prev_hash\0\u{3}schema_version\0\u{1}deps\0\u{1}changes\0\u{1}note\0\u{3}next_signing_key\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -420,6 +425,7 @@ nonisolated extension Paxsync_V1_ChangeSet: SwiftProtobuf.Message, SwiftProtobuf
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.deps) }()
       case 8: try { try decoder.decodeRepeatedMessageField(value: &self.changes) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      case 10: try { try decoder.decodeSingularBytesField(value: &self.nextSigningKey) }()
       default: break
       }
     }
@@ -453,6 +459,9 @@ nonisolated extension Paxsync_V1_ChangeSet: SwiftProtobuf.Message, SwiftProtobuf
     if !self.note.isEmpty {
       try visitor.visitSingularStringField(value: self.note, fieldNumber: 9)
     }
+    if !self.nextSigningKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.nextSigningKey, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -466,6 +475,7 @@ nonisolated extension Paxsync_V1_ChangeSet: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.deps != rhs.deps {return false}
     if lhs.changes != rhs.changes {return false}
     if lhs.note != rhs.note {return false}
+    if lhs.nextSigningKey != rhs.nextSigningKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -84,6 +84,9 @@ public struct RowChange: Hashable, Sendable {
 /// One change set: one local transaction of one member, and one log entry.
 public struct ChangeSet: Hashable, Sendable {
     public static let formatVersion: UInt32 = 1
+    /// The format of an entry that rotates its origin's signing key
+    /// (``nextSigningKey``); a node that knows only format 1 holds it.
+    public static let keyRotationFormatVersion: UInt32 = 2
 
     public var formatVersion: UInt32
     public var origin: String
@@ -96,10 +99,15 @@ public struct ChangeSet: Hashable, Sendable {
     public var deps: [String: UInt64]
     public var changes: [RowChange]
     public var note: String
+    /// The raw 32-byte Ed25519 public key that signs the origin's entries after
+    /// this one (PROTOCOL §3.4); nil for an entry that rotates nothing.
+    public var nextSigningKey: [UInt8]?
 
     public init(origin: String, seq: UInt64, hlc: HLC, prevHash: [UInt8], deps: [String: UInt64] = [:],
                 changes: [RowChange], note: String = "",
-                formatVersion: UInt32 = ChangeSet.formatVersion, schemaVersion: UInt32 = Schema.version) {
+                formatVersion: UInt32 = ChangeSet.formatVersion, schemaVersion: UInt32 = Schema.version,
+                nextSigningKey: [UInt8]? = nil) {
+        self.nextSigningKey = nextSigningKey
         self.formatVersion = formatVersion
         self.origin = origin
         self.seq = seq

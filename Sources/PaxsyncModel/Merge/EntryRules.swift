@@ -12,8 +12,9 @@ public enum EntryRules {
     /// - Parameter schemaVersion: The newest schema this node implements.
     /// - Returns: Why the entry cannot be judged yet, or nil.
     public static func unsupportedVersion(_ cs: ChangeSet, schemaVersion: UInt32 = Schema.version) -> String? {
-        if cs.formatVersion != ChangeSet.formatVersion {
-            return "change-set format \(cs.formatVersion) is not supported by this node (supports \(ChangeSet.formatVersion))"
+        if cs.formatVersion != ChangeSet.formatVersion && cs.formatVersion != ChangeSet.keyRotationFormatVersion {
+            return "change-set format \(cs.formatVersion) is not supported by this node (supports \(ChangeSet.formatVersion) "
+                + "and \(ChangeSet.keyRotationFormatVersion))"
         }
         if cs.schemaVersion > schemaVersion {
             return "schema version \(cs.schemaVersion) is newer than this node's \(schemaVersion): upgrade paxsync"
@@ -41,7 +42,17 @@ public enum EntryRules {
                 throw fail(.malformedEntry, "dependency \(origin):\(seq) is not a positive sequence of another roster member")
             }
         }
-        guard !cs.changes.isEmpty else { throw fail(.malformedEntry, "a change set holds at least one row change") }
+        // Format 2 is format 1 plus the next signing key, which it must carry; it may change no record.
+        if cs.formatVersion == ChangeSet.keyRotationFormatVersion {
+            guard let next = cs.nextSigningKey, next.count == 32 else {
+                throw fail(.malformedEntry, "a format-2 entry names the origin's next signing key (32 bytes)")
+            }
+        } else {
+            guard cs.nextSigningKey == nil else {
+                throw fail(.malformedEntry, "only a format-2 entry may name a next signing key")
+            }
+            guard !cs.changes.isEmpty else { throw fail(.malformedEntry, "a change set holds at least one row change") }
+        }
         var seen = Set<String>()
         for change in cs.changes {
             let record = change.recordName

@@ -1,3 +1,4 @@
+import Crypto
 import PaxsyncLog
 import PaxsyncModel
 
@@ -13,6 +14,8 @@ public struct LogVerifier {
         public var trust = ""
         /// The keys trusted, member id → SHA-256 fingerprint of the public key.
         public var trustedKeys: [String: String] = [:]
+        /// The key rotations found, in log order (§3.4).
+        public var rotations: [String] = []
         /// For a bundle: the entry count its header announces.
         public var announcedEntries: UInt64?
         /// The first problem found, naming the entry; nil when the log is sound.
@@ -20,7 +23,8 @@ public struct LogVerifier {
         public var ok: Bool { firstError == nil }
     }
 
-    private let keys: [String: [UInt8]]
+    /// Each origin's key in effect for its next entry: the roster's, then each rotation's (§3.4).
+    private var keys: [String: [UInt8]]
     private var headsSeen: [String: (seq: UInt64, hash: [UInt8])] = [:]
     public private(set) var report = Report()
 
@@ -44,10 +48,15 @@ public struct LogVerifier {
         guard let key = keys[cs.origin] else {
             throw PaxsyncError(.unknownOrigin, "origin \(cs.origin) is not in the roster", subject: name)
         }
+        let head = headsSeen[cs.origin] ?? (0, [])
         guard entry.verify(publicKey: key) else {
+            // Out of chain order the key in effect is unknown: say which problem it is.
+            if cs.seq != head.seq + 1 {
+                throw PaxsyncError(.chainMismatch, cs.seq <= head.seq ? "repeats or reorders \(cs.origin)'s sequence (after \(cs.origin):\(head.seq))"
+                                                                        : "gap: \(cs.origin):\(head.seq + 1) is missing", subject: name)
+            }
             throw PaxsyncError(.badSignature, "signature does not verify against \(cs.origin)'s key: the entry was altered or forged", subject: name)
         }
-        let head = headsSeen[cs.origin] ?? (0, [])
         guard cs.seq == head.seq + 1 else {
             throw PaxsyncError(.chainMismatch, cs.seq <= head.seq ? "repeats or reorders \(cs.origin)'s sequence (after \(cs.origin):\(head.seq))"
                                                                     : "gap: \(cs.origin):\(head.seq + 1) is missing", subject: name)
@@ -56,6 +65,10 @@ public struct LogVerifier {
             throw PaxsyncError(.chainMismatch, "previous hash does not match the hash of \(cs.origin):\(head.seq)", subject: name)
         }
         headsSeen[cs.origin] = (cs.seq, entry.hash)
+        if let next = cs.nextSigningKey {
+            keys[cs.origin] = next
+            report.rotations.append("\(cs.id): \(cs.origin) signs with key \(Array(SHA256.hash(data: next)).hex) from seq \(cs.seq + 1)")
+        }
         report.entries += 1
         report.origins[cs.origin] = cs.seq
     }

@@ -111,6 +111,9 @@ extension Replica {
         if outcome == .applied, releaseHeld {
             try releaseWaiting(db, on: entry.id, now: now)
         }
+        if outcome == .applied, entry.changeSet.nextSigningKey != nil {
+            _ = try rejudgeAfterRotation(db, origin: entry.changeSet.origin, seq: entry.changeSet.seq, now: now)
+        }
         return outcome
     }
 
@@ -121,12 +124,18 @@ extension Replica {
         let hash = entry.hash
 
         // 1. Known origin and a valid signature; otherwise evidence, not blocking.
-        guard let key = publicKeys[cs.origin] else {
+        guard let rosterKey = publicKeys[cs.origin], let key = try keyInEffect(db, origin: cs.origin, seq: cs.seq) else {
             let error = PaxsyncError(.unknownOrigin, "origin \(cs.origin) is not in the roster", subject: cs.id.description)
             return try quarantine(db, entry: entry, error: error, blocks: false, now: now)
         }
-        guard verified ?? entry.verify(publicKey: key) else {
-            let error = PaxsyncError(.badSignature, "the signature does not verify against \(cs.origin)'s roster key", subject: cs.id.description)
+        // `verified` was checked against the roster key (a local entry: signed with the key in effect).
+        let signatureValid = local ? (verified ?? entry.verify(publicKey: key))
+                                   : key == rosterKey ? (verified ?? entry.verify(publicKey: key)) : entry.verify(publicKey: key)
+        guard signatureValid else {
+            // An entry signed with a key that a rotation not applied here yet installs
+            // is judged again once that rotation is applied (rejudgeAfterRotation).
+            let whose = key == rosterKey ? "\(cs.origin)'s roster key" : "\(cs.origin)'s current key (rotated, §3.4)"
+            let error = PaxsyncError(.badSignature, "the signature does not verify against \(whose)", subject: cs.id.description)
             return try quarantine(db, entry: entry, error: error, blocks: false, now: now)
         }
 
@@ -228,6 +237,7 @@ extension Replica {
                 let resolved = Merge.resolve(table: table, key: change.key, events: prior + [event])
                 try materialize(db, resolved, hadHistory: !prior.isEmpty)
             }
+            try recordRotation(db, cs)
             try observeClock(db, cs.hlc)
             return .applied
         } catch let hold as Hold {
@@ -256,6 +266,9 @@ extension Replica {
                 let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
                 if try judgeAndMerge(db, entry: entry, now: now) == .applied {
                     queue.append(entry.id)
+                    if entry.changeSet.nextSigningKey != nil {
+                        queue += try rejudgeAfterRotation(db, origin: entry.changeSet.origin, seq: entry.changeSet.seq, now: now)
+                    }
                 }
             }
         }

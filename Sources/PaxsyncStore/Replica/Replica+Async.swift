@@ -59,7 +59,9 @@ extension Replica {
         PreparedBatch(items: raw.map { body, signature in
             do {
                 let entry = try SignedEntry(body: body, signature: signature)
-                let verified = publicKeys[entry.changeSet.origin].map { entry.verify(publicKey: $0) }
+                // A rotated origin's key depends on its chain: checked when applied.
+                let origin = entry.changeSet.origin
+                let verified = rotatedOrigins.withLock({ $0.contains(origin) }) ? nil : publicKeys[origin].map { entry.verify(publicKey: $0) }
                 return .decoded(entry, verified: verified)
             } catch {
                 return .undecodable(body: body, signature: signature, error: error as? PaxsyncError

@@ -111,8 +111,12 @@ extension Replica {
         }
     }
 
-    private func signAndApply(_ db: Database, changes: [RowChange], note: String, key: NodeSigningKey, now: UInt64,
-                              histories: LocalHistories) throws -> SignedEntry {
+    func signAndApply(_ db: Database, changes: [RowChange], note: String, key: NodeSigningKey, now: UInt64,
+                      histories: LocalHistories, nextSigningKey: [UInt8]? = nil) throws -> SignedEntry {
+        // The entry is checked as signed without verifying it: it must be the key in effect.
+        guard try keyInEffect(db, origin: nodeID, seq: .max) == Array(key.key.publicKey.rawRepresentation) else {
+            throw PaxsyncError(.badInput, "this node's signing key is not \(nodeID)'s current key (the log rotated it)", subject: nodeID)
+        }
         let head = try Row.fetchOne(db, sql: "SELECT last_seq, last_hash, status FROM paxsync_origins WHERE origin = ?", arguments: [nodeID])
         if let head, (head["status"] as String) != "ok" {
             throw PaxsyncError(.invalidState, "this node's own chain is blocked (\(head["status"] as String)); see `paxsync quarantine`", subject: nodeID)
@@ -123,7 +127,9 @@ extension Replica {
         deps[nodeID] = nil
         let hlc = try tickClock(db, now: now)
         let cs = ChangeSet(origin: nodeID, seq: seq, hlc: hlc, prevHash: prev, deps: deps.filter { $0.value > 0 },
-                           changes: changes, note: note)
+                           changes: changes, note: note,
+                           formatVersion: nextSigningKey == nil ? ChangeSet.formatVersion : ChangeSet.keyRotationFormatVersion,
+                           nextSigningKey: nextSigningKey)
         let entry = SignedEntry(signing: cs, with: key.key)
         // The same checks every peer will run; a refusal throws and rolls back.
         // Not the signature, just made with this node's key; nor the records'

@@ -169,6 +169,17 @@ extension Replica {
                 );
                 """)
         }
+        // Key rotation (PROTOCOL §3.4): from which seq each rotated key signs its origin's entries.
+        migrator.registerMigration("v2: signing-key rotations") { db in
+            try db.execute(sql: """
+                CREATE TABLE paxsync_signing_keys (
+                    origin TEXT NOT NULL,
+                    from_seq INTEGER NOT NULL,
+                    key BLOB NOT NULL,
+                    PRIMARY KEY (origin, from_seq)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }
 }

@@ -129,9 +129,11 @@ extension Replica {
         }
     }
 
-    /// Whether an entry's signature verifies against the roster.
+    /// Whether an entry's signature verifies against the key in effect for it
+    /// (the roster's, or a rotation's applied here, §3.4).
     public func signatureIsValid(_ entry: SignedEntry) -> Bool {
-        publicKeys[entry.changeSet.origin].map { entry.verify(publicKey: $0) } ?? false
+        let key = try? writer.read { db in try keyInEffect(db, origin: entry.changeSet.origin, seq: entry.changeSet.seq) }
+        return (key ?? nil).map { entry.verify(publicKey: $0) } ?? false
     }
 
     /// Streams every logged entry in log order (which respects causality).

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 import PaxsyncLog
 import PaxsyncModel
 
@@ -48,6 +49,10 @@ public final class Replica: Sendable {
     let logger: Logger
     /// Decoded record histories of the write path.
     let historyCache = HistoryCache()
+    /// Origins that have rotated their signing key (a superset: an origin is added
+    /// when its rotation is applied, even in a transaction that rolls back). The
+    /// others sign with their roster key, looked up without a query.
+    let rotatedOrigins = Mutex<Set<String>>([])
 
     /// Opens (creating if needed) the replica at `path`.
     ///
@@ -61,9 +66,6 @@ public final class Replica: Sendable {
                 logger: Logger = Logger(label: "paxsync.replica")) throws {
         guard roster.member(nodeID) != nil else {
             throw PaxsyncError(.badInput, "node \(nodeID) is not a member of the roster", subject: path)
-        }
-        if let signingKey, roster.member(nodeID)?.signingKey != signingKey.publicKeyBase64 {
-            throw PaxsyncError(.badInput, "the signing key does not match the roster's key for \(nodeID)", subject: path)
         }
         var config = Configuration()
         config.readonly = configuration.readOnly
@@ -107,6 +109,21 @@ public final class Replica: Sendable {
         var logger = logger
         logger[metadataKey: "node"] = "\(nodeID)"
         self.logger = logger
+        let rotated = try? writer.read { db -> Set<String> in
+            // A replica opened read-only before its v2 migration has no rotations table, and no rotation.
+            guard try db.tableExists("paxsync_signing_keys") else { return [] }
+            return Set(try String.fetchAll(db, sql: "SELECT DISTINCT origin FROM paxsync_signing_keys"))
+        }
+        rotatedOrigins.withLock { $0 = rotated ?? [] }
+        // The node signs with the key in effect for its next entry: the roster's, or its latest rotation's.
+        if let signingKey {
+            let current = try? writer.read { db in try self.keyInEffect(db, origin: nodeID, seq: .max) }
+            guard current == Array(signingKey.key.publicKey.rawRepresentation) else {
+                throw PaxsyncError(.badInput, rotatedOrigins.withLock { $0.contains(nodeID) }
+                    ? "the signing key is not \(nodeID)'s current key: the log rotated it (`paxsync key rotate`)"
+                    : "the signing key does not match the roster's key for \(nodeID)", subject: path)
+            }
+        }
         let recorded = try? writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM paxsync_node WHERE name = 'node_id'") }
         if let recorded, recorded != nodeID {
             throw PaxsyncError(.badInput, "this replica belongs to node \(recorded), not \(nodeID)", subject: path)
