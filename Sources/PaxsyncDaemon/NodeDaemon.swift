@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PaxsyncLog
 import PaxsyncModel
 import PaxsyncNet
 import PaxsyncStore
@@ -58,6 +59,12 @@ public struct NodeDaemon {
         let genesis = try dir.loadGenesis()
         let registry = PeerRegistry(observer: metrics, coalitionID: genesis?.coalitionIDBytes ?? [])
         var sync = SyncConfiguration(listenHost: host, listenPort: port, tls: tls, peers: peers)
+        // The peers of the roster as it is now (it follows roster.json, `RosterFollower`).
+        let currentPeers: @Sendable () -> Set<String> = {
+            let roster = replica.roster
+            return config.peerIDs(roster: roster.members.map(\.id)).intersection(roster.memberIDs)
+        }
+        sync.acceptsPeer = { currentPeers().contains($0) }
         sync.handshakeTimeout = .seconds(config.handshakeTimeoutSeconds)
         sync.maxPendingHandshakes = config.maxPendingHandshakes
         sync.maxPendingHandshakesPerAddress = config.maxPendingHandshakesPerAddress
@@ -67,6 +74,7 @@ public struct NodeDaemon {
         let status: @Sendable () throws -> NodeStatus = {
             var facts = facts
             facts.listen = listening.description
+            facts.peers = currentPeers().sorted()
             return try NodeStatus.build(replica: replica, version: version, daemon: (facts, registry))
         }
         var services: [any Service] = [
@@ -83,10 +91,18 @@ public struct NodeDaemon {
         }
         // A standby dials every peer: those that sort before this member dial the
         // primary's address, not the standby's.
-        for peer in peers.sorted() where peer > config.nodeID || config.isStandby {
-            services.append(try PeerDialer(replica: replica, peer: peer, address: replica.roster.member(peer)!.address, tls: tls,
-                                           registry: registry, logger: logger))
+        let dialed: @Sendable (Roster) -> [String: String] = { roster in
+            var dialed: [String: String] = [:]
+            for peer in config.peerIDs(roster: roster.members.map(\.id)) where peer > config.nodeID || config.isStandby {
+                if let member = roster.member(peer) { dialed[peer] = member.address }
+            }
+            return dialed
         }
+        let dialers = DialerSet(initial: dialed(replica.roster), logger: logger) { peer, address in
+            try PeerDialer(replica: replica, peer: peer, address: address, tls: tls, registry: registry, logger: logger)
+        }
+        services.append(dialers)
+        services.append(RosterFollower(directory: dir, replica: replica, registry: registry, dialers: dialers, dialed: dialed, logger: logger))
         self.listening = listening
         self.lock = lock
         self.replica = replica

@@ -216,6 +216,49 @@ struct ServeTests {
         for node in c.ids { #expect(c.stop(node) == 0) }
     }
 
+    /// Installs `id`'s roster without `member` (`roster set`), daemon running or not.
+    func removeFromRoster(_ c: ServedCoalition, _ id: String, _ member: String) async throws {
+        var roster = try Roster.decode(Data(contentsOf: URL(fileURLWithPath: c.dir.file(id) + "/roster.json")), source: "roster")
+        roster.members.removeAll { $0.id == member }
+        let file = c.dir.file("\(id)-without-\(member)-\(UUID().uuidString.prefix(4)).json")
+        try roster.encoded().write(to: URL(fileURLWithPath: file))
+        try await c.cli(id).ok(["roster", "set", file])
+    }
+
+    func status(_ c: ServedCoalition, _ id: String) async throws -> NodeStatus {
+        try JSONDecoder().decode(NodeStatus.self, from: Data(try await c.cli(id).ok(["status", "--json"]).utf8))
+    }
+
+    @Test("the daemon follows roster.json: a member added is dialed and synced without a restart, one removed is dropped")
+    func followsRoster() async throws {
+        let c = try await ServedCoalition(["AU", "JP", "KR"])
+        for id in ["AU", "JP"] { try await removeFromRoster(c, id, "KR") }
+        // Written before the daemon starts: a started daemon pauses local writes until a peer confirms the head.
+        try await c.cli("KR").ok(["facility", "create", "--id", "KR-F", "--name", "F", "--kind", "port", "--country", "KR", "--lat", "2", "--lon", "2"])
+        for id in c.ids { try c.start(id) }
+        try await c.cli("AU").ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "1"])
+        _ = try await waitFor("AU and JP sync without KR") { try await c.digest("AU") == c.digest("JP") }
+        #expect(try await c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM facilities"]).contains("1"), "nobody dials KR yet")
+
+        // KR joins AU's and JP's rosters while their daemons run.
+        for id in ["AU", "JP"] { try await c.cli(id).ok(["roster", "add", "--from", c.dir.file("KR") + "/roster.json"]) }
+        let joined = try await waitFor("KR is dialed and the three converge, no restart") {
+            let rows = try await c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM facilities"])
+            return try await c.digests().count == 1 && rows.contains("2")
+        }
+        if !joined { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
+        #expect(try await status(c, "AU").peers.map(\.id) == ["JP", "KR"])
+        #expect(c.log("AU").contains("roster reloaded"))
+
+        // AU drops KR again: its session with KR ends and KR is no longer its peer.
+        try await removeFromRoster(c, "AU", "KR")
+        _ = try await waitFor("AU drops KR") {
+            let au = try await status(c, "AU")
+            return au.peers.map(\.id) == ["JP"] && au.roster.map(\.id) == ["AU", "JP"]
+        }
+        for id in c.ids { #expect(c.stop(id) == 0) }
+    }
+
     @Test("self-signed certificates pinned in the rosters (tls create, roster add --from): no CA, and the coalition converges")
     func selfSignedPinned() async throws {
         let c = try await ServedCoalition(["AU", "JP", "KR"], tls: .selfSigned)

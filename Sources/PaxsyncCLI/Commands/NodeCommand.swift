@@ -173,7 +173,7 @@ struct RosterCommand: ParsableCommand {
             abstract: "Pin a member's TLS key in this node's roster, or replace its pin (a rotated TLS key).",
             discussion: """
                 From then on this node accepts MEMBER only with a certificate for that key (the
-                daemon reads the roster when it starts). Compare the pin out of band with the
+                running daemon takes the new roster within a second). Compare the pin out of band with the
                 member's `paxsync tls pin`.
                 Example:
                   paxsync roster pin --data-dir au JP 3f9c…(64 hex digits)

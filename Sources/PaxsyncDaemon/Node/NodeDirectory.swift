@@ -212,9 +212,16 @@ public struct NodeDirectory: Sendable {
         let key = try loadKey()
         // The roster lists the node's first key; once the log rotated it, the one the current roster lists.
         let listed = roster.member(configuration.nodeID)?.signingKey
-        let current = (try? loadRoster())?.member(configuration.nodeID)?.signingKey
+        let old = try? loadRoster()
+        let current = old?.member(configuration.nodeID)?.signingKey
         guard listed == key.publicKeyBase64 || (listed != nil && listed == current) else {
             throw PaxsyncError(.badInput, "the roster must list \(configuration.nodeID) with this node's public key \(key.publicKeyBase64)", subject: source)
+        }
+        if let old, FileManager.default.fileExists(atPath: replicaPath),
+           let replica = try? Replica(path: replicaPath, nodeID: configuration.nodeID, roster: old) {
+            // Checked as the replica would (no member's key changes), and entries of
+            // members it adds that were quarantined as unknown-origin are judged again.
+            _ = try replica.updateRoster(roster, source: source)
         }
         try FileWriter.write(rosterPath, String(decoding: roster.encoded(), as: UTF8.self), mode: 0o644)
     }

@@ -46,6 +46,11 @@ public struct PeerDialer: Service {
         await cancelWhenGracefulShutdown { await self.dialLoop() }
     }
 
+    /// Dials until the task is cancelled (for a dialer that is not a service of its own).
+    public func dialUntilCancelled() async throws {
+        await dialLoop()
+    }
+
     private func dialLoop() async {
         var redialer = Redialer(backoff: backoff, random: SystemRandomNumberGenerator(), clock: registry.clock)
         await redialer.run(session) { error, failures in

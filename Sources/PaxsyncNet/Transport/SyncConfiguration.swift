@@ -17,6 +17,9 @@ public struct SyncConfiguration: Sendable {
     /// Roster members this node peers with. It dials those whose id sorts after
     /// its own and accepts sessions from all of them.
     public var peers: Set<String>
+    /// Whom the server accepts sessions from, asked at each session; when nil,
+    /// ``peers``. A daemon that follows its roster passes its current peers.
+    public var acceptsPeer: (@Sendable (String) -> Bool)?
     /// Reconnection delays.
     public var backoff: Backoff = Backoff()
     /// How long an accepted connection may take to finish its TLS handshake.

@@ -60,7 +60,7 @@ public final class SyncServer: Service, @unchecked Sendable {
                 registry.refusedCertificate(reason)
             }, config: config)
         server = GRPCServer(transport: transport, services: [
-            SyncService(replica: replica, accepts: { peers.contains($0) }, registry: registry, logger: logger),
+            SyncService(replica: replica, accepts: configuration.acceptsPeer ?? { peers.contains($0) }, registry: registry, logger: logger),
         ])
         self.registry = registry
         self.logger = logger

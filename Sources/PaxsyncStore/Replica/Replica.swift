@@ -35,7 +35,9 @@ public struct ReplicaConfiguration: Sendable {
 /// to the user survives kill -9 and power loss.
 public final class Replica: Sendable {
     public let nodeID: String
-    public let roster: Roster
+    /// The roster entries are judged against; a daemon replaces it when
+    /// roster.json changes (``updateRoster(_:)``).
+    public var roster: Roster { members.withLock { $0.roster } }
     public let path: String
     public let configuration: ReplicaConfiguration
     /// A pool (WAL: readers beside the one writer); a read-only queue on an
@@ -43,9 +45,21 @@ public final class Replica: Sendable {
     let writer: any DatabaseWriter
     let clock: any PhysicalClock
     let signingKey: NodeSigningKey?
-    let publicKeys: [String: [UInt8]]
-    /// The roster's member ids, computed once (the apply path checks them per entry).
-    public let memberIDs: Set<String>
+    /// Each member's roster key (its first; rotations are in the log).
+    var publicKeys: [String: [UInt8]] { members.withLock { $0.publicKeys } }
+    /// The roster's member ids, computed once per roster (the apply path checks them per entry).
+    public var memberIDs: Set<String> { members.withLock { $0.ids } }
+    struct Members: Sendable {
+        var roster: Roster
+        var ids: Set<String>
+        var publicKeys: [String: [UInt8]]
+        init(_ roster: Roster) {
+            self.roster = roster
+            ids = roster.memberIDs
+            publicKeys = Dictionary(uniqueKeysWithValues: roster.members.map { ($0.id, $0.publicKeyBytes) })
+        }
+    }
+    let members: Mutex<Members>
     let logger: Logger
     /// Decoded record histories of the write path.
     let historyCache = HistoryCache()
@@ -100,12 +114,10 @@ public final class Replica: Sendable {
         }
         self.path = path
         self.nodeID = nodeID
-        self.roster = roster
+        self.members = Mutex(Members(roster))
         self.signingKey = signingKey
         self.clock = clock
         self.configuration = configuration
-        self.publicKeys = Dictionary(uniqueKeysWithValues: roster.members.map { ($0.id, $0.publicKeyBytes) })
-        self.memberIDs = roster.memberIDs
         var logger = logger
         logger[metadataKey: "node"] = "\(nodeID)"
         self.logger = logger

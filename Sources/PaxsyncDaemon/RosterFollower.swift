@@ -1,0 +1,116 @@
+import Foundation
+import Logging
+import PaxsyncControl
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncNet
+import PaxsyncStore
+import ServiceLifecycle
+import Synchronization
+
+/// The dialers of a running daemon, one per peer it dials, changed while it runs:
+/// ``update(_:)`` starts dialers for new peers and cancels those of peers no
+/// longer dialed (or whose address changed).
+final class DialerSet: Service, Sendable {
+    typealias Make = @Sendable (_ peer: String, _ address: String) throws -> PeerDialer
+    private let make: Make
+    private let logger: Logger
+    private let (updates, continuation) = AsyncStream.makeStream(of: [String: String].self, bufferingPolicy: .bufferingNewest(1))
+
+    /// `initial`: peer → address.
+    init(initial: [String: String], logger: Logger, make: @escaping Make) {
+        self.make = make
+        self.logger = logger
+        continuation.yield(initial)
+    }
+
+    /// The peers to dial now, and their addresses.
+    func update(_ desired: [String: String]) { continuation.yield(desired) }
+
+    private let running = Mutex<[String: (address: String, task: Task<Void, Never>)]>([:])
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await desired in self.updates { self.reconcile(desired) }
+        }
+        continuation.finish()
+        let tasks = running.withLock { running in defer { running = [:] }; return running.values.map(\.task) }
+        for task in tasks { task.cancel() }
+        for task in tasks { await task.value }
+    }
+
+    private func reconcile(_ desired: [String: String]) {
+        let stale = running.withLock { running in
+            let gone = running.filter { desired[$0.key] != $0.value.address }
+            for peer in gone.keys { running[peer] = nil }
+            return gone
+        }
+        for (peer, dialer) in stale {
+            dialer.task.cancel()
+            logger.info("stopped dialing a peer the roster no longer lists here", metadata: ["peer": "\(peer)"])
+        }
+        for (peer, address) in desired.sorted(by: { $0.key < $1.key }) where running.withLock({ $0[peer] == nil }) {
+            do {
+                let dialer = try make(peer, address)
+                let task = Task<Void, Never> { _ = try? await dialer.dialUntilCancelled() }
+                running.withLock { $0[peer] = (address, task) }
+            } catch {
+                logger.warning("cannot dial a peer", metadata: ["peer": "\(peer)", "address": "\(address)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Follows roster.json while the daemon runs: when the file changes (checked
+/// every second), the new roster is validated and installed in the replica, the
+/// sessions are closed (they reconnect at once, judged by the new roster's pins
+/// and members), and dialers are started or stopped for the peers it adds or
+/// removes. A roster that does not load is logged and ignored: the node keeps
+/// the one it has.
+struct RosterFollower: Service {
+    let directory: NodeDirectory
+    let replica: Replica
+    let registry: PeerRegistry
+    let dialers: DialerSet
+    /// The peers this node dials for a roster: peer → address.
+    let dialed: @Sendable (Roster) -> [String: String]
+    let logger: Logger
+    var interval: Duration = .seconds(1)
+
+    /// The file's identity and modification time: a change of either is a new roster.
+    static func stamp(_ path: String) -> [Int]? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return [Int(info.st_ino), Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec)]
+    }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var seen = Self.stamp(directory.rosterPath)
+            while !Task.isCancelled {
+                do { try await Task.sleep(for: interval) } catch { return }
+                let now = Self.stamp(directory.rosterPath)
+                guard now != seen else { continue }
+                seen = now
+                reload()
+            }
+        }
+    }
+
+    func reload() {
+        do {
+            let change = try replica.updateRoster(try directory.loadRoster(), source: directory.rosterPath)
+            guard !change.isEmpty else { return }
+            logger.notice("roster reloaded", metadata: [
+                "added": "\(change.added.joined(separator: ","))", "removed": "\(change.removed.joined(separator: ","))",
+                "changed": "\(change.changed.joined(separator: ","))", "released_entries": "\(change.released.count)",
+            ])
+            registry.closeAll("the roster changed on node \(replica.nodeID)")
+            dialers.update(dialed(replica.roster))
+            if !change.released.isEmpty { registry.wakeup.wake() }
+        } catch {
+            logger.warning("the roster file changed but was not installed; keeping the current roster",
+                           metadata: ["file": "\(directory.rosterPath)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import GRDB
+import PaxsyncLog
+import PaxsyncModel
+
+extension Replica {
+    /// What replacing the roster changed.
+    public struct RosterChange: Sendable, Equatable {
+        public var added: [String] = []
+        public var removed: [String] = []
+        /// Members whose address, name, country or TLS pin changed.
+        public var changed: [String] = []
+        /// Entries quarantined as `unknown-origin` that the new roster let through.
+        public var released: [EntryID] = []
+        public var isEmpty: Bool { added.isEmpty && removed.isEmpty && changed.isEmpty }
+    }
+
+    /// Replaces the roster entries are judged against, while the node runs.
+    ///
+    /// A member listed in both keeps its signing key (a key changes only by a
+    /// rotation in the log, §3.4), and this node stays in it. Entries that were
+    /// quarantined as `unknown-origin` because their origin was not in the roster
+    /// are judged again for each member added (and applied if they hold).
+    ///
+    /// - Parameter source: Where the new roster came from, named in errors.
+    public func updateRoster(_ new: Roster, source: String) throws -> RosterChange {
+        try new.validate(source: source)
+        guard new.member(nodeID) != nil else {
+            throw PaxsyncError(.badInput, "the new roster does not list this node \(nodeID)", subject: source)
+        }
+        let old = roster
+        for member in new.members {
+            if let was = old.member(member.id), was.signingKey != member.signingKey {
+                throw PaxsyncError(.badInput, "the new roster lists \(member.id) with another signing key; a member's key changes "
+                                   + "only by a rotation in the log (`paxsync key rotate`)", subject: source)
+            }
+        }
+        var change = RosterChange()
+        change.added = new.members.map(\.id).filter { old.member($0) == nil }
+        change.removed = old.members.map(\.id).filter { new.member($0) == nil }
+        change.changed = new.members.filter { m in old.member(m.id).map { $0 != m } ?? false }.map(\.id)
+        members.withLock { $0 = Members(new) }
+        guard !change.added.isEmpty, !configuration.readOnly else { return change }
+        let now = clock.nowMilliseconds()
+        change.released = try writer.write { db in
+            var released: [EntryID] = []
+            for origin in change.added {
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT id, body, signature FROM paxsync_quarantine WHERE origin = ? AND code = ? ORDER BY seq
+                    """, arguments: [origin, PaxsyncError.Code.unknownOrigin.rawValue])
+                for row in rows {
+                    try db.execute(sql: "DELETE FROM paxsync_quarantine WHERE id = ?", arguments: [row["id"] as Int64])
+                    let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
+                    if try applyOne(db, entry: entry, now: now, releaseHeld: true) == .applied { released.append(entry.id) }
+                }
+            }
+            return released
+        }
+        return change
+    }
+}
