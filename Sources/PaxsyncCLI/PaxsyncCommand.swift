@@ -26,7 +26,7 @@ public struct PaxsyncCommand: AsyncParsableCommand {
         version: version,
         subcommands: [
             DemoCommand.self,
-            NodeCommand.self, RosterCommand.self, KeyCommand.self, CoalitionCommand.self, CACommand.self, TLSCommand.self, ServeCommand.self,
+            NodeCommand.self, RosterCommand.self, MemberCommand.self, KeyCommand.self, CoalitionCommand.self, CACommand.self, TLSCommand.self, ServeCommand.self,
             StatusCommand.self, PeersCommand.self, BackupCommand.self, RestoreCommand.self, PromoteCommand.self, WritesCommand.self,
             FacilityCommand.self, StockCommand.self, ShipmentCommand.self, ReserveCommand.self,
             ImportCommand.self, ExportCommand.self, QueryCommand.self, FeedCommand.self,

@@ -209,6 +209,10 @@ struct ServeTests {
             let verify = try await c.cli(node).ok(["log", "verify"])
             #expect(verify.hasPrefix("OK") && verify.contains("KR:2: KR signs with key"), "\(node): \(verify)")
         }
+        let members = try JSONSerialization.jsonObject(with: Data(try await c.cli("AU").ok(["member", "list", "--json"]).utf8))
+        let kr = try #require((members as? [[String: Any]])?.first { $0["id"] as? String == "KR" })
+        #expect(kr["rotations"] as? [String] == ["KR:2"])
+        #expect(kr["currentKeyFingerprint"] as? String != kr["rosterKeyFingerprint"] as? String)
         let bundle = c.dir.file("au.bundle")
         try await c.cli("AU").ok(["log", "export", "--out", bundle])
         let checked = try await Paxsync().ok(["log", "verify", "--bundle", bundle])

@@ -238,7 +238,9 @@ struct KeyCommand: ParsableCommand {
 
         func run() throws {
             let dir = try node.directory()
-            let (entry, key) = try dir.rotateSigningKey()
+            // Like any local write: waits for a daemon that just started to lift its pause.
+            let (entry, key) = try node.withLocalWrites { replica in try dir.rotateSigningKey(using: replica) }
+            node.wakeDaemon()
             let fingerprint = Array(SHA256.hash(data: Array(key.key.publicKey.rawRepresentation))).hex
             if json.enabled {
                 Output.json(Report(node: dir.configuration.nodeID, entry: entry.id.description, fingerprint: fingerprint,

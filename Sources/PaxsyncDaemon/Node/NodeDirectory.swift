@@ -171,8 +171,9 @@ public struct NodeDirectory: Sendable {
     /// the current one, commits the format-2 entry that names it (signed with the
     /// current key), then moves the new key into place. A crash in between is
     /// finished (or undone) by the next writable open, whichever the log says.
-    public func rotateSigningKey(clock: any PhysicalClock = SystemClock()) throws -> (entry: SignedEntry, key: NodeSigningKey) {
-        let replica = try openReplica(writable: true, clock: clock)   // finishes an earlier interrupted rotation first
+    ///
+    /// - Parameter replica: This node's replica, opened for writing (which finishes an earlier interrupted rotation).
+    public func rotateSigningKey(using replica: Replica) throws -> (entry: SignedEntry, key: NodeSigningKey) {
         let next = NodeSigningKey()
         try FileWriter.write(nextKeyPath, next.fileContents, mode: 0o600)
         let entry: SignedEntry

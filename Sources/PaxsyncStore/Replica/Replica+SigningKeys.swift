@@ -67,3 +67,22 @@ extension Replica {
         }
     }
 }
+
+extension Replica {
+    /// One applied key rotation: from `fromSeq` on, `origin` signs with `key`.
+    public struct KeyRotation: Sendable, Equatable {
+        public let origin: String
+        public let fromSeq: UInt64
+        public let key: [UInt8]
+    }
+
+    /// Every key rotation this replica applied, by origin then sequence.
+    public func keyRotations() throws -> [KeyRotation] {
+        try writer.read { db in
+            guard try db.tableExists("paxsync_signing_keys") else { return [] }
+            return try Row.fetchAll(db, sql: "SELECT origin, from_seq, key FROM paxsync_signing_keys ORDER BY origin, from_seq").map {
+                KeyRotation(origin: $0["origin"], fromSeq: UInt64($0["from_seq"] as Int64), key: [UInt8]($0["key"] as Data))
+            }
+        }
+    }
+}
