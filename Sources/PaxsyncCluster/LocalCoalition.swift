@@ -43,7 +43,9 @@ public final class LocalCoalition: @unchecked Sendable {
     /// `configure` adjusts a node's configuration before it is written.
     /// `pinTLSKeys`: the roster pins each node's TLS key (its certificate is still
     /// from the coalition CA); false leaves the CA alone to vouch for them.
-    public init(base: String, members: [Member], executable: String, pinTLSKeys: Bool = true,
+    /// `foundByGenesis`: the members sign a genesis and every node adopts it
+    /// (the coalition id is pinned and stated in hellos).
+    public init(base: String, members: [Member], executable: String, pinTLSKeys: Bool = true, foundByGenesis: Bool = true,
                 configure: (String, inout NodeConfiguration) -> Void = { _, _ in }) throws {
         self.base = base
         self.members = members
@@ -73,8 +75,21 @@ public final class LocalCoalition: @unchecked Sendable {
         if pinTLSKeys {
             for directory in directories { try directory.installRoster(roster, source: "local coalition") }
         }
+        // Founded by a genesis every member signs, as a real coalition is (`paxsync coalition`).
+        if foundByGenesis {
+            var genesis = try Genesis.create(roster: roster, createdAtMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000),
+                                             source: "local coalition")
+            for m in members { try genesis.sign(as: m.id, key: keys[m.id]!, source: "local coalition") }
+            for directory in directories { _ = try directory.adopt(genesis, source: "local coalition") }
+            coalitionID = genesis.coalitionID
+        } else {
+            coalitionID = nil
+        }
         self.roster = roster
     }
+
+    /// The coalition id, when it was founded by a genesis.
+    public private(set) var coalitionID: String?
 
     /// Opens a coalition laid out as `init` lays it out (nodes in `BASE/ID`),
     /// however it was made, to run its daemons.
@@ -83,6 +98,8 @@ public final class LocalCoalition: @unchecked Sendable {
         let roster = try NodeDirectory.open((base as NSString).appendingPathComponent(first)).loadRoster()
         self.base = base
         self.roster = roster
+        self.coalitionID = try NodeDirectory.open((base as NSString).appendingPathComponent(first)).configuration.coalitionID
+            .nilIfEmpty
         self.members = ids.map { id in
             Member(id: id, country: roster.member(id)?.country ?? id, name: roster.member(id)?.name ?? id)
         }
@@ -166,4 +183,8 @@ public final class LocalCoalition: @unchecked Sendable {
     public static var currentExecutable: String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }

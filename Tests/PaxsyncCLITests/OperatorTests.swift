@@ -198,6 +198,7 @@ struct OperatorTests {
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
         #expect(String(decoding: first + rest, as: UTF8.self).contains("JP comes back online and catches up"))
+        #expect(String(decoding: first + rest, as: UTF8.self).contains("founded by a genesis all 3 members signed: coalition "))
     }
 
     @Test("paxsync demo --exit-when-converged: five daemons converge with one conflict and are all stopped")

@@ -126,6 +126,9 @@ struct CoalitionDemo {
         let members = Array(Self.candidates.prefix(count))
         say("Creating a coalition of \(count) members in \(base): CA, signing keys, certificates, roster")
         let coalition = try LocalCoalition(base: base, members: members, executable: LocalCoalition.currentExecutable)
+        if let id = coalition.coalitionID {
+            say("  founded by a genesis all \(count) members signed: coalition \(id)")
+        }
         for m in members {
             try coalition.start(m.id)
             say("  \(m.id) (\(m.name)): paxsync serve on \(coalition.roster.member(m.id)!.address), data in \(coalition.dataDir(m.id))")
