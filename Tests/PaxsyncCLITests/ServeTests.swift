@@ -184,6 +184,11 @@ struct ServeTests {
         if !converged { for node in c.ids { print("--- \(node)\n\(c.log(node))") } }
         for node in c.ids { #expect(c.stop(node) == 0) }
         for node in c.ids { #expect(try await c.cli(node).ok(["log", "verify", "--quiet"]).hasPrefix("OK")) }
+        // A bundle carries the genesis: the auditor checks the founders' keys against it.
+        let bundle = c.dir.file("kr.bundle")
+        #expect(try await c.cli("KR").ok(["log", "export", "--out", bundle, "--quiet"]).contains("with the genesis of coalition \(id)"))
+        let verified = try await Paxsync().ok(["log", "verify", "--bundle", bundle])
+        #expect(verified.hasPrefix("OK") && verified.contains("the bundle's genesis, coalition \(id), signed by every founder"), "\(verified)")
     }
 
     @Test("KR rotates its signing key while the coalition runs: entries before and after verify everywhere, in a bundle too")

@@ -179,7 +179,7 @@ struct LogCommand: ParsableCommand {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write the whole log and the roster's public keys to a portable bundle.",
+            abstract: "Write the whole log, the roster's public keys and the coalition's genesis to a portable bundle.",
             discussion: "Example:\n  paxsync log export --out audit-2026-11.pxb")
         @OptionGroup var node: NodeOptions
         @Option(help: ArgumentHelp("Bundle file to write.", valueName: "FILE")) var out: String
@@ -187,10 +187,13 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             let replica = try node.replica()
+            let genesis = try node.directory().loadGenesis()
             let progress = Progress("exporting", unit: "entries", enabled: !quiet)
-            let count = try Replay.exportBundle(replica, to: out, now: SystemClock().nowMilliseconds(), progress: progress.update)
+            let count = try Replay.exportBundle(replica, to: out, now: SystemClock().nowMilliseconds(), genesis: genesis,
+                                                progress: progress.update)
             progress.finish()
-            print("Exported \(count) entries of \(replica.nodeID)'s log to \(out)")
+            print("Exported \(count) entries of \(replica.nodeID)'s log to \(out)"
+                  + (genesis.map { ", with the genesis of coalition \($0.coalitionID)" } ?? ""))
         }
     }
 

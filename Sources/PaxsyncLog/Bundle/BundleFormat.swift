@@ -16,8 +16,11 @@ public enum BundleFormat {
         public var exportedAtMilliseconds: UInt64
         public var roster: Roster
         public var entryCount: UInt64
+        /// The coalition's genesis, signed by every founder, when the exporting node has one.
+        public var genesis: Genesis?
 
-        public init(exportedBy: String, exportedAtMilliseconds: UInt64, roster: Roster, entryCount: UInt64) {
+        public init(exportedBy: String, exportedAtMilliseconds: UInt64, roster: Roster, entryCount: UInt64, genesis: Genesis? = nil) {
+            self.genesis = genesis
             self.exportedBy = exportedBy
             self.exportedAtMilliseconds = exportedAtMilliseconds
             self.roster = roster
@@ -45,6 +48,15 @@ public enum BundleFormat {
             wm.address = m.address
             return wm
         }
+        if let genesis = header.genesis {
+            w.genesis = Data(genesis.body)
+            w.genesisSignatures = genesis.signatures.sorted { $0.key < $1.key }.map { member, signature in
+                var g = Paxsync_V1_GenesisSignature()
+                g.member = member
+                g.signature = Data(signature)
+                return g
+            }
+        }
         return Array(try! w.serializedBytes() as [UInt8])
     }
 
@@ -61,6 +73,15 @@ public enum BundleFormat {
                          signingKey: $0.signingKey.base64EncodedString(), address: $0.address)
         })
         try roster.validate(source: "\(source) header")
-        return Header(exportedBy: w.exportedBy, exportedAtMilliseconds: w.exportedAtMs, roster: roster, entryCount: w.entryCount)
+        var genesis: Genesis?
+        if !w.genesis.isEmpty {
+            var signatures: [String: [UInt8]] = [:]
+            for s in w.genesisSignatures { signatures[s.member] = Array(s.signature) }
+            let carried = try Genesis(body: Array(w.genesis), signatures: signatures, source: "\(source) genesis")
+            try carried.requireComplete(source: "\(source) genesis")
+            genesis = carried
+        }
+        return Header(exportedBy: w.exportedBy, exportedAtMilliseconds: w.exportedAtMs, roster: roster, entryCount: w.entryCount,
+                      genesis: genesis)
     }
 }

@@ -397,6 +397,27 @@ public nonisolated struct Paxsync_V1_BundleHeader: Sendable {
   /// Number of SignedEntry frames that follow.
   public var entryCount: UInt64 = 0
 
+  /// The coalition's genesis (a Genesis body, exactly as its founders signed
+  /// it) and every founder's signature; empty for a node without a genesis.
+  public var genesis: Data = Data()
+
+  public var genesisSignatures: [Paxsync_V1_GenesisSignature] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A founder's signature of a genesis body (PROTOCOL.md §2.2).
+public nonisolated struct Paxsync_V1_GenesisSignature: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var member: String = String()
+
+  public var signature: Data = Data()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -916,7 +937,7 @@ nonisolated extension Paxsync_V1_Genesis: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Paxsync_V1_BundleHeader: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BundleHeader"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{3}exported_by\0\u{3}exported_at_ms\0\u{1}members\0\u{3}entry_count\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{3}exported_by\0\u{3}exported_at_ms\0\u{1}members\0\u{3}entry_count\0\u{1}genesis\0\u{3}genesis_signatures\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -929,6 +950,8 @@ nonisolated extension Paxsync_V1_BundleHeader: SwiftProtobuf.Message, SwiftProto
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.exportedAtMs) }()
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.members) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.entryCount) }()
+      case 6: try { try decoder.decodeSingularBytesField(value: &self.genesis) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.genesisSignatures) }()
       default: break
       }
     }
@@ -950,6 +973,12 @@ nonisolated extension Paxsync_V1_BundleHeader: SwiftProtobuf.Message, SwiftProto
     if self.entryCount != 0 {
       try visitor.visitSingularUInt64Field(value: self.entryCount, fieldNumber: 5)
     }
+    if !self.genesis.isEmpty {
+      try visitor.visitSingularBytesField(value: self.genesis, fieldNumber: 6)
+    }
+    if !self.genesisSignatures.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.genesisSignatures, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -959,6 +988,43 @@ nonisolated extension Paxsync_V1_BundleHeader: SwiftProtobuf.Message, SwiftProto
     if lhs.exportedAtMs != rhs.exportedAtMs {return false}
     if lhs.members != rhs.members {return false}
     if lhs.entryCount != rhs.entryCount {return false}
+    if lhs.genesis != rhs.genesis {return false}
+    if lhs.genesisSignatures != rhs.genesisSignatures {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Paxsync_V1_GenesisSignature: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GenesisSignature"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}member\0\u{1}signature\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.member) }()
+      case 2: try { try decoder.decodeSingularBytesField(value: &self.signature) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.member.isEmpty {
+      try visitor.visitSingularStringField(value: self.member, fieldNumber: 1)
+    }
+    if !self.signature.isEmpty {
+      try visitor.visitSingularBytesField(value: self.signature, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Paxsync_V1_GenesisSignature, rhs: Paxsync_V1_GenesisSignature) -> Bool {
+    if lhs.member != rhs.member {return false}
+    if lhs.signature != rhs.signature {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -14,6 +14,8 @@ public struct LogVerifier {
         public var trust = ""
         /// The keys trusted, member id → SHA-256 fingerprint of the public key.
         public var trustedKeys: [String: String] = [:]
+        /// The coalition id of the genesis a bundle carries, when it carries one.
+        public var coalitionId: String?
         /// The key rotations found, in log order (§3.4).
         public var rotations: [String] = []
         /// For a bundle: the entry count its header announces.
@@ -75,6 +77,9 @@ public struct LogVerifier {
 
     /// The last verified entry of each origin: its sequence and hash.
     public var heads: [String: (seq: UInt64, hash: [UInt8])] { headsSeen }
+
+    /// Records the coalition id of the genesis the keys were checked against.
+    public mutating func note(coalitionId: String) { report.coalitionId = coalitionId }
 
     /// Records the entry count a bundle's header announced.
     public mutating func announce(_ count: UInt64) { report.announcedEntries = count }

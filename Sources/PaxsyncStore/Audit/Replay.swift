@@ -117,9 +117,22 @@ public enum Replay {
         var verifier: LogVerifier
         switch trust {
         case .carried:
-            verifier = LogVerifier(roster: carried, trust: isBundle
-                ? "the bundle's own header keys (unsigned: this proves internal consistency only, not who wrote the entries)"
-                : "this node's roster")
+            let genesis: Genesis? = if case .bundle(let path) = source { try BundleReader(path: path).header.genesis } else { nil }
+            if let genesis {
+                // The founders' keys are signed by every founder: the coalition id names them.
+                verifier = LogVerifier(roster: carried, trust: "the bundle's genesis, coalition \(genesis.coalitionID), signed by every "
+                    + "founder (compare the id out of band), and its header keys for the other members (unsigned)")
+                verifier.note(coalitionId: genesis.coalitionID)
+                if let member = genesis.roster.members.first(where: { carried.member($0.id)?.signingKey != $0.signingKey }) {
+                    verifier.fail(PaxsyncError(.badSignature, "the bundle's header does not list founder \(member.id) with the key its genesis gives",
+                                               subject: member.id))
+                    return verifier.report
+                }
+            } else {
+                verifier = LogVerifier(roster: carried, trust: isBundle
+                    ? "the bundle's own header keys (unsigned: this proves internal consistency only, not who wrote the entries)"
+                    : "this node's roster")
+            }
         case .roster(let roster, let source):
             verifier = LogVerifier(roster: roster, trust: "the roster \(source)")
         case .fingerprints(let fingerprints):
@@ -200,11 +213,12 @@ public enum Replay {
     }
 
     /// Writes the replica's whole log and the roster's public keys to a bundle.
-    public static func exportBundle(_ replica: Replica, to path: String, now: UInt64,
+    /// With `genesis`, the bundle carries the coalition's genesis and its founders' signatures.
+    public static func exportBundle(_ replica: Replica, to path: String, now: UInt64, genesis: Genesis? = nil,
                                     progress: ((Int, Int?) -> Void)? = nil) throws -> Int {
         let total = try replica.logCount()
         let writer = try BundleWriter(path: path, header: .init(exportedBy: replica.nodeID, exportedAtMilliseconds: now,
-                                                                roster: replica.roster, entryCount: UInt64(total)))
+                                                                roster: replica.roster, entryCount: UInt64(total), genesis: genesis))
         var count = 0
         try replica.forEachLoggedEntry { entry, _ in
             try writer.append(entry)

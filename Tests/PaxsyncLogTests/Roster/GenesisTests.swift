@@ -140,6 +140,22 @@ struct GenesisTests {
         }
     }
 
+    @Test("a bundle header carries the genesis and its signatures; a forged signature fails reading the header")
+    func bundleHeader() throws {
+        let genesis = try Self.signed()
+        let header = BundleFormat.Header(exportedBy: "AU", exportedAtMilliseconds: 1, roster: genesis.roster, entryCount: 0, genesis: genesis)
+        let bytes = BundleFormat.encodeHeader(header)
+        #expect(try BundleFormat.decodeHeader(bytes, source: "b").genesis == genesis)
+        var signature = genesis.signatures["JP"]!
+        signature[0] ^= 1
+        // A hostile writer's header: JP's signature altered, the rest as written.
+        let tampered = bytes.replacing(genesis.signatures["JP"]!, with: signature)
+        #expect(tampered != bytes)
+        #expect(throws: PaxsyncError.self) { try BundleFormat.decodeHeader(tampered, source: "b") }
+        let plain = BundleFormat.encodeHeader(.init(exportedBy: "AU", exportedAtMilliseconds: 1, roster: genesis.roster, entryCount: 0))
+        #expect(try BundleFormat.decodeHeader(plain, source: "b").genesis == nil)
+    }
+
     @Test("the quorum rule: approvals must exceed the fraction of active members", arguments: [
         (1, 2, 5, 3), (1, 2, 4, 3), (1, 2, 1, 1), (2, 3, 6, 5), (2, 3, 5, 4), (1, 3, 9, 4),
     ])
