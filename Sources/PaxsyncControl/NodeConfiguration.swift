@@ -276,8 +276,7 @@ public struct NodeConfiguration: Sendable, Equatable {
             }
             logLevel = text
         case "coalition_id":
-            let isSHA256Hex = text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
-            guard text.isEmpty || isSHA256Hex else {
+            guard text.isEmpty || text.isLowercaseSHA256Hex else {
                 throw PaxsyncError(.badInput, "coalition_id must be the SHA-256 of the genesis, 64 lowercase hex digits, or \"\", not \(value)")
             }
             coalitionID = text

@@ -73,6 +73,15 @@ final class ServedCoalition {
         return all
     }
 
+    /// How many facilities `id`'s replica holds (`query --json`).
+    func facilities(_ id: String) async throws -> Int {
+        let json = try await cli(id).ok(["query", "--json", "SELECT COUNT(*) AS n FROM facilities"])
+        guard let rows = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Int]], let n = rows.first?["n"] else {
+            throw PaxsyncError(.badInput, "not a count", subject: json)
+        }
+        return n
+    }
+
     func log(_ id: String) -> String { (try? String(contentsOfFile: daemons.logPath(id), encoding: .utf8)) ?? "" }
 }
 
@@ -135,8 +144,8 @@ struct ServeTests {
         try await c.cli("AU").ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "1"])
         try await c.cli("KR").ok(["facility", "create", "--id", "KR-F", "--name", "F", "--kind", "port", "--country", "KR", "--lat", "2", "--lon", "2"])
         let converged = try await waitFor("AU and KR meet through JP") {
-            let rows = try await c.cli("AU").ok(["query", "SELECT COUNT(*) AS n FROM facilities"])
-            return try await c.digests().count == 1 && rows.contains("2")
+            let rows = try await c.facilities("AU")
+            return try await c.digests().count == 1 && rows == 2
         }
         if !converged { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
         let au = try await JSONDecoder().decode(NodeStatus.self, from: Data(c.cli("AU").ok(["status", "--json"]).utf8))
@@ -170,7 +179,7 @@ struct ServeTests {
         }
         #expect(refusal?.contains("peer KR states no coalition id; this node belongs to coalition \(id)") == true, "\(refusal ?? "")")
         _ = try await waitFor("AU and JP sync") { try await c.digest("AU") == c.digest("JP") }
-        #expect(try await c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM facilities"]).contains("1"), "nothing reached KR")
+        #expect(try await c.facilities("KR") == 1, "nothing reached KR")
 
         // KR migrates: same log, same signatures, the coalition id pinned.
         #expect(c.stop("KR") == 0)
@@ -178,8 +187,8 @@ struct ServeTests {
         #expect(try await c.cli("KR").ok(["log", "list", "--json"]) == krHead, "adopting rewrites no entry")
         try c.start("KR")
         let converged = try await waitFor("all three converge once KR adopted the genesis") {
-            let rows = try await c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM facilities"])
-            return try await c.digests().count == 1 && rows.contains("2")
+            let rows = try await c.facilities("KR")
+            return try await c.digests().count == 1 && rows == 2
         }
         if !converged { for node in c.ids { print("--- \(node)\n\(c.log(node))") } }
         for node in c.ids { #expect(c.stop(node) == 0) }
@@ -203,8 +212,8 @@ struct ServeTests {
         #expect(!FileManager.default.fileExists(atPath: c.dir.file("KR") + "/node.key.next"))
         try await c.cli("KR").ok(["facility", "create", "--id", "KR-B", "--name", "B", "--kind", "port", "--country", "KR", "--lat", "2", "--lon", "2"])
         let converged = try await waitFor("KR:3, signed with the new key, reaches everyone") {
-            let rows = try await c.cli("AU").ok(["query", "SELECT COUNT(*) AS n FROM facilities"])
-            return try await c.digests().count == 1 && rows.contains("2")
+            let rows = try await c.facilities("AU")
+            return try await c.digests().count == 1 && rows == 2
         }
         if !converged { for node in c.ids { print("--- \(node)\n\(c.log(node))") } }
         for node in c.ids {
@@ -247,13 +256,13 @@ struct ServeTests {
         for id in c.ids { try c.start(id) }
         try await c.cli("AU").ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "1"])
         _ = try await waitFor("AU and JP sync without KR") { try await c.digest("AU") == c.digest("JP") }
-        #expect(try await c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM facilities"]).contains("1"), "nobody dials KR yet")
+        #expect(try await c.facilities("KR") == 1, "nobody dials KR yet")
 
         // KR joins AU's and JP's rosters while their daemons run.
         for id in ["AU", "JP"] { try await c.cli(id).ok(["roster", "add", "--from", c.dir.file("KR") + "/roster.json"]) }
         let joined = try await waitFor("KR is dialed and the three converge, no restart") {
-            let rows = try await c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM facilities"])
-            return try await c.digests().count == 1 && rows.contains("2")
+            let rows = try await c.facilities("KR")
+            return try await c.digests().count == 1 && rows == 2
         }
         if !joined { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
         #expect(try await status(c, "AU").peers.map(\.id) == ["JP", "KR"])
@@ -283,8 +292,8 @@ struct ServeTests {
                                     "--lat", "\(i)", "--lon", "\(i)"])
         }
         let converged = try await waitFor("equal digests, three facilities everywhere") {
-            let rows = try await c.cli("KR").ok(["query", "SELECT COUNT(*) AS n FROM facilities"])
-            return try await c.digests().count == 1 && rows.contains("3")
+            let rows = try await c.facilities("KR")
+            return try await c.digests().count == 1 && rows == 3
         }
         if !converged { for id in c.ids { print("--- \(id)\n\(c.log(id))") } }
         for id in c.ids { #expect(c.stop(id) == 0) }
@@ -321,7 +330,7 @@ struct ServeTests {
             == "the certificate for AU has key \(forged), not the key the roster pins for AU (\(pinned))")
         let text = try await c.cli("JP").ok(["status"])
         #expect(text.contains("refused TLS certificates") && text.contains("not the key the roster pins for AU"), "\(text)")
-        #expect(try await c.cli("JP").ok(["query", "SELECT COUNT(*) AS n FROM facilities"]).contains("0"), "nothing crossed")
+        #expect(try await c.facilities("JP") == 0, "nothing crossed")
         for id in c.ids { #expect(c.stop(id) == 0) }
     }
 

@@ -207,12 +207,7 @@ struct TestVectorTests {
     @Test("the committed vectors are exactly what this implementation produces")
     func matchesImplementation() throws {
         let vectors = try makeVectors()
-        if ProcessInfo.processInfo.environment["PAXSYNC_WRITE_VECTORS"] == "1" {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try (encoder.encode(vectors) + Data("\n".utf8)).write(to: url)
-        }
-        let committed = try JSONDecoder().decode(TestVectors.self, from: Data(contentsOf: url))
+        let committed = try VectorFile.committed(vectors, at: url)
         #expect(committed == vectors)
     }
 

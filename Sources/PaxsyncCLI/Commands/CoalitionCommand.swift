@@ -22,13 +22,6 @@ struct CoalitionCommand: ParsableCommand {
             """,
         subcommands: [Init.self, Sign.self, Show.self, Adopt.self])
 
-    static func read(_ path: String) throws -> Genesis {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw PaxsyncError(.notFound, "cannot read the genesis file", subject: path)
-        }
-        return try Genesis.decode(data, source: path)
-    }
-
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Write an unsigned genesis naming the roster's members as founders.",
@@ -50,10 +43,7 @@ struct CoalitionCommand: ParsableCommand {
         func run() throws {
             var founders: Roster
             if let roster {
-                guard let data = FileManager.default.contents(atPath: roster) else {
-                    throw PaxsyncError(.notFound, "cannot read the roster", subject: roster)
-                }
-                founders = try Roster.decode(data, source: roster)
+                founders = try InputFile.roster(roster)
             } else {
                 founders = try node.directory().loadRoster()
             }
@@ -88,7 +78,7 @@ struct CoalitionCommand: ParsableCommand {
 
         func run() throws {
             let dir = try node.directory()
-            var genesis = try CoalitionCommand.read(file)
+            var genesis = try InputFile.genesis(file)
             try genesis.sign(as: dir.configuration.nodeID, key: dir.loadKey(), source: file)
             try FileWriter.write(file, String(decoding: genesis.encoded(), as: UTF8.self), mode: 0o644)
             print("Signed coalition \(genesis.coalitionID) as \(dir.configuration.nodeID)")
@@ -122,7 +112,7 @@ struct CoalitionCommand: ParsableCommand {
         func run() throws {
             let genesis: Genesis
             if let file {
-                genesis = try CoalitionCommand.read(file)
+                genesis = try InputFile.genesis(file)
             } else {
                 let dir = try node.directory()
                 guard let own = try dir.loadGenesis() else {
@@ -165,7 +155,7 @@ struct CoalitionCommand: ParsableCommand {
 
         func run() throws {
             let dir = try node.directory()
-            let adopted = try dir.adopt(CoalitionCommand.read(file), source: file)
+            let adopted = try dir.adopt(InputFile.genesis(file), source: file)
             print("\(adopted.configuration.nodeID) belongs to coalition \(adopted.configuration.coalitionID)")
             print("coalition_id is pinned in \(adopted.file(NodeDirectory.configFile)); restart the daemon to use it")
         }

@@ -111,10 +111,7 @@ struct LogCommand: ParsableCommand {
             let source: LogSource = try bundle.map { .bundle(path: $0) } ?? .replica(node.replica())
             var trust = Replay.Trust.carried
             if let trustRoster {
-                guard let data = FileManager.default.contents(atPath: trustRoster) else {
-                    throw PaxsyncError(.notFound, "cannot read the roster to trust", subject: trustRoster)
-                }
-                let roster = try Roster.decode(data, source: trustRoster)
+                let roster = try InputFile.roster(trustRoster)
                 try roster.validate(source: trustRoster)
                 trust = .roster(roster, source: trustRoster)
             } else if !trustFingerprint.isEmpty {

@@ -161,9 +161,7 @@ struct TLSCommand: ParsableCommand {
         func run() throws {
             let dir = certificate == nil ? try node.directory() : nil
             let path = certificate ?? dir!.file(dir!.configuration.tlsCertificate)
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw PaxsyncError(.notFound, "cannot read the certificate", subject: path)
-            }
+            let data = try InputFile.read(path, "certificate")
             let parsed: Certificate
             do { parsed = try Certificate(pemEncoded: String(decoding: data, as: UTF8.self)) } catch {
                 throw PaxsyncError(.badInput, "not a PEM certificate", subject: path, underlying: error)

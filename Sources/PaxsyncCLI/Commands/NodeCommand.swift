@@ -38,13 +38,9 @@ struct NodeCommand: ParsableCommand {
                 throw PaxsyncError(.usage, "--country is needed: \(nodeID) is not an ISO 3166-1 alpha-2 code", subject: nodeID)
             }
             let key = try keyFile.map { path -> NodeSigningKey in
-                guard let data = FileManager.default.contents(atPath: path) else { throw PaxsyncError(.notFound, "cannot read", subject: path) }
-                return try NodeSigningKey(fileContents: String(decoding: data, as: UTF8.self), source: path)
+                try NodeSigningKey(fileContents: String(decoding: InputFile.read(path, "signing key"), as: UTF8.self), source: path)
             } ?? NodeSigningKey()
-            let rosterValue = try roster.map { path -> Roster in
-                guard let data = FileManager.default.contents(atPath: path) else { throw PaxsyncError(.notFound, "cannot read the roster", subject: path) }
-                return try Roster.decode(data, source: path)
-            }
+            let rosterValue = try roster.map(InputFile.roster)
             let dir = try NodeDirectory.initialize(path: dataDir, nodeID: nodeID, country: country, name: name ?? nodeID,
                                                    address: address, roster: rosterValue, key: key)
             let member = RosterMember(id: nodeID, country: country, name: name ?? nodeID, signingKey: key.publicKeyBase64, address: address)
@@ -117,8 +113,7 @@ struct RosterCommand: ParsableCommand {
         @Argument(help: ArgumentHelp("Roster JSON file.", valueName: "FILE")) var file: String
         func run() throws {
             let dir = try node.directory()
-            guard let data = FileManager.default.contents(atPath: file) else { throw PaxsyncError(.notFound, "cannot read", subject: file) }
-            let roster = try Roster.decode(data, source: file)
+            let roster = try InputFile.roster(file)
             try dir.installRoster(roster, source: file)
             print("Installed roster with \(roster.members.count) members: \(roster.members.map(\.id).joined(separator: ", "))")
         }
@@ -152,8 +147,7 @@ struct RosterCommand: ParsableCommand {
             var roster = try dir.loadRoster()
             var added: [RosterMember] = []
             if let from {
-                guard let data = FileManager.default.contents(atPath: from) else { throw PaxsyncError(.notFound, "cannot read", subject: from) }
-                (roster, added) = try roster.merging(Roster.decode(data, source: from), source: from)
+                (roster, added) = try roster.merging(InputFile.roster(from), source: from)
             } else if let id, let country, let key {
                 let member = RosterMember(id: id, country: country, name: name ?? id, signingKey: key, address: address, tlsPin: tlsPin)
                 roster = try roster.adding(member)

@@ -31,9 +31,7 @@ public struct RosterMember: Codable, Sendable, Hashable {
     }
 
     /// Whether `text` is a TLS pin as the roster writes it: 64 lowercase hex digits.
-    public static func isValidTLSPin(_ text: String) -> Bool {
-        text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
-    }
+    public static func isValidTLSPin(_ text: String) -> Bool { text.isLowercaseSHA256Hex }
 
     /// The raw public key bytes (validated when the roster is loaded).
     public var publicKeyBytes: [UInt8] { Array(Data(base64Encoded: signingKey) ?? Data()) }

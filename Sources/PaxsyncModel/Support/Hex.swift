@@ -34,3 +34,11 @@ extension Array where Element == UInt8 {
         self = out
     }
 }
+
+extension String {
+    /// Whether this is a SHA-256 digest as paxsync writes one in text: 64
+    /// lowercase hex digits (a TLS pin, a coalition id, a key fingerprint).
+    public var isLowercaseSHA256Hex: Bool {
+        utf8.count == 64 && utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+}

@@ -50,18 +50,14 @@ public struct LogVerifier {
         guard let key = keys[cs.origin] else {
             throw PaxsyncError(.unknownOrigin, "origin \(cs.origin) is not in the roster", subject: name)
         }
+        // In chain order first: the key in effect for an entry depends on the origin's entries before it (§3.4).
         let head = headsSeen[cs.origin] ?? (0, [])
-        guard entry.verify(publicKey: key) else {
-            // Out of chain order the key in effect is unknown: say which problem it is.
-            if cs.seq != head.seq + 1 {
-                throw PaxsyncError(.chainMismatch, cs.seq <= head.seq ? "repeats or reorders \(cs.origin)'s sequence (after \(cs.origin):\(head.seq))"
-                                                                        : "gap: \(cs.origin):\(head.seq + 1) is missing", subject: name)
-            }
-            throw PaxsyncError(.badSignature, "signature does not verify against \(cs.origin)'s key: the entry was altered or forged", subject: name)
-        }
         guard cs.seq == head.seq + 1 else {
             throw PaxsyncError(.chainMismatch, cs.seq <= head.seq ? "repeats or reorders \(cs.origin)'s sequence (after \(cs.origin):\(head.seq))"
                                                                     : "gap: \(cs.origin):\(head.seq + 1) is missing", subject: name)
+        }
+        guard entry.verify(publicKey: key) else {
+            throw PaxsyncError(.badSignature, "signature does not verify against \(cs.origin)'s key: the entry was altered or forged", subject: name)
         }
         guard cs.prevHash == head.hash else {
             throw PaxsyncError(.chainMismatch, "previous hash does not match the hash of \(cs.origin):\(head.seq)", subject: name)

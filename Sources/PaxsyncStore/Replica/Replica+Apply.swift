@@ -124,13 +124,13 @@ extension Replica {
         let hash = entry.hash
 
         // 1. Known origin and a valid signature; otherwise evidence, not blocking.
-        guard let rosterKey = publicKeys[cs.origin], let key = try keyInEffect(db, origin: cs.origin, seq: cs.seq) else {
+        guard let (rosterKey, key) = try keys(db, origin: cs.origin, seq: cs.seq) else {
             let error = PaxsyncError(.unknownOrigin, "origin \(cs.origin) is not in the roster", subject: cs.id.description)
             return try quarantine(db, entry: entry, error: error, blocks: false, now: now)
         }
         // `verified` was checked against the roster key (a local entry: signed with the key in effect).
-        let signatureValid = local ? (verified ?? entry.verify(publicKey: key))
-                                   : key == rosterKey ? (verified ?? entry.verify(publicKey: key)) : entry.verify(publicKey: key)
+        let checkedAlready = local || key == rosterKey ? verified : nil
+        let signatureValid = checkedAlready ?? entry.verify(publicKey: key)
         guard signatureValid else {
             // An entry signed with a key that a rotation not applied here yet installs
             // is judged again once that rotation is applied (rejudgeAfterRotation).

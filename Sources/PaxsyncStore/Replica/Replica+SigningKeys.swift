@@ -11,12 +11,18 @@ extension Replica {
     /// the key named by its last rotation before `seq` that this replica applied.
     /// Nil for an origin outside the roster.
     func keyInEffect(_ db: Database, origin: String, seq: UInt64) throws -> [UInt8]? {
-        guard let rosterKey = publicKeys[origin] else { return nil }
-        guard rotatedOrigins.withLock({ $0.contains(origin) }) else { return rosterKey }
+        try keys(db, origin: origin, seq: seq)?.inEffect
+    }
+
+    /// The origin's roster key and the key in effect for its entry `seq` (the same
+    /// array unless it rotated): one roster lookup, and a query only for a rotated origin.
+    func keys(_ db: Database, origin: String, seq: UInt64) throws -> (roster: [UInt8], inEffect: [UInt8])? {
+        guard let rosterKey = members.withLock({ $0.publicKeys[origin] }) else { return nil }
+        guard rotatedOrigins.withLock({ $0.contains(origin) }) else { return (rosterKey, rosterKey) }
         let key = try Data.fetchOne(db, sql: """
             SELECT key FROM paxsync_signing_keys WHERE origin = ? AND from_seq <= ? ORDER BY from_seq DESC LIMIT 1
             """, arguments: [origin, Int64(clamping: seq)])
-        return key.map { [UInt8]($0) } ?? rosterKey
+        return (rosterKey, key.map { [UInt8]($0) } ?? rosterKey)
     }
 
     /// Records an applied rotation: its next key signs from `seq + 1` on.

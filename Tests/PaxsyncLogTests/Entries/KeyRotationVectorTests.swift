@@ -80,12 +80,7 @@ struct RotationVectorTests {
     @Test("the committed rotation vectors are exactly what this implementation writes, and each verifies as marked")
     func vectors() throws {
         let vectors = try Self.make()
-        if ProcessInfo.processInfo.environment["PAXSYNC_WRITE_VECTORS"] == "1" {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            try (encoder.encode(vectors) + Data("\n".utf8)).write(to: Self.url)
-        }
-        let committed = try JSONDecoder().decode(RotationVectors.self, from: Data(contentsOf: Self.url))
+        let committed = try VectorFile.committed(vectors, at: Self.url)
         #expect(committed == vectors)
         var verifier = LogVerifier(roster: vectorCoalition.roster)
         for (i, v) in committed.entries.enumerated() {

@@ -97,6 +97,18 @@ struct TLSPinCheckTests {
 struct TLSPinSessionTests {
     let dir = TemporaryDirectory("paxsync-pin-net")
 
+    /// Serves AU (to JP only) while JP dials it, until `done` holds (30 s at most: a refusal can take a while under load).
+    func dialUntil(_ jp: NetNode, servedBy au: NetNode, _ what: String, _ done: @escaping () -> Bool) async throws {
+        let server = try SyncServer(replica: au.replica, configuration: SyncConfiguration(
+            listenHost: "127.0.0.1", listenPort: 0, tls: au.tls, peers: ["JP"]), registry: au.registry, logger: au.logger)
+        try await withServers([server]) {
+            let port = try #require(try await server.port)
+            try await whileDialing(from: jp, to: "AU", port: port) {
+                try await eventually(what, seconds: 30) { done() }
+            }
+        }
+    }
+
     @Test("self-signed certificates pinned in the roster sync with no CA at all")
     func selfSignedPinned() async throws {
         let pki = try TestPKI(dir: dir)
@@ -124,14 +136,7 @@ struct TLSPinSessionTests {
         let au = try NetNode("AU", coalition: coalition, pki: pki, dir: dir)
         try au.replica.commit([Records.facility("AU-SECRET")])
         let jp = try NetNode("JP", coalition: coalition, pki: pki, dir: dir, tls: jpForged)
-        let server = try SyncServer(replica: au.replica, configuration: SyncConfiguration(
-            listenHost: "127.0.0.1", listenPort: 0, tls: au.tls, peers: ["JP"]), registry: au.registry, logger: au.logger)
-        try await withServers([server]) {
-            let port = try #require(try await server.port)
-            try await whileDialing(from: jp, to: "AU", port: port) {
-                try await eventually("AU refuses JP's certificate", seconds: 30) { !au.registry.recentCertificateRefusals.isEmpty }
-            }
-        }
+        try await dialUntil(jp, servedBy: au, "AU refuses JP's certificate") { !au.registry.recentCertificateRefusals.isEmpty }
         #expect(try jp.replica.logCount() == 0, "nothing crosses to a certificate the pin refuses")
         let reason = try #require(au.registry.recentCertificateRefusals.last?.message)
         #expect(reason == "the certificate for JP has key \(try pin(jpForged)), not the key the roster pins for JP (\(try pin(jpReal)))")
@@ -146,14 +151,7 @@ struct TLSPinSessionTests {
         let au = try NetNode("AU", coalition: coalition, pki: pki, dir: dir, tls: auForged)
         try au.replica.commit([Records.facility("AU-SECRET")])
         let jp = try NetNode("JP", coalition: coalition, pki: pki, dir: dir)
-        let server = try SyncServer(replica: au.replica, configuration: SyncConfiguration(
-            listenHost: "127.0.0.1", listenPort: 0, tls: au.tls, peers: ["JP"]), registry: au.registry, logger: au.logger)
-        try await withServers([server]) {
-            let port = try #require(try await server.port)
-            try await whileDialing(from: jp, to: "AU", port: port) {
-                try await eventually("JP's dial fails", seconds: 30) { jp.registry.lastError("AU") != nil }
-            }
-        }
+        try await dialUntil(jp, servedBy: au, "JP's dial fails") { jp.registry.lastError("AU") != nil }
         #expect(try jp.replica.logCount() == 0)
         let error = try #require(jp.registry.lastError("AU"))
         #expect(error.hasPrefix("refused the peer's TLS certificate: the certificate for AU has key \(try pin(auForged))"), "\(error)")
