@@ -24,6 +24,7 @@ extension ChangeSet {
         wire.changes = changes.map { $0.toWire() }
         wire.note = note
         if let nextSigningKey { wire.nextSigningKey = Data(nextSigningKey) }
+        if let governance { wire.governance = governance.toWire() }
         // Deterministic so the same change set always gives the same bytes.
         var options = BinaryEncodingOptions()
         options.useDeterministicOrdering = true
@@ -54,7 +55,94 @@ extension ChangeSet {
         self.init(origin: wire.origin, seq: wire.seq, hlc: HLC(rawValue: wire.hlc), prevHash: Array(wire.prevHash),
                   deps: deps, changes: changes, note: wire.note,
                   formatVersion: wire.formatVersion, schemaVersion: wire.schemaVersion,
-                  nextSigningKey: wire.nextSigningKey.isEmpty ? nil : Array(wire.nextSigningKey))
+                  nextSigningKey: wire.nextSigningKey.isEmpty ? nil : Array(wire.nextSigningKey),
+                  governance: wire.hasGovernance ? try GovernanceAction(wire: wire.governance, subject: id) : nil)
+    }
+}
+
+extension EntryRef {
+    func toWire() -> Paxsync_V1_EntryRef {
+        var w = Paxsync_V1_EntryRef()
+        w.origin = origin
+        w.seq = seq
+        w.hash = Data(hash)
+        return w
+    }
+
+    init(wire: Paxsync_V1_EntryRef) {
+        self.init(origin: wire.origin, seq: wire.seq, hash: Array(wire.hash))
+    }
+}
+
+extension GovernedMember {
+    func toWire() -> Paxsync_V1_Member {
+        var w = Paxsync_V1_Member()
+        w.id = id
+        w.country = country
+        w.name = name
+        w.signingKey = Data(signingKey)
+        w.address = address
+        if let tlsPin { w.tlsPin = Data(tlsPin) }
+        return w
+    }
+
+    init(wire: Paxsync_V1_Member) {
+        self.init(id: wire.id, country: wire.country, name: wire.name, signingKey: Array(wire.signingKey), address: wire.address,
+                  tlsPin: wire.tlsPin.isEmpty ? nil : Array(wire.tlsPin))
+    }
+}
+
+extension GovernanceAction {
+    func toWire() -> Paxsync_V1_Governance {
+        var w = Paxsync_V1_Governance()
+        switch self {
+        case .approval(let ref):
+            var a = Paxsync_V1_Approval()
+            a.proposal = ref.toWire()
+            w.approval = a
+        case .proposal(let decision, let reason):
+            var p = Paxsync_V1_Proposal()
+            p.reason = reason
+            switch decision {
+            case .admit(let m): p.admit = m.toWire()
+            case .suspend(let id): p.suspend = id
+            case .reinstate(let id): p.reinstate = id
+            case .remove(let id, let cut):
+                var r = Paxsync_V1_Removal()
+                r.member = id
+                r.cutSeq = cut
+                p.remove = r
+            case .quorum(let rule):
+                var q = Paxsync_V1_QuorumRule()
+                q.numerator = rule.numerator
+                q.denominator = rule.denominator
+                p.quorum = q
+            case .void(let ref): p.void = ref.toWire()
+            }
+            w.proposal = p
+        }
+        return w
+    }
+
+    init(wire: Paxsync_V1_Governance, subject: String) throws(PaxsyncError) {
+        switch wire.action {
+        case .approval(let a)?:
+            self = .approval(EntryRef(wire: a.proposal))
+        case .proposal(let p)?:
+            let decision: GovernanceDecision
+            switch p.decision {
+            case .admit(let m)?: decision = .admit(GovernedMember(wire: m))
+            case .suspend(let id)?: decision = .suspend(id)
+            case .reinstate(let id)?: decision = .reinstate(id)
+            case .remove(let r)?: decision = .remove(member: r.member, cutSeq: r.cutSeq)
+            case .quorum(let q)?: decision = .quorum(QuorumRule(numerator: q.numerator, denominator: q.denominator))
+            case .void(let ref)?: decision = .void(EntryRef(wire: ref))
+            case nil: throw PaxsyncError(.malformedEntry, "the proposal names no decision", subject: subject)
+            }
+            self = .proposal(decision, reason: p.reason)
+        case nil:
+            throw PaxsyncError(.malformedEntry, "the governance action is neither a proposal nor an approval", subject: subject)
+        }
     }
 }
 

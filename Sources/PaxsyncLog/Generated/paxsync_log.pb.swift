@@ -36,48 +36,283 @@ fileprivate nonisolated struct _GeneratedWithProtocGenSwiftVersion: SwiftProtobu
 /// One change set: one local transaction of one member. Serialized once by its
 /// origin; those exact bytes (the entry "body") are signed, hashed and stored,
 /// and never re-encoded.
-public nonisolated struct Paxsync_V1_ChangeSet: Sendable {
+public nonisolated struct Paxsync_V1_ChangeSet: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// Format of this message; 1 for this file.
-  public var formatVersion: UInt32 = 0
+  public var formatVersion: UInt32 {
+    get {_storage._formatVersion}
+    set {_uniqueStorage()._formatVersion = newValue}
+  }
 
   /// Member id of the node that wrote the change set ("AU").
-  public var origin: String = String()
+  public var origin: String {
+    get {_storage._origin}
+    set {_uniqueStorage()._origin = newValue}
+  }
 
   /// Position in the origin's log: 1 for its first entry, then gapless.
-  public var seq: UInt64 = 0
+  public var seq: UInt64 {
+    get {_storage._seq}
+    set {_uniqueStorage()._seq = newValue}
+  }
 
   /// Hybrid logical clock: (physical milliseconds << 16) | logical counter.
-  public var hlc: UInt64 = 0
+  public var hlc: UInt64 {
+    get {_storage._hlc}
+    set {_uniqueStorage()._hlc = newValue}
+  }
 
   /// SHA-256 of the body of the origin's entry seq - 1; empty when seq is 1.
-  public var prevHash: Data = Data()
+  public var prevHash: Data {
+    get {_storage._prevHash}
+    set {_uniqueStorage()._prevHash = newValue}
+  }
 
   /// Version of the shared-record schema the changes are written against.
-  public var schemaVersion: UInt32 = 0
+  public var schemaVersion: UInt32 {
+    get {_storage._schemaVersion}
+    set {_uniqueStorage()._schemaVersion = newValue}
+  }
 
   /// The origin's version vector when it wrote this entry: for every other
   /// origin it had applied entries of, the highest contiguous seq. Sorted by
   /// origin, no zero seqs, never the origin itself.
-  public var deps: [Paxsync_V1_Dependency] = []
+  public var deps: [Paxsync_V1_Dependency] {
+    get {_storage._deps}
+    set {_uniqueStorage()._deps = newValue}
+  }
 
   /// The row changes, at most one per record.
-  public var changes: [Paxsync_V1_RowChange] = []
+  public var changes: [Paxsync_V1_RowChange] {
+    get {_storage._changes}
+    set {_uniqueStorage()._changes = newValue}
+  }
 
   /// Free text for auditors ("import facilities.csv"); not interpreted.
-  public var note: String = String()
+  public var note: String {
+    get {_storage._note}
+    set {_uniqueStorage()._note = newValue}
+  }
 
   /// Format 2 only: the raw 32-byte Ed25519 public key that signs the origin's
   /// entries after this one (a key rotation, PROTOCOL.md §3.4). This entry is
   /// signed with the key it replaces.
-  public var nextSigningKey: Data = Data()
+  public var nextSigningKey: Data {
+    get {_storage._nextSigningKey}
+    set {_uniqueStorage()._nextSigningKey = newValue}
+  }
+
+  /// Format 3 only: a governance action (PROTOCOL.md §3.5), a proposal or an
+  /// approval. A format-3 entry changes no record and rotates no key.
+  public var governance: Paxsync_V1_Governance {
+    get {_storage._governance ?? Paxsync_V1_Governance()}
+    set {_uniqueStorage()._governance = newValue}
+  }
+  /// Returns true if `governance` has been explicitly set.
+  public var hasGovernance: Bool {_storage._governance != nil}
+  /// Clears the value of `governance`. Subsequent reads from it will return its default value.
+  public mutating func clearGovernance() {_uniqueStorage()._governance = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// A governance action in its author's own log (PROTOCOL.md §3.5).
+public nonisolated struct Paxsync_V1_Governance: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var action: Paxsync_V1_Governance.OneOf_Action? = nil
+
+  /// A decision put to the members; counts as its author's approval.
+  public var proposal: Paxsync_V1_Proposal {
+    get {
+      if case .proposal(let v)? = action {return v}
+      return Paxsync_V1_Proposal()
+    }
+    set {action = .proposal(newValue)}
+  }
+
+  /// Approves an earlier proposal, named by its entry and that entry's hash.
+  public var approval: Paxsync_V1_Approval {
+    get {
+      if case .approval(let v)? = action {return v}
+      return Paxsync_V1_Approval()
+    }
+    set {action = .approval(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Action: Equatable, Sendable {
+    /// A decision put to the members; counts as its author's approval.
+    case proposal(Paxsync_V1_Proposal)
+    /// Approves an earlier proposal, named by its entry and that entry's hash.
+    case approval(Paxsync_V1_Approval)
+
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Paxsync_V1_Proposal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var decision: Paxsync_V1_Proposal.OneOf_Decision? = nil
+
+  /// Admit a new member.
+  public var admit: Paxsync_V1_Member {
+    get {
+      if case .admit(let v)? = decision {return v}
+      return Paxsync_V1_Member()
+    }
+    set {decision = .admit(newValue)}
+  }
+
+  /// Suspend an active member: it stops counting as active and its sessions close.
+  public var suspend: String {
+    get {
+      if case .suspend(let v)? = decision {return v}
+      return String()
+    }
+    set {decision = .suspend(newValue)}
+  }
+
+  /// Reinstate a suspended member.
+  public var reinstate: String {
+    get {
+      if case .reinstate(let v)? = decision {return v}
+      return String()
+    }
+    set {decision = .reinstate(newValue)}
+  }
+
+  /// Remove a member for good; its entries beyond the cut stop counting.
+  public var remove: Paxsync_V1_Removal {
+    get {
+      if case .remove(let v)? = decision {return v}
+      return Paxsync_V1_Removal()
+    }
+    set {decision = .remove(newValue)}
+  }
+
+  /// Replace the quorum rule.
+  public var quorum: Paxsync_V1_QuorumRule {
+    get {
+      if case .quorum(let v)? = decision {return v}
+      return Paxsync_V1_QuorumRule()
+    }
+    set {decision = .quorum(newValue)}
+  }
+
+  /// Void one entry: its changes never count; its origin's chain continues past it.
+  public var void: Paxsync_V1_EntryRef {
+    get {
+      if case .void(let v)? = decision {return v}
+      return Paxsync_V1_EntryRef()
+    }
+    set {decision = .void(newValue)}
+  }
+
+  /// Why, for people; not interpreted.
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Decision: Equatable, Sendable {
+    /// Admit a new member.
+    case admit(Paxsync_V1_Member)
+    /// Suspend an active member: it stops counting as active and its sessions close.
+    case suspend(String)
+    /// Reinstate a suspended member.
+    case reinstate(String)
+    /// Remove a member for good; its entries beyond the cut stop counting.
+    case remove(Paxsync_V1_Removal)
+    /// Replace the quorum rule.
+    case quorum(Paxsync_V1_QuorumRule)
+    /// Void one entry: its changes never count; its origin's chain continues past it.
+    case void(Paxsync_V1_EntryRef)
+
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Paxsync_V1_Removal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var member: String = String()
+
+  /// The cut: the member's entries with a greater seq stop counting.
+  public var cutSeq: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Paxsync_V1_QuorumRule: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var numerator: UInt32 = 0
+
+  public var denominator: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Names one entry exactly: origin, seq and the SHA-256 of its body.
+public nonisolated struct Paxsync_V1_EntryRef: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var origin: String = String()
+
+  public var seq: UInt64 = 0
+
+  public var hash: Data = Data()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Paxsync_V1_Approval: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The proposal's entry.
+  public var proposal: Paxsync_V1_EntryRef {
+    get {_proposal ?? Paxsync_V1_EntryRef()}
+    set {_proposal = newValue}
+  }
+  /// Returns true if `proposal` has been explicitly set.
+  public var hasProposal: Bool {self._proposal != nil}
+  /// Clears the value of `proposal`. Subsequent reads from it will return its default value.
+  public mutating func clearProposal() {self._proposal = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _proposal: Paxsync_V1_EntryRef? = nil
 }
 
 /// Never sent on its own: the leading fields of a ChangeSet body, decoded to
@@ -429,7 +664,147 @@ fileprivate nonisolated let _protobuf_package = "paxsync.v1"
 
 nonisolated extension Paxsync_V1_ChangeSet: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ChangeSet"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{1}origin\0\u{1}seq\0\u{1}hlc\0\u{3}prev_hash\0\u{3}schema_version\0\u{1}deps\0\u{1}changes\0\u{1}note\0\u{3}next_signing_key\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{1}origin\0\u{1}seq\0\u{1}hlc\0\u{3}prev_hash\0\u{3}schema_version\0\u{1}deps\0\u{1}changes\0\u{1}note\0\u{3}next_signing_key\0\u{1}governance\0")
+
+  fileprivate class _StorageClass {
+    var _formatVersion: UInt32 = 0
+    var _origin: String = String()
+    var _seq: UInt64 = 0
+    var _hlc: UInt64 = 0
+    var _prevHash: Data = Data()
+    var _schemaVersion: UInt32 = 0
+    var _deps: [Paxsync_V1_Dependency] = []
+    var _changes: [Paxsync_V1_RowChange] = []
+    var _note: String = String()
+    var _nextSigningKey: Data = Data()
+    var _governance: Paxsync_V1_Governance? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _formatVersion = source._formatVersion
+      _origin = source._origin
+      _seq = source._seq
+      _hlc = source._hlc
+      _prevHash = source._prevHash
+      _schemaVersion = source._schemaVersion
+      _deps = source._deps
+      _changes = source._changes
+      _note = source._note
+      _nextSigningKey = source._nextSigningKey
+      _governance = source._governance
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt32Field(value: &_storage._formatVersion) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._origin) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._seq) }()
+        case 4: try { try decoder.decodeSingularUInt64Field(value: &_storage._hlc) }()
+        case 5: try { try decoder.decodeSingularBytesField(value: &_storage._prevHash) }()
+        case 6: try { try decoder.decodeSingularUInt32Field(value: &_storage._schemaVersion) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._deps) }()
+        case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._changes) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._note) }()
+        case 10: try { try decoder.decodeSingularBytesField(value: &_storage._nextSigningKey) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._governance) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._formatVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._formatVersion, fieldNumber: 1)
+      }
+      if !_storage._origin.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._origin, fieldNumber: 2)
+      }
+      if _storage._seq != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._seq, fieldNumber: 3)
+      }
+      if _storage._hlc != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._hlc, fieldNumber: 4)
+      }
+      if !_storage._prevHash.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._prevHash, fieldNumber: 5)
+      }
+      if _storage._schemaVersion != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._schemaVersion, fieldNumber: 6)
+      }
+      if !_storage._deps.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._deps, fieldNumber: 7)
+      }
+      if !_storage._changes.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._changes, fieldNumber: 8)
+      }
+      if !_storage._note.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._note, fieldNumber: 9)
+      }
+      if !_storage._nextSigningKey.isEmpty {
+        try visitor.visitSingularBytesField(value: _storage._nextSigningKey, fieldNumber: 10)
+      }
+      try { if let v = _storage._governance {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Paxsync_V1_ChangeSet, rhs: Paxsync_V1_ChangeSet) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._formatVersion != rhs_storage._formatVersion {return false}
+        if _storage._origin != rhs_storage._origin {return false}
+        if _storage._seq != rhs_storage._seq {return false}
+        if _storage._hlc != rhs_storage._hlc {return false}
+        if _storage._prevHash != rhs_storage._prevHash {return false}
+        if _storage._schemaVersion != rhs_storage._schemaVersion {return false}
+        if _storage._deps != rhs_storage._deps {return false}
+        if _storage._changes != rhs_storage._changes {return false}
+        if _storage._note != rhs_storage._note {return false}
+        if _storage._nextSigningKey != rhs_storage._nextSigningKey {return false}
+        if _storage._governance != rhs_storage._governance {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Paxsync_V1_Governance: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Governance"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}proposal\0\u{1}approval\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -437,66 +812,332 @@ nonisolated extension Paxsync_V1_ChangeSet: SwiftProtobuf.Message, SwiftProtobuf
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.formatVersion) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.origin) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.seq) }()
-      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.hlc) }()
-      case 5: try { try decoder.decodeSingularBytesField(value: &self.prevHash) }()
-      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.schemaVersion) }()
-      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.deps) }()
-      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.changes) }()
-      case 9: try { try decoder.decodeSingularStringField(value: &self.note) }()
-      case 10: try { try decoder.decodeSingularBytesField(value: &self.nextSigningKey) }()
+      case 1: try {
+        var v: Paxsync_V1_Proposal?
+        var hadOneofValue = false
+        if let current = self.action {
+          hadOneofValue = true
+          if case .proposal(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.action = .proposal(v)
+        }
+      }()
+      case 2: try {
+        var v: Paxsync_V1_Approval?
+        var hadOneofValue = false
+        if let current = self.action {
+          hadOneofValue = true
+          if case .approval(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.action = .approval(v)
+        }
+      }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    if self.formatVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.formatVersion, fieldNumber: 1)
-    }
-    if !self.origin.isEmpty {
-      try visitor.visitSingularStringField(value: self.origin, fieldNumber: 2)
-    }
-    if self.seq != 0 {
-      try visitor.visitSingularUInt64Field(value: self.seq, fieldNumber: 3)
-    }
-    if self.hlc != 0 {
-      try visitor.visitSingularUInt64Field(value: self.hlc, fieldNumber: 4)
-    }
-    if !self.prevHash.isEmpty {
-      try visitor.visitSingularBytesField(value: self.prevHash, fieldNumber: 5)
-    }
-    if self.schemaVersion != 0 {
-      try visitor.visitSingularUInt32Field(value: self.schemaVersion, fieldNumber: 6)
-    }
-    if !self.deps.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.deps, fieldNumber: 7)
-    }
-    if !self.changes.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.changes, fieldNumber: 8)
-    }
-    if !self.note.isEmpty {
-      try visitor.visitSingularStringField(value: self.note, fieldNumber: 9)
-    }
-    if !self.nextSigningKey.isEmpty {
-      try visitor.visitSingularBytesField(value: self.nextSigningKey, fieldNumber: 10)
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.action {
+    case .proposal?: try {
+      guard case .proposal(let v)? = self.action else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    }()
+    case .approval?: try {
+      guard case .approval(let v)? = self.action else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Paxsync_V1_ChangeSet, rhs: Paxsync_V1_ChangeSet) -> Bool {
-    if lhs.formatVersion != rhs.formatVersion {return false}
+  public static func ==(lhs: Paxsync_V1_Governance, rhs: Paxsync_V1_Governance) -> Bool {
+    if lhs.action != rhs.action {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Paxsync_V1_Proposal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Proposal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}admit\0\u{1}suspend\0\u{1}reinstate\0\u{1}remove\0\u{1}quorum\0\u{1}void\0\u{2}\u{4}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try {
+        var v: Paxsync_V1_Member?
+        var hadOneofValue = false
+        if let current = self.decision {
+          hadOneofValue = true
+          if case .admit(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.decision = .admit(v)
+        }
+      }()
+      case 2: try {
+        var v: String?
+        try decoder.decodeSingularStringField(value: &v)
+        if let v = v {
+          if self.decision != nil {try decoder.handleConflictingOneOf()}
+          self.decision = .suspend(v)
+        }
+      }()
+      case 3: try {
+        var v: String?
+        try decoder.decodeSingularStringField(value: &v)
+        if let v = v {
+          if self.decision != nil {try decoder.handleConflictingOneOf()}
+          self.decision = .reinstate(v)
+        }
+      }()
+      case 4: try {
+        var v: Paxsync_V1_Removal?
+        var hadOneofValue = false
+        if let current = self.decision {
+          hadOneofValue = true
+          if case .remove(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.decision = .remove(v)
+        }
+      }()
+      case 5: try {
+        var v: Paxsync_V1_QuorumRule?
+        var hadOneofValue = false
+        if let current = self.decision {
+          hadOneofValue = true
+          if case .quorum(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.decision = .quorum(v)
+        }
+      }()
+      case 6: try {
+        var v: Paxsync_V1_EntryRef?
+        var hadOneofValue = false
+        if let current = self.decision {
+          hadOneofValue = true
+          if case .void(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.decision = .void(v)
+        }
+      }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.decision {
+    case .admit?: try {
+      guard case .admit(let v)? = self.decision else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    }()
+    case .suspend?: try {
+      guard case .suspend(let v)? = self.decision else { preconditionFailure() }
+      try visitor.visitSingularStringField(value: v, fieldNumber: 2)
+    }()
+    case .reinstate?: try {
+      guard case .reinstate(let v)? = self.decision else { preconditionFailure() }
+      try visitor.visitSingularStringField(value: v, fieldNumber: 3)
+    }()
+    case .remove?: try {
+      guard case .remove(let v)? = self.decision else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    }()
+    case .quorum?: try {
+      guard case .quorum(let v)? = self.decision else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    }()
+    case .void?: try {
+      guard case .void(let v)? = self.decision else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case nil: break
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 10)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Paxsync_V1_Proposal, rhs: Paxsync_V1_Proposal) -> Bool {
+    if lhs.decision != rhs.decision {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Paxsync_V1_Removal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Removal"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}member\0\u{3}cut_seq\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.member) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.cutSeq) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.member.isEmpty {
+      try visitor.visitSingularStringField(value: self.member, fieldNumber: 1)
+    }
+    if self.cutSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.cutSeq, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Paxsync_V1_Removal, rhs: Paxsync_V1_Removal) -> Bool {
+    if lhs.member != rhs.member {return false}
+    if lhs.cutSeq != rhs.cutSeq {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Paxsync_V1_QuorumRule: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".QuorumRule"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}numerator\0\u{1}denominator\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.numerator) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.denominator) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.numerator != 0 {
+      try visitor.visitSingularUInt32Field(value: self.numerator, fieldNumber: 1)
+    }
+    if self.denominator != 0 {
+      try visitor.visitSingularUInt32Field(value: self.denominator, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Paxsync_V1_QuorumRule, rhs: Paxsync_V1_QuorumRule) -> Bool {
+    if lhs.numerator != rhs.numerator {return false}
+    if lhs.denominator != rhs.denominator {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Paxsync_V1_EntryRef: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".EntryRef"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}origin\0\u{1}seq\0\u{1}hash\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.origin) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.seq) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.hash) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.origin.isEmpty {
+      try visitor.visitSingularStringField(value: self.origin, fieldNumber: 1)
+    }
+    if self.seq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.seq, fieldNumber: 2)
+    }
+    if !self.hash.isEmpty {
+      try visitor.visitSingularBytesField(value: self.hash, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Paxsync_V1_EntryRef, rhs: Paxsync_V1_EntryRef) -> Bool {
     if lhs.origin != rhs.origin {return false}
     if lhs.seq != rhs.seq {return false}
-    if lhs.hlc != rhs.hlc {return false}
-    if lhs.prevHash != rhs.prevHash {return false}
-    if lhs.schemaVersion != rhs.schemaVersion {return false}
-    if lhs.deps != rhs.deps {return false}
-    if lhs.changes != rhs.changes {return false}
-    if lhs.note != rhs.note {return false}
-    if lhs.nextSigningKey != rhs.nextSigningKey {return false}
+    if lhs.hash != rhs.hash {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Paxsync_V1_Approval: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Approval"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}proposal\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._proposal) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._proposal {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Paxsync_V1_Approval, rhs: Paxsync_V1_Approval) -> Bool {
+    if lhs._proposal != rhs._proposal {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

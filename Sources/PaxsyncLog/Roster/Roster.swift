@@ -128,3 +128,17 @@ public struct NodeSigningKey: Sendable {
         self.key = key
     }
 }
+
+extension RosterMember {
+    /// The roster's form of a member that a governance decision admitted.
+    public init(governed m: GovernedMember) {
+        self.init(id: m.id, country: m.country, name: m.name, signingKey: Data(m.signingKey).base64EncodedString(),
+                  address: m.address, tlsPin: m.tlsPin?.hex)
+    }
+
+    /// The governance form of this roster member (a founder).
+    public var governed: GovernedMember {
+        GovernedMember(id: id, country: country, name: name, signingKey: publicKeyBytes, address: address,
+                       tlsPin: tlsPin.flatMap { [UInt8](hex: $0) })
+    }
+}

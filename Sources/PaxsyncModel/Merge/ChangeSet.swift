@@ -87,6 +87,9 @@ public struct ChangeSet: Hashable, Sendable {
     /// The format of an entry that rotates its origin's signing key
     /// (``nextSigningKey``); a node that knows only format 1 holds it.
     public static let keyRotationFormatVersion: UInt32 = 2
+    /// The format of a governance entry (``governance``, PROTOCOL §3.5); a node
+    /// that knows only formats 1 and 2 holds it.
+    public static let governanceFormatVersion: UInt32 = 3
 
     public var formatVersion: UInt32
     public var origin: String
@@ -102,12 +105,15 @@ public struct ChangeSet: Hashable, Sendable {
     /// The raw 32-byte Ed25519 public key that signs the origin's entries after
     /// this one (PROTOCOL §3.4); nil for an entry that rotates nothing.
     public var nextSigningKey: [UInt8]?
+    /// The governance action of a format-3 entry (PROTOCOL §3.5); nil otherwise.
+    public var governance: GovernanceAction?
 
     public init(origin: String, seq: UInt64, hlc: HLC, prevHash: [UInt8], deps: [String: UInt64] = [:],
                 changes: [RowChange], note: String = "",
                 formatVersion: UInt32 = ChangeSet.formatVersion, schemaVersion: UInt32 = Schema.version,
-                nextSigningKey: [UInt8]? = nil) {
+                nextSigningKey: [UInt8]? = nil, governance: GovernanceAction? = nil) {
         self.nextSigningKey = nextSigningKey
+        self.governance = governance
         self.formatVersion = formatVersion
         self.origin = origin
         self.seq = seq

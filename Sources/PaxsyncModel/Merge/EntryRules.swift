@@ -12,9 +12,9 @@ public enum EntryRules {
     /// - Parameter schemaVersion: The newest schema this node implements.
     /// - Returns: Why the entry cannot be judged yet, or nil.
     public static func unsupportedVersion(_ cs: ChangeSet, schemaVersion: UInt32 = Schema.version) -> String? {
-        if cs.formatVersion != ChangeSet.formatVersion && cs.formatVersion != ChangeSet.keyRotationFormatVersion {
+        if ![ChangeSet.formatVersion, ChangeSet.keyRotationFormatVersion, ChangeSet.governanceFormatVersion].contains(cs.formatVersion) {
             return "change-set format \(cs.formatVersion) is not supported by this node (supports \(ChangeSet.formatVersion) "
-                + "and \(ChangeSet.keyRotationFormatVersion))"
+                + "to \(ChangeSet.governanceFormatVersion))"
         }
         if cs.schemaVersion > schemaVersion {
             return "schema version \(cs.schemaVersion) is newer than this node's \(schemaVersion): upgrade paxsync"
@@ -43,7 +43,16 @@ public enum EntryRules {
             }
         }
         // Format 2 is format 1 plus the next signing key, which it must carry; it may change no record.
-        if cs.formatVersion == ChangeSet.keyRotationFormatVersion {
+        // Format 3 carries a governance action and nothing else.
+        if cs.formatVersion == ChangeSet.governanceFormatVersion {
+            guard let action = cs.governance else { throw fail(.malformedEntry, "a format-3 entry carries a governance action") }
+            guard cs.changes.isEmpty, cs.nextSigningKey == nil else {
+                throw fail(.malformedEntry, "a governance entry changes no record and rotates no key")
+            }
+            try action.checkStructure(subject: subject)
+        } else if cs.governance != nil {
+            throw fail(.malformedEntry, "only a format-3 entry may carry a governance action")
+        } else if cs.formatVersion == ChangeSet.keyRotationFormatVersion {
             guard let next = cs.nextSigningKey, next.count == 32 else {
                 throw fail(.malformedEntry, "a format-2 entry names the origin's next signing key (32 bytes)")
             }

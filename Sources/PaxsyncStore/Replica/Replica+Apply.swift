@@ -186,6 +186,9 @@ extension Replica {
             // 4. The verdict: chain, schema, authorization, state in the causal past.
             let expectedPrev = head.map { [UInt8]($0["last_hash"] as Data) } ?? []
             guard cs.prevHash == expectedPrev else {
+                if let void = voidingDecision(cs.id, hash: hash) {
+                    return try appendVoided(db, entry: entry, reason: void, now: now)
+                }
                 let error = PaxsyncError(.chainMismatch,
                     "previous hash \(cs.prevHash.hex.prefix(16))… does not match \(cs.origin):\(lastSeq) (\(expectedPrev.hex.prefix(16))…)",
                     subject: cs.id.description)
@@ -202,6 +205,7 @@ extension Replica {
                     let past = (history["\(table.name) \(key)"] ?? []).filter { cs.hasInCausalPast($0.entry) }
                     return Merge.resolve(table: table, key: key, events: past)
                 }
+                if case .approval(let ref)? = cs.governance { try checkApproval(db, cs, ref) }
             } catch let error as PaxsyncError {
                 if local {
                     // Name the record, not an entry that will never exist.
@@ -213,31 +217,45 @@ extension Replica {
                     }
                     throw refusal
                 }
+                if let void = voidingDecision(cs.id, hash: hash) {
+                    return try appendVoided(db, entry: entry, reason: void, now: now)
+                }
                 return try quarantine(db, entry: entry, error: error, blocks: true, now: now)
             }
 
-            // 5. Accepted: append and merge in this transaction.
+            // 5. Accepted: append and merge in this transaction. An entry a decision
+            // cut (§3.5) is appended and kept in the records' histories, but not merged.
+            let cut = governance.cut(cs.id, hash: hash)
             try db.cachedStatement(sql: """
                 INSERT INTO paxsync_log(origin, seq, hlc, hash, prev_hash, body, signature, change_count, received_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue), Data(hash), Data(cs.prevHash),
                                  Data(entry.body), Data(entry.signature), cs.changes.count, Int64(now)])
+            if let cut {
+                try db.execute(sql: "INSERT OR REPLACE INTO paxsync_cuts(origin, seq, reason) VALUES (?, ?, ?)", arguments: [cs.origin, Int64(cs.seq), cut])
+            }
             try db.cachedStatement(sql: """
                 INSERT INTO paxsync_origins(origin, last_seq, last_hash, last_hlc) VALUES (?, ?, ?, ?)
                 ON CONFLICT(origin) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_hlc = excluded.last_hlc
                 """).execute(arguments: [cs.origin, Int64(cs.seq), Data(hash), Int64(bitPattern: cs.hlc.rawValue)])
             for change in cs.changes {
                 let prior = history[change.recordName] ?? []
-                let event = RecordEvent(entry: cs.id, stamp: cs.stamp, change: change)
-                try db.cachedStatement(sql: "INSERT INTO paxsync_record_changes(tbl, key, origin, seq, hlc, op, change) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                let event = RecordEvent(entry: cs.id, stamp: cs.stamp, change: change, counts: cut == nil)
+                try db.cachedStatement(sql: "INSERT INTO paxsync_record_changes(tbl, key, origin, seq, hlc, op, change, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
                     .execute(arguments: [change.table, change.key, cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue),
-                                           change.op.rawValue, Data(change.serialized())])
+                                           change.op.rawValue, Data(change.serialized()), cut == nil])
                 historyCache.inserted(db, change.recordName, event)
+                guard cut == nil else { continue }
                 let table = Schema.table(named: change.table)!
-                let resolved = Merge.resolve(table: table, key: change.key, events: prior + [event])
+                let counted = prior.allSatisfy(\.counts) ? prior + [event] : prior.filter(\.counts) + [event]
+                let resolved = Merge.resolve(table: table, key: change.key, events: counted)
                 try materialize(db, resolved, hadHistory: !prior.isEmpty)
             }
             try recordRotation(db, cs)
+            if let action = cs.governance {
+                try recordGovernance(db, cs, action)
+                try refreshGovernance(db, now: now)
+            }
             try observeClock(db, cs.hlc)
             return .applied
         } catch let hold as Hold {
@@ -253,7 +271,7 @@ extension Replica {
     }
 
     /// Re-runs held entries that were waiting for `applied` (gaps and dependencies).
-    private func releaseWaiting(_ db: Database, on applied: EntryID, now: UInt64) throws {
+    func releaseWaiting(_ db: Database, on applied: EntryID, now: UInt64) throws {
         var queue = [applied]
         while let next = queue.popLast() {
             let rows = try Row.fetchAll(db, sql: """
@@ -331,14 +349,15 @@ extension Replica {
     }
 
     func loadEvents(_ db: Database, table: String, key: String) throws -> [RecordEvent] {
-        let statement = try db.cachedStatement(sql: "SELECT origin, seq, hlc, change FROM paxsync_record_changes WHERE tbl = ? AND key = ?")
+        let statement = try db.cachedStatement(sql: "SELECT origin, seq, hlc, change, counts FROM paxsync_record_changes WHERE tbl = ? AND key = ?")
         var events: [RecordEvent] = []
         let rows = try Row.fetchCursor(statement, arguments: [table, key])
         while let row = try rows.next() {
             let origin: String = row["origin"]
             let entry = EntryID(origin: origin, seq: UInt64(row["seq"] as Int64))
             let stamp = Stamp(hlc: HLC(rawValue: UInt64(bitPattern: row["hlc"])), origin: origin)
-            events.append(RecordEvent(entry: entry, stamp: stamp, change: try RowChange(serialized: [UInt8](row["change"] as Data))))
+            events.append(RecordEvent(entry: entry, stamp: stamp, change: try RowChange(serialized: [UInt8](row["change"] as Data)),
+                                      counts: row["counts"] as Bool))
         }
         return events
     }

@@ -112,10 +112,16 @@ extension Replica {
     }
 
     func signAndApply(_ db: Database, changes: [RowChange], note: String, key: NodeSigningKey, now: UInt64,
-                      histories: LocalHistories, nextSigningKey: [UInt8]? = nil) throws -> SignedEntry {
+                      histories: LocalHistories, nextSigningKey: [UInt8]? = nil, governance: GovernanceAction? = nil) throws -> SignedEntry {
         // The entry is checked as signed without verifying it: it must be the key in effect.
         guard try keyInEffect(db, origin: nodeID, seq: .max) == Array(key.key.publicKey.rawRepresentation) else {
             throw PaxsyncError(.badInput, "this node's signing key is not \(nodeID)'s current key (the log rotated it)", subject: nodeID)
+        }
+        switch self.governance.members[nodeID]?.status {
+        case .active?: break
+        case .suspended?: throw PaxsyncError(.unauthorized, "this node's member is suspended by decision; it writes again once reinstated", subject: nodeID)
+        case .removed?: throw PaxsyncError(.unauthorized, "this node's member was removed from the coalition by decision", subject: nodeID)
+        case nil: throw PaxsyncError(.unauthorized, "this node's member is not admitted yet: it writes once a quorum admits it (`paxsync member propose admit` on a member's node)", subject: nodeID)
         }
         let head = try Row.fetchOne(db, sql: "SELECT last_seq, last_hash, status FROM paxsync_origins WHERE origin = ?", arguments: [nodeID])
         if let head, (head["status"] as String) != "ok" {
@@ -128,8 +134,9 @@ extension Replica {
         let hlc = try tickClock(db, now: now)
         let cs = ChangeSet(origin: nodeID, seq: seq, hlc: hlc, prevHash: prev, deps: deps.filter { $0.value > 0 },
                            changes: changes, note: note,
-                           formatVersion: nextSigningKey == nil ? ChangeSet.formatVersion : ChangeSet.keyRotationFormatVersion,
-                           nextSigningKey: nextSigningKey)
+                           formatVersion: governance != nil ? ChangeSet.governanceFormatVersion
+                               : nextSigningKey == nil ? ChangeSet.formatVersion : ChangeSet.keyRotationFormatVersion,
+                           nextSigningKey: nextSigningKey, governance: governance)
         let entry = SignedEntry(signing: cs, with: key.key)
         // The same checks every peer will run; a refusal throws and rolls back.
         // Not the signature, just made with this node's key; nor the records'

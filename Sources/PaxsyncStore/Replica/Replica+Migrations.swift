@@ -180,6 +180,29 @@ extension Replica {
                 ) WITHOUT ROWID;
                 """)
         }
+        // Governance (PROTOCOL §3.5): which log entries are governance actions, and
+        // which logged entries a decision cut from the merge (their changes are kept
+        // for judging later entries; the log itself stays append-only).
+        migrator.registerMigration("v3: governance") { db in
+            try db.execute(sql: """
+                ALTER TABLE paxsync_record_changes ADD COLUMN counts INTEGER NOT NULL DEFAULT 1;
+                CREATE TABLE paxsync_cuts (
+                    origin TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    PRIMARY KEY (origin, seq)
+                ) WITHOUT ROWID;
+                CREATE TABLE paxsync_governance (
+                    origin TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    kind TEXT NOT NULL,
+                    proposal_origin TEXT,
+                    proposal_seq INTEGER,
+                    PRIMARY KEY (origin, seq)
+                ) WITHOUT ROWID;
+                CREATE INDEX paxsync_governance_approvals ON paxsync_governance(proposal_origin, proposal_seq, origin);
+                """)
+        }
         return migrator
     }
 }

@@ -14,6 +14,8 @@ public struct LogEntrySummary: Codable, Sendable {
     public let changes: Int
     public let hash: String
     public let note: String
+    /// Why the entry does not count in the merge (a governance decision cut or voided it, §3.5); nil when it counts.
+    public var cut: String? = nil
 }
 
 /// Filters for `paxsync log list`.
@@ -105,7 +107,8 @@ extension Replica {
                 if let key = filter.key { sub += " AND r.key = ?"; args.append(key) }
                 clauses.append("EXISTS (\(sub))")
             }
-            var sql = "SELECT position, origin, seq, hlc, change_count, hash, body FROM paxsync_log l"
+            let hasCut = try db.tableExists("paxsync_cuts")
+            var sql = "SELECT position, origin, seq, hlc, change_count, hash, body\(hasCut ? ", (SELECT reason FROM paxsync_cuts c WHERE c.origin = l.origin AND c.seq = l.seq) AS cut" : "") FROM paxsync_log l"
             if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
             sql += " ORDER BY position"
             if let limit = filter.limit { sql += " LIMIT \(limit)" }
@@ -115,7 +118,7 @@ extension Replica {
                 return LogEntrySummary(position: row["position"], entry: "\(row["origin"] as String):\(row["seq"] as Int64)",
                                        origin: row["origin"], seq: UInt64(row["seq"] as Int64), hlc: hlc.rawValue,
                                        time: hlc.iso8601, changes: row["change_count"],
-                                       hash: [UInt8](row["hash"] as Data).hex, note: note)
+                                       hash: [UInt8](row["hash"] as Data).hex, note: note, cut: hasCut ? row["cut"] : nil)
             }
         }
     }
@@ -254,7 +257,7 @@ extension Replica {
         _ = try table.parseKey(key)
         return try writer.read { db in
             let events = try loadEvents(db, table: table.name, key: key).sorted { $0.stamp < $1.stamp }
-            return (Merge.resolve(table: table, key: key, events: events), events)
+            return (Merge.resolve(table: table, key: key, events: events.filter(\.counts)), events)
         }
     }
 }

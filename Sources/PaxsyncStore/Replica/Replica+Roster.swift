@@ -28,7 +28,7 @@ extension Replica {
         guard new.member(nodeID) != nil else {
             throw PaxsyncError(.badInput, "the new roster does not list this node \(nodeID)", subject: source)
         }
-        let old = roster
+        let old = members.withLock { $0.base }
         for member in new.members {
             if let was = old.member(member.id), was.signingKey != member.signingKey {
                 throw PaxsyncError(.badInput, "the new roster lists \(member.id) with another signing key; a member's key changes "
@@ -39,7 +39,8 @@ extension Replica {
         change.added = new.members.map(\.id).filter { old.member($0) == nil }
         change.removed = old.members.map(\.id).filter { new.member($0) == nil }
         change.changed = new.members.filter { m in old.member(m.id).map { $0 != m } ?? false }.map(\.id)
-        members.withLock { $0 = Members(new) }
+        let governance = governance
+        members.withLock { $0 = Members(new, governance: governance) }
         guard !change.added.isEmpty, !configuration.readOnly else { return change }
         let now = clock.nowMilliseconds()
         change.released = try writer.write { db in

@@ -16,11 +16,19 @@ public struct ReplicaConfiguration: Sendable {
     /// of a newer one are held; a replica opened by a build that implements it
     /// releases them (`retryHeld`). Tests set it to stand for an upgraded node.
     public var schemaVersion = Schema.version
+    /// The coalition's founders (its genesis, §2.2) and founding quorum rule:
+    /// where governance (§3.5) starts. Nil: the roster's members are the founders,
+    /// under the default rule (more than half).
+    public var founders: Roster?
+    public var foundingQuorum: QuorumRule = .majority
 
-    public init(maxClockSkewMilliseconds: UInt64 = 5 * 60 * 1000, readOnly: Bool = false, schemaVersion: UInt32 = Schema.version) {
+    public init(maxClockSkewMilliseconds: UInt64 = 5 * 60 * 1000, readOnly: Bool = false, schemaVersion: UInt32 = Schema.version,
+                founders: Roster? = nil, foundingQuorum: QuorumRule = .majority) {
         self.maxClockSkewMilliseconds = maxClockSkewMilliseconds
         self.readOnly = readOnly
         self.schemaVersion = schemaVersion
+        self.founders = founders
+        self.foundingQuorum = foundingQuorum
     }
 }
 
@@ -49,17 +57,41 @@ public final class Replica: Sendable {
     var publicKeys: [String: [UInt8]] { members.withLock { $0.publicKeys } }
     /// The roster's member ids, computed once per roster (the apply path checks them per entry).
     public var memberIDs: Set<String> { members.withLock { $0.ids } }
+    /// The roster file's members and what governance (§3.5) decided about them.
     struct Members: Sendable {
+        /// The roster file as loaded.
+        var base: Roster
+        /// The members this node syncs with: the file's, less those suspended or
+        /// removed by decision, plus those admitted by decision.
         var roster: Roster
+        /// Every member whose entries are judged (removed ones included: their
+        /// entries up to the cut stay valid).
         var ids: Set<String>
         var publicKeys: [String: [UInt8]]
-        init(_ roster: Roster) {
-            self.roster = roster
-            ids = roster.memberIDs
-            publicKeys = Dictionary(uniqueKeysWithValues: roster.members.map { ($0.id, $0.publicKeyBytes) })
+        init(_ base: Roster, governance: GovernanceState? = nil) {
+            self.base = base
+            var members = base.members
+            if let governance {
+                members.removeAll { governance.members[$0.id].map { $0.status != .active } ?? false }
+                for m in governance.members.values.sorted(by: { $0.member.id < $1.member.id })
+                where m.status == .active && base.member(m.member.id) == nil {
+                    members.append(RosterMember(governed: m.member))
+                }
+            }
+            roster = Roster(coalition: base.coalition, members: members)
+            publicKeys = Dictionary(uniqueKeysWithValues: base.members.map { ($0.id, $0.publicKeyBytes) })
+            if let governance {
+                for m in governance.members.values where publicKeys[m.member.id] == nil {
+                    publicKeys[m.member.id] = m.member.signingKey
+                }
+            }
+            ids = Set(publicKeys.keys)
         }
     }
     let members: Mutex<Members>
+    /// What the governance entries applied here decide (§3.5), and a counter
+    /// bumped at each change (for the daemon to follow).
+    let governed = Mutex<(state: GovernanceState, version: Int)>((.empty, 0))
     let logger: Logger
     /// Decoded record histories of the write path.
     let historyCache = HistoryCache()
@@ -127,6 +159,10 @@ public final class Replica: Sendable {
             return Set(try String.fetchAll(db, sql: "SELECT DISTINCT origin FROM paxsync_signing_keys"))
         }
         rotatedOrigins.withLock { $0 = rotated ?? [] }
+        if let state = try? writer.read({ db in try self.evaluateGovernance(db) }) {
+            governed.withLock { $0.state = state }
+            members.withLock { $0 = Members($0.base, governance: state) }
+        }
         // The node signs with the key in effect for its next entry: the roster's, or its latest rotation's.
         if let signingKey {
             let current = try? writer.read { db in try self.keyInEffect(db, origin: nodeID, seq: .max) }

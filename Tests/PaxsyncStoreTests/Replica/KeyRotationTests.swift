@@ -85,7 +85,7 @@ struct KeyRotationTests {
         #expect(throws: PaxsyncError.self) { try au.rotateSigningKey(to: next) }
     }
 
-    @Test("format 2 must name a 32-byte next key; format 1 may not; format 3 is held")
+    @Test("format 2 must name a 32-byte next key; format 1 may not; format 4 is held")
     func structure() throws {
         let base = ChangeSet(origin: "AU", seq: 1, hlc: HLC(rawValue: 1 << 16), prevHash: [], changes: [])
         var rotation = base
@@ -103,7 +103,7 @@ struct KeyRotationTests {
         smuggled.nextSigningKey = rotation.nextSigningKey
         #expect(throws: PaxsyncError.self) { try EntryRules.checkStructure(smuggled, members: ["AU"]) }
         var future = rotation
-        future.formatVersion = 3
+        future.formatVersion = 4
         #expect(EntryRules.unsupportedVersion(future) != nil && EntryRules.unsupportedVersion(rotation) == nil)
         // The body round-trips with its key.
         #expect(try ChangeSet(body: rotation.serializedBody()) == rotation)
