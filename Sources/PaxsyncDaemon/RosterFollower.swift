@@ -87,14 +87,36 @@ struct RosterFollower: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown {
             var seen = Self.stamp(directory.rosterPath)
+            var governed = replica.roster
             while !Task.isCancelled {
                 do { try await Task.sleep(for: interval) } catch { return }
+                followGovernance(&governed)
                 let now = Self.stamp(directory.rosterPath)
                 guard now != seen else { continue }
                 seen = now
                 reload()
+                governed = replica.roster
             }
         }
+    }
+
+    /// Follows governance decisions (§3.5), whether applied from a peer or written
+    /// by the CLI: members admitted are dialed, suspended or removed ones have
+    /// their sessions closed and are no longer dialed or accepted.
+    func followGovernance(_ last: inout Roster) {
+        do { try replica.followGovernance() } catch {
+            logger.warning("cannot read the governance entries of the replica", metadata: ["error": "\(error)"])
+        }
+        let now = replica.roster
+        guard now != last else { return }
+        let gone = last.memberIDs.subtracting(now.memberIDs)
+        let added = now.memberIDs.subtracting(last.memberIDs)
+        last = now
+        logger.notice("membership changed by decision", metadata: [
+            "added": "\(added.sorted().joined(separator: ","))", "gone": "\(gone.sorted().joined(separator: ","))"])
+        if !gone.isEmpty { registry.close(gone, "\(gone.sorted().joined(separator: ", ")) no longer active members (decided by quorum)") }
+        dialers.update(dialed(now))
+        registry.wakeup.wake()
     }
 
     func reload() {

@@ -17,9 +17,15 @@ struct NodeCommand: ParsableCommand {
             discussion: """
                 Prints the node's public key and its roster entry. Without --roster the
                 roster lists this node alone; install the coalition's with `paxsync roster set`.
+                With --genesis (a member joining a running coalition) the roster is the genesis's
+                founders and this node, and paxsync.conf pins the coalition id; the node syncs once
+                a quorum admits it (`paxsync member propose admit` on a member's node, with the
+                public key and TLS pin printed here).
 
-                Example:
+                Examples:
                   paxsync node init --node-id AU --data-dir /var/lib/paxsync --name Australia --address 10.0.0.5:7400
+                  paxsync node init --node-id CA --data-dir /var/lib/paxsync --name Canada --address ca.example.org:7400 \\
+                      --genesis genesis.json
                 """)
 
         @Option(name: .customLong("node-id"), help: "This node's member id, like AU.") var nodeID: String
@@ -30,6 +36,7 @@ struct NodeCommand: ParsableCommand {
         @Option(help: ArgumentHelp("The coalition roster (JSON) listing this node's new key.", valueName: "FILE")) var roster: String?
         @Option(name: .customLong("key"), help: ArgumentHelp("Use this existing signing key file instead of creating one.", valueName: "FILE"))
         var keyFile: String?
+        @Option(help: ArgumentHelp("Join the coalition this signed genesis founded (genesis.json).", valueName: "FILE")) var genesis: String?
         @OptionGroup var json: JSONFlag
 
         func run() throws {
@@ -40,9 +47,30 @@ struct NodeCommand: ParsableCommand {
             let key = try keyFile.map { path -> NodeSigningKey in
                 try NodeSigningKey(fileContents: String(decoding: InputFile.read(path, "signing key"), as: UTF8.self), source: path)
             } ?? NodeSigningKey()
-            let rosterValue = try roster.map(InputFile.roster)
+            var rosterValue = try roster.map(InputFile.roster)
+            var founding: Genesis?
+            if let genesis {
+                guard roster == nil else { throw PaxsyncError(.usage, "--genesis and --roster exclude each other: the genesis gives the roster") }
+                let g = try Genesis.decode(InputFile.read(genesis, "genesis"), source: genesis)
+                try g.requireComplete(source: genesis)
+                var members = g.roster.members
+                if let founder = g.roster.member(nodeID) {
+                    guard founder.signingKey == key.publicKeyBase64 else {
+                        throw PaxsyncError(.usage, "\(nodeID) is a founder in this genesis: pass its key with --key", subject: genesis)
+                    }
+                } else {
+                    members.append(RosterMember(id: nodeID, country: country, name: name ?? nodeID, signingKey: key.publicKeyBase64, address: address))
+                }
+                rosterValue = Roster(coalition: g.roster.coalition, members: members)
+                founding = g
+            }
             let dir = try NodeDirectory.initialize(path: dataDir, nodeID: nodeID, country: country, name: name ?? nodeID,
-                                                   address: address, roster: rosterValue, key: key)
+                                                   address: address, roster: rosterValue, key: key) { config in
+                if let founding { config.coalitionID = founding.coalitionID }
+            }
+            if let founding {
+                try FileWriter.write(dir.genesisPath, String(decoding: founding.encoded(), as: UTF8.self), mode: 0o644)
+            }
             let member = RosterMember(id: nodeID, country: country, name: name ?? nodeID, signingKey: key.publicKeyBase64, address: address)
             if json.enabled {
                 Output.json(["nodeId": nodeID, "dataDir": dir.path, "publicKey": key.publicKeyBase64, "replica": dir.replicaPath])

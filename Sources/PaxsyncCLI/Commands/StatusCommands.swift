@@ -133,6 +133,13 @@ enum StatusView {
             [o.origin, "\(o.heldSeq)", "\(o.knownSeq)", "\(o.lagEntries)", o.lagSeconds.map(duration) ?? "-", o.lastEntryAt ?? "-",
              o.state + (o.reason.map { ": \($0)" } ?? "")]
         })
+        for o in s.origins { if let release = o.release { out += "release \(o.origin): \(release)\n" } }
+        if let pending = s.pendingProposals, !pending.isEmpty {
+            out += "\npending proposals (`paxsync proposals`; approve with `paxsync member approve PROPOSAL`):\n"
+            out += Output.render(["PROPOSAL", "DECISION", "APPROVALS", "MISSING"], pending.map {
+                [$0.proposal, $0.decision, "\($0.approvals.count)/\($0.needed): \($0.approvals.joined(separator: ","))", $0.missing.joined(separator: ",")]
+            })
+        }
         if !s.held.isEmpty {
             out += "\nheld entries (released automatically when their cause clears):\n"
             out += Output.render(["ENTRY", "CODE", "REASON"], s.held.prefix(20).map { [$0.entry, $0.code.rawValue, $0.reason] })

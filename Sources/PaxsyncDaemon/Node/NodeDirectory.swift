@@ -158,10 +158,13 @@ public struct NodeDirectory: Sendable {
             throw PaxsyncError(.notFound, "the replica file is missing", subject: replicaPath)
         }
         if writable { try finishKeyRotation(roster: roster) }
+        // Governance starts from the genesis's founders and quorum when the node has one.
+        let genesis = try loadGenesis()
         return try Replica(path: replicaPath, nodeID: configuration.nodeID, roster: roster,
                            signingKey: writable ? try loadKey() : nil, clock: clock,
                            configuration: ReplicaConfiguration(maxClockSkewMilliseconds: configuration.maxClockSkewSeconds * 1000,
-                                                               readOnly: !writable))
+                                                               readOnly: !writable, founders: genesis?.roster,
+                                                               foundingQuorum: genesis.map { QuorumRule(numerator: $0.quorum.numerator, denominator: $0.quorum.denominator) } ?? .majority))
     }
 
     /// Where `key rotate` keeps the next key until the rotation entry is committed.

@@ -37,7 +37,13 @@ extension NodeStatus {
             let lastMs = state?.lastMilliseconds
             return Origin(origin: origin, heldSeq: held, knownSeq: top, lagEntries: top - held,
                           lagSeconds: top > held ? lastMs.map { Double(nowMs.subtractingClamped($0)) / 1000 } : nil,
-                          lastEntryAt: state?.lastTime, state: (state?.status ?? .ok).rawValue, reason: state?.reason)
+                          lastEntryAt: state?.lastTime, state: (state?.status ?? .ok).rawValue, reason: state?.reason,
+                          release: state?.status == .quarantined
+                              ? "paxsync entry void \(origin):\(held + 1) --reason \"…\" (then a quorum approves: paxsync member approve)" : nil)
+        }
+        let pending = replica.governance.proposals.values.filter(\.isPending).sorted { $0.stamp < $1.stamp }.map { p in
+            PendingProposal(proposal: p.id.description, decision: p.decision.description, approvals: p.approvals.map(\.member),
+                            needed: p.needed, missing: p.missing)
         }
         return NodeStatus(
             node: replica.nodeID, version: version, daemonRunning: daemon != nil,
@@ -52,7 +58,7 @@ extension NodeStatus {
             localWritesPaused: try replica.localWritePause().map { pause in
                 "\(pause.reason), since \(CivilTime.iso8601(milliseconds: pause.sinceMilliseconds))"
                     + (pause.awaitingSeq.map { "; waiting for \(replica.nodeID):\($0) to come back" } ?? "; waiting for a peer to confirm the head")
-            })
+            }, pendingProposals: pending)
     }
 
     static func iso8601(_ date: Date) -> String {

@@ -59,6 +59,17 @@ public struct NodeStatus: Codable, Sendable {
         /// ok, blocked (quarantined entry), or equivocating.
         public var state: String
         public var reason: String?
+        /// For an origin blocked by a quarantined entry: the command that releases it (a void decision, §3.5).
+        public var release: String? = nil
+    }
+
+    /// A governance proposal still waiting for approvals (§3.5).
+    public struct PendingProposal: Codable, Sendable, Equatable {
+        public var proposal: String
+        public var decision: String
+        public var approvals: [String]
+        public var needed: Int
+        public var missing: [String]
     }
 
     public var node: String
@@ -82,6 +93,8 @@ public struct NodeStatus: Codable, Sendable {
     public var refusedCertificates: [PeerError]?
     /// Why local writes are paused (`LocalWritePause`) and since when, or nil when allowed.
     public var localWritesPaused: String?
+    /// Governance proposals waiting for approvals.
+    public var pendingProposals: [PendingProposal]? = nil
 
     /// Origins whose entries are held, quarantined or equivocating, for alerts.
     public var troubledOrigins: [String] {

@@ -136,6 +136,11 @@ public final class PeerRegistry: Sendable {
         for runner in state.withLock({ Array($0.runners.values) }) { runner.stop(reason) }
     }
 
+    /// Ends the live sessions of `peers` with a goodbye (a member suspended or removed).
+    public func close(_ peers: Set<String>, _ reason: String) {
+        for runner in state.withLock({ $0.runners.filter { peers.contains($0.key) }.map(\.value) }) { runner.stop(reason) }
+    }
+
     /// Peers with a live session.
     public var connectedPeers: [String] { state.withLock { $0.runners.keys.sorted() } }
     /// Notes that the server refused a connecting peer's TLS certificate (kept: the last ``errorHistory``).

@@ -93,6 +93,22 @@ extension Replica {
                        arguments: [cs.origin, Int64(cs.seq), kind, proposal?.origin, proposal.map { Int64($0.seq) }])
     }
 
+    /// Catches up with governance entries another process (the CLI) wrote to
+    /// this replica's file: when the file holds governance entries this instance
+    /// has not evaluated, recomputes and carries out what changed. Cheap otherwise
+    /// (one count). Returns whether the governance state changed.
+    @discardableResult
+    public func followGovernance() throws -> Bool {
+        guard !configuration.readOnly else { return false }
+        let count = try writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM paxsync_governance") ?? 0 }
+        guard count != governedEntries.withLock({ $0 }) else { return false }
+        let before = governanceVersion
+        let now = clock.nowMilliseconds()
+        try writer.write { db in try refreshGovernance(db, now: now) }
+        governedEntries.withLock { $0 = count }
+        return governanceVersion != before
+    }
+
     /// Recomputes what governance decides and carries out what changed, until nothing does.
     func refreshGovernance(_ db: Database, now: UInt64) throws {
         while true {

@@ -92,6 +92,9 @@ public final class Replica: Sendable {
     /// What the governance entries applied here decide (§3.5), and a counter
     /// bumped at each change (for the daemon to follow).
     let governed = Mutex<(state: GovernanceState, version: Int)>((.empty, 0))
+    /// How many governance entries the file held when ``governed`` was last
+    /// brought up to date from it (`followGovernance`).
+    let governedEntries = Mutex(-1)
     let logger: Logger
     /// Decoded record histories of the write path.
     let historyCache = HistoryCache()
