@@ -1,0 +1,109 @@
+import Foundation
+import PaxsyncCLI
+import PaxsyncCluster
+import PaxsyncDaemon
+import PaxsyncLog
+import PaxsyncModel
+import PaxsyncTestSupport
+import Testing
+
+@Suite("Governance on real processes: admission and removal by quorum", .serialized)
+struct GovernanceServeTests {
+    func json(_ text: String) throws -> Any { try JSONSerialization.jsonObject(with: Data(text.utf8)) }
+
+    func proposal(_ c: ServedCoalition, _ node: String, _ id: String) async throws -> [String: Any]? {
+        let all = try json(try await c.cli(node).ok(["proposals", "--all", "--json"])) as? [[String: Any]]
+        return all?.first { $0["proposal"] as? String == id }
+    }
+
+    func membership(_ c: ServedCoalition, _ node: String, _ member: String) async throws -> String? {
+        let list = try json(try await c.cli(node).ok(["member", "list", "--json"])) as? [[String: Any]]
+        return list?.first { $0["id"] as? String == member }?["membership"] as? String
+    }
+
+    @Test("five founders; CA proposed by AU: refused with 2 approvals, admitted by the 3rd; CA's node, made from the genesis alone, catches up and writes; IL removed: its sessions close")
+    func admitAndRemove() async throws {
+        let founders = ["AU", "JP", "KR", "SG", "IL"]
+        let c = try await ServedCoalition(founders, tls: .selfSigned)
+        let genesis = c.dir.file("genesis.json")
+        try await c.cli("AU").ok(["coalition", "init", "--out", genesis])
+        for id in founders { try await c.cli(id).ok(["coalition", "sign", genesis]) }
+        for id in founders { try await c.cli(id).ok(["coalition", "adopt", genesis]) }
+        for id in founders { try c.start(id) }
+        try await c.cli("AU").ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "1"])
+
+        // Canada's operator makes its node from the genesis alone and sends its key and pin.
+        let caPath = c.dir.file("CA"), caPort = LoopbackPorts.reserve()
+        let made = try json(try await Paxsync().ok(["node", "init", "--node-id", "CA", "--data-dir", caPath, "--name", "Canada",
+                                                     "--address", "127.0.0.1:\(caPort)", "--genesis", genesis, "--json"])) as? [String: String]
+        let caKey = try #require(made?["publicKey"])
+        try await c.cli("CA").ok(["tls", "create", "--host", "127.0.0.1"])
+        let caPin = try await c.cli("CA").ok(["tls", "pin"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let refusedEarly = try await c.cli("CA").run(["facility", "create", "--id", "CA-F", "--name", "F", "--kind", "mine", "--country", "CA",
+                                                      "--lat", "46", "--lon", "-81"])
+        #expect(refusedEarly.status != 0 && refusedEarly.stderr.contains("not admitted yet"), "\(refusedEarly.stderr)")
+        let ca = try LocalCoalition(opening: c.dir.path, ids: ["CA"], executable: Paxsync.binary)
+        try ca.start("CA")
+        defer { _ = ca.stop("CA") }
+
+        let proposed = try json(try await c.cli("AU").ok(["member", "propose", "admit", "CA", "--country", "CA", "--name", "Canada",
+                                                          "--signing-key", caKey, "--address", "127.0.0.1:\(caPort)", "--tls-pin", caPin,
+                                                          "--reason", "joined at the summit", "--json"])) as? [String: Any]
+        let id = try #require(proposed?["entry"] as? String)
+        _ = try await waitFor("JP holds the proposal") { try await proposal(c, "JP", id) != nil }
+        try await c.cli("JP").ok(["member", "approve", id])
+        _ = try await waitFor("AU counts 2 approvals") { (try await proposal(c, "AU", id)?["approvals"] as? [Any])?.count == 2 }
+        #expect(try await proposal(c, "AU", id)?["state"] as? String == "pending")
+        #expect(try await membership(c, "AU", "CA") == nil)
+        let refused = try await waitFor("with 2 approvals the founders refuse CA at the TLS handshake") {
+            let status = try JSONDecoder().decode(NodeStatus.self, from: Data(try await c.cli("CA").ok(["status", "--json"]).utf8))
+            return status.peers.contains { $0.lastError?.contains("CERTIFICATE_UNKNOWN") == true } && !status.peers.contains(where: \.connected)
+        }
+        #expect(refused)
+
+        _ = try await waitFor("KR holds the proposal") { try await proposal(c, "KR", id) != nil }
+        try await c.cli("KR").ok(["member", "approve", id])
+        let admitted = try await waitFor("the 3rd approval admits CA on every founder and on CA's own node", seconds: 40) {
+            for node in founders + ["CA"] where try await membership(c, node, "CA") != "active" { return false }
+            return true
+        }
+        #expect(admitted)
+        try await waitForLocalWrites(c, "CA")
+        try await c.cli("CA").ok(["facility", "create", "--id", "CA-SUDBURY", "--name", "Sudbury", "--kind", "mine", "--country", "CA",
+                                  "--lat", "46.5", "--lon", "-81"])
+        let converged = try await waitFor("CA caught up and its entry is accepted by all: equal digests", seconds: 40) {
+            var digests = Set<String>()
+            for node in founders + ["CA"] { digests.insert(try await c.digest(node)) }
+            let rows = try await c.facilities("IL")
+            return digests.count == 1 && rows == 2
+        }
+        if !converged { for node in founders + ["CA"] { print("--- \(node)\n\(c.log(node))") } }
+        let members = try json(try await c.cli("IL").ok(["member", "list", "--json"])) as? [[String: Any]]
+        let caRow = members?.first { $0["id"] as? String == "CA" }
+        #expect(caRow?["admittedBy"] as? String == id && (caRow?["approvedBy"] as? [String]) == ["AU", "JP", "KR"])
+
+        // IL is removed: with CA, six members are active, so AU, JP, KR and SG decide; AU's session with IL closes and IL is no longer its peer.
+        let removal = try json(try await c.cli("AU").ok(["member", "propose", "remove", "IL", "--reason", "left", "--json"])) as? [String: Any]
+        let rid = try #require(removal?["entry"] as? String)
+        for node in ["JP", "KR", "SG"] {
+            _ = try await waitFor("\(node) holds the removal") { try await proposal(c, node, rid) != nil }
+            try await c.cli(node).ok(["member", "approve", rid])
+        }
+        let dropped = try await waitFor("AU drops IL's sessions", seconds: 30) {
+            let au = try JSONDecoder().decode(NodeStatus.self, from: Data(try await c.cli("AU").ok(["status", "--json"]).utf8))
+            return !au.peers.contains { $0.id == "IL" && $0.connected } && au.roster.allSatisfy { $0.id != "IL" }
+        }
+        #expect(dropped)
+        #expect(try await membership(c, "AU", "IL") == "removed")
+        for node in founders { #expect(c.stop(node) == 0) }
+        for node in founders { #expect(try await c.cli(node).ok(["log", "verify", "--quiet"]).hasPrefix("OK"), "\(node)") }
+    }
+
+    /// A daemon pauses local writes at start until a peer confirms the head; wait for that.
+    func waitForLocalWrites(_ c: ServedCoalition, _ node: String) async throws {
+        _ = try await waitFor("\(node) may write") {
+            let s = try JSONDecoder().decode(NodeStatus.self, from: Data(try await c.cli(node).ok(["status", "--json"]).utf8))
+            return s.localWritesPaused == nil
+        }
+    }
+}
