@@ -96,7 +96,19 @@ struct GovernanceServeTests {
         #expect(dropped)
         #expect(try await membership(c, "AU", "IL") == "removed")
         for node in founders { #expect(c.stop(node) == 0) }
-        for node in founders { #expect(try await c.cli(node).ok(["log", "verify", "--quiet"]).hasPrefix("OK"), "\(node)") }
+        #expect(ca.stop("CA") == 0)
+        for node in founders + ["CA"] { #expect(try await c.cli(node).ok(["log", "verify", "--quiet"]).hasPrefix("OK"), "\(node)") }
+        // The audit bundle carries the genesis and the governance entries: the verifier admits CA from them.
+        let bundle = c.dir.file("au.bundle")
+        try await c.cli("AU").ok(["log", "export", "--out", bundle, "--quiet"])
+        let verified = try await Paxsync().ok(["log", "verify", "--bundle", bundle])
+        #expect(verified.hasPrefix("OK") && verified.contains("CA admitted by proposal \(id), approved by AU"), "\(verified)")
+        #expect(verified.contains("remove IL"), "\(verified)")
+        // Replaying the bundle decides the same governance again and rebuilds the same records.
+        let rebuilt = c.dir.file("rebuilt.sqlite")
+        let replayed = try await Paxsync().ok(["replay", "--bundle", bundle, "--into", rebuilt])
+        let auDigest = try await c.digest("AU")
+        #expect(replayed.contains(auDigest), "\(replayed) vs \(auDigest)")
     }
 
     /// A daemon pauses local writes at start until a peer confirms the head; wait for that.

@@ -140,6 +140,10 @@ struct LogCommand: ParsableCommand {
                 }
                 print("Keys trusted: \(report.trust)")
                 for (id, fingerprint) in report.trustedKeys.sorted(by: { $0.key < $1.key }) { print("  \(id)  \(fingerprint)") }
+                if !report.decisions.isEmpty {
+                    print("Governance decisions in the log (proposals and approvals, §3.5):")
+                    for decision in report.decisions { print("  \(decision)") }
+                }
                 if !report.rotations.isEmpty {
                     print("Key rotations in the log (each signed with the key it replaces):")
                     for rotation in report.rotations { print("  \(rotation)") }

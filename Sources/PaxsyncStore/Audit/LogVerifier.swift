@@ -18,6 +18,8 @@ public struct LogVerifier {
         public var coalitionId: String?
         /// The key rotations found, in log order (§3.4).
         public var rotations: [String] = []
+        /// The governance decisions the log's proposals and approvals reached (§3.5), in order.
+        public var decisions: [String] = []
         /// For a bundle: the entry count its header announces.
         public var announcedEntries: UInt64?
         /// The first problem found, naming the entry; nil when the log is sound.
@@ -29,11 +31,45 @@ public struct LogVerifier {
     private var keys: [String: [UInt8]]
     private var headsSeen: [String: (seq: UInt64, hash: [UInt8])] = [:]
     public private(set) var report = Report()
+    /// Where governance starts (the genesis's founders, or the trusted roster) and the governance entries verified so far.
+    private let founders: [GovernedMember]
+    private let quorum: QuorumRule
+    private var governance: [GovernanceRecord] = []
 
-    public init(roster: Roster, trust: String = "the log's own roster") {
+    /// - Parameters:
+    ///   - roster: The keys trusted from the start.
+    ///   - founders: Where governance starts (§3.5): the genesis's founders; nil for `roster`. A member
+    ///     admitted by decision is trusted with the key its admission names, from the entry that certifies it on.
+    public init(roster: Roster, trust: String = "the log's own roster", founders: Roster? = nil, quorum: QuorumRule = .majority) {
         keys = Dictionary(uniqueKeysWithValues: roster.members.map { ($0.id, $0.publicKeyBytes) })
         report.trust = trust
         report.trustedKeys = Dictionary(uniqueKeysWithValues: roster.members.map { ($0.id, $0.keyFingerprint) })
+        self.founders = (founders ?? roster).members.map(\.governed)
+        self.quorum = quorum
+    }
+
+    /// The key a governance decision among the entries verified so far admitted `origin` with, if any.
+    private mutating func admittedKey(_ origin: String) -> [UInt8]? {
+        guard !governance.isEmpty else { return nil }
+        let state = GovernanceState.evaluate(founders: founders, rule: quorum, records: governance)
+        guard let member = state.members[origin], let by = member.admittedBy, let proposal = state.proposals[by] else { return nil }
+        keys[origin] = member.member.signingKey
+        report.trustedKeys[origin] = Array(SHA256.hash(data: member.member.signingKey)).hex
+        report.decisions.append("\(origin) admitted by proposal \(by), approved by \(proposal.approvals.map { "\($0.member) (\($0.entry))" }.joined(separator: ", ")): "
+                                + "key \(Array(SHA256.hash(data: member.member.signingKey)).hex)")
+        return member.member.signingKey
+    }
+
+    /// Adds the other decisions the log reached (suspensions, removals with their cuts, voids, quorum changes) to the report.
+    public mutating func concludeGovernance() {
+        guard !governance.isEmpty else { return }
+        let state = GovernanceState.evaluate(founders: founders, rule: quorum, records: governance)
+        for p in state.proposals.values.sorted(by: { $0.stamp < $1.stamp }) where p.effective {
+            if case .admit = p.decision { continue }
+            report.decisions.append("\(p.decision) by proposal \(p.id), approved by \(p.approvals.map(\.member).joined(separator: ", "))")
+        }
+        let pending = state.proposals.values.filter(\.isPending).count
+        if pending > 0 { report.decisions.append("\(pending) proposal(s) still pending") }
     }
 
     /// Checks the next entry. `position` names it when it cannot be decoded
@@ -47,8 +83,8 @@ public struct LogVerifier {
         }
         let cs = entry.changeSet
         let name = "\(cs.id) (\(position))"
-        guard let key = keys[cs.origin] else {
-            throw PaxsyncError(.unknownOrigin, "origin \(cs.origin) is not in the roster", subject: name)
+        guard let key = keys[cs.origin] ?? admittedKey(cs.origin) else {
+            throw PaxsyncError(.unknownOrigin, "origin \(cs.origin) is not in the roster, nor admitted by a decision in the log before it", subject: name)
         }
         // In chain order first: the key in effect for an entry depends on the origin's entries before it (§3.4).
         let head = headsSeen[cs.origin] ?? (0, [])
@@ -67,6 +103,7 @@ public struct LogVerifier {
             keys[cs.origin] = next
             report.rotations.append("\(cs.id): \(cs.origin) signs with key \(Array(SHA256.hash(data: next)).hex) from seq \(cs.seq + 1)")
         }
+        if let record = GovernanceRecord(cs, hash: entry.hash) { governance.append(record) }
         report.entries += 1
         report.origins[cs.origin] = cs.seq
     }

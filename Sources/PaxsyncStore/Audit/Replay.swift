@@ -46,7 +46,7 @@ public enum Replay {
 
     public static func roster(of source: LogSource) throws -> (roster: Roster, nodeID: String, total: Int?) {
         switch source {
-        case .replica(let replica): return (replica.roster, replica.nodeID, try replica.logCount())
+        case .replica(let replica): return (replica.baseRoster, replica.nodeID, try replica.logCount())
         case .bundle(let path):
             let header = try BundleReader(path: path).header
             let node = header.roster.member(header.exportedBy) != nil ? header.exportedBy : header.roster.members[0].id
@@ -62,7 +62,9 @@ public enum Replay {
         }
         let (roster, nodeID, total) = try roster(of: source)
         // Replay judges entries as of any time: nothing is held for clock skew.
-        let replica = try Replica(path: path, nodeID: nodeID, roster: roster, clock: ManualClock(milliseconds: 1 << 46))
+        // Governance is decided again from the log, starting from the same founders.
+        let replica = try Replica(path: path, nodeID: nodeID, roster: roster, clock: ManualClock(milliseconds: 1 << 46),
+                                  configuration: try foundingConfiguration(of: source))
         var result = Result()
         var seen = 0
         var batcher = ApplyBatcher(replica: replica) { batch, outcomes in
@@ -94,6 +96,18 @@ public enum Replay {
         return result
     }
 
+    /// Where the source's governance starts: a bundle's genesis, or the replica's founders.
+    static func foundingConfiguration(of source: LogSource) throws -> ReplicaConfiguration {
+        switch source {
+        case .replica(let replica):
+            return ReplicaConfiguration(founders: replica.configuration.founders, foundingQuorum: replica.configuration.foundingQuorum)
+        case .bundle(let path):
+            let genesis = try BundleReader(path: path).header.genesis
+            return ReplicaConfiguration(founders: genesis?.roster,
+                                        foundingQuorum: genesis.map { QuorumRule(numerator: $0.quorum.numerator, denominator: $0.quorum.denominator) } ?? .majority)
+        }
+    }
+
     /// What a bundle's signatures are checked against. A bundle carries its
     /// own public keys, unsigned: verified against them, it proves only that it
     /// is internally consistent (anyone can make such a bundle). Trusting a
@@ -114,6 +128,7 @@ public enum Replay {
                               progress: ((Int, Int?) -> Void)? = nil) throws -> LogVerifier.Report {
         let (carried, _, total) = try roster(of: source)
         let isBundle = if case .bundle = source { true } else { false }
+        let founding = try foundingConfiguration(of: source)
         var verifier: LogVerifier
         switch trust {
         case .carried:
@@ -121,7 +136,8 @@ public enum Replay {
             if let genesis {
                 // The founders' keys are signed by every founder: the coalition id names them.
                 verifier = LogVerifier(roster: carried, trust: "the bundle's genesis, coalition \(genesis.coalitionID), signed by every "
-                    + "founder (compare the id out of band), and its header keys for the other members (unsigned)")
+                    + "founder (compare the id out of band), the members its decisions admitted, and its header keys for the other members (unsigned)",
+                    founders: genesis.roster, quorum: founding.foundingQuorum)
                 verifier.note(coalitionId: genesis.coalitionID)
                 if let member = genesis.roster.members.first(where: { carried.member($0.id)?.signingKey != $0.signingKey }) {
                     verifier.fail(PaxsyncError(.badSignature, "the bundle's header does not list founder \(member.id) with the key its genesis gives",
@@ -131,7 +147,7 @@ public enum Replay {
             } else {
                 verifier = LogVerifier(roster: carried, trust: isBundle
                     ? "the bundle's own header keys (unsigned: this proves internal consistency only, not who wrote the entries)"
-                    : "this node's roster")
+                    : "this node's roster and the members its decisions admitted", founders: founding.founders, quorum: founding.foundingQuorum)
             }
         case .roster(let roster, let source):
             verifier = LogVerifier(roster: roster, trust: "the roster \(source)")
@@ -167,6 +183,7 @@ public enum Replay {
         } catch let error as PaxsyncError {
             verifier.fail(error)
         }
+        verifier.concludeGovernance()
         progress?(count, total)
         return verifier.report
     }
@@ -205,8 +222,9 @@ public enum Replay {
         let path = (scratchDirectory as NSString).appendingPathComponent("paxsync-deep-\(UUID().uuidString.prefix(8)).sqlite")
         defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
         let result = try run(from: .replica(replica), into: path, progress: progress)
-        let rebuilt = try Replica(path: path, nodeID: replica.nodeID, roster: replica.roster,
-                                  configuration: ReplicaConfiguration(readOnly: true))
+        let rebuilt = try Replica(path: path, nodeID: replica.nodeID, roster: replica.baseRoster,
+                                  configuration: ReplicaConfiguration(readOnly: true, founders: replica.configuration.founders,
+                                                                      foundingQuorum: replica.configuration.foundingQuorum))
         let live = try replica.conflicts(), replayed = try rebuilt.conflicts()
         return DeepCheck(liveDigest: try replica.digest().hex, replayedDigest: result.digest,
                          liveConflicts: live.count, replayedConflicts: replayed.count, conflictsMatch: Set(live) == Set(replayed))
@@ -218,7 +236,7 @@ public enum Replay {
                                     progress: ((Int, Int?) -> Void)? = nil) throws -> Int {
         let total = try replica.logCount()
         let writer = try BundleWriter(path: path, header: .init(exportedBy: replica.nodeID, exportedAtMilliseconds: now,
-                                                                roster: replica.roster, entryCount: UInt64(total), genesis: genesis))
+                                                                roster: replica.baseRoster, entryCount: UInt64(total), genesis: genesis))
         var count = 0
         try replica.forEachLoggedEntry { entry, _ in
             try writer.append(entry)

@@ -13,6 +13,10 @@ extension Replica {
     /// What the governance entries applied here decide.
     public var governance: GovernanceState { governed.withLock { $0.state } }
 
+    /// The roster file as loaded: the founders and members listed by hand,
+    /// before governance decisions (what bundles carry and replays start from).
+    public var baseRoster: Roster { members.withLock { $0.base } }
+
     /// Bumped each time ``governance`` changes.
     public var governanceVersion: Int { governed.withLock { $0.version } }
 
