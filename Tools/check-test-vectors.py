@@ -18,6 +18,8 @@ shows up here:
   vector's fields with the field numbers of paxsync_log.proto, and the
   coalition id as its SHA-256, in the vector and in the genesis file;
 * rotation-vectors.json (section 3.4): the hashes and the chain across a key rotation.
+* governance-vectors.json (section 3.5): each governance entry's body re-encoded from its
+  fields, the hashes, the approvals' references, and when the quorum decides the admission.
 
 Ed25519 is not in Python's standard library; the Swift suite checks signatures.
 
@@ -142,7 +144,7 @@ def check_hashes(where, entries, chained):
     if chained:
         last = {}
         for e in entries:
-            if not e["valid"]:
+            if not e.get("valid", e.get("verdict", "applied") == "applied"):
                 continue
             origin = e["entry"].split(":")[0]
             if e["prevHashHex"] != last.get(origin, ""):
@@ -263,6 +265,53 @@ def check_genesis(path):
         fail(where, "the genesis file does not hold the founders' signatures of the vector")
 
 
+ENTRY_REF = [("origin", 1, "string"), ("seq", 2, "varint"), ("hash", 3, "bytes")]
+GOVERNANCE = [
+    ("proposal", 1, [("admit", 1, MEMBER), ("suspend", 2, "string"), ("reinstate", 3, "string"),
+                     ("remove", 4, [("member", 1, "string"), ("cut_seq", 2, "varint")]),
+                     ("quorum", 5, [("numerator", 1, "varint"), ("denominator", 2, "varint")]),
+                     ("void", 6, ENTRY_REF), ("reason", 10, "string")]),
+    ("approval", 2, [("proposal", 1, ENTRY_REF)]),
+]
+CHANGE_SET = [("format_version", 1, "varint"), ("origin", 2, "string"), ("seq", 3, "varint"), ("hlc", 4, "varint"),
+              ("prev_hash", 5, "bytes"), ("schema_version", 6, "varint"), ("deps", 7, DEPENDENCY), ("note", 9, "string"),
+              ("governance", 11, GOVERNANCE)]
+
+
+def check_governance(path):
+    v = json.loads(path.read_text(encoding="utf-8"))
+    check_hashes("governance", v["entries"], chained=True)
+    by_entry = {e["entry"]: e for e in v["entries"]}
+    proposals, approvals, decided = {}, {}, None
+    for e in v["entries"]:
+        where = f"governance {e['entry']}"
+        if not e["fields"]:
+            continue
+        fields = json.loads(e["fields"])
+        body = encode(fields, CHANGE_SET)
+        if body.hex() != e["bodyHex"]:
+            fail(where, f"bodyHex is not the encoding of the entry's fields: expected {body.hex()}")
+        if fields["format_version"] != 3:
+            fail(where, "a governance entry is format 3")
+        action = fields["governance"]
+        if "proposal" in action:
+            proposals[e["entry"]] = {e["entry"].split(":")[0]}
+        elif e["verdict"] == "applied":
+            ref = action["approval"]["proposal"]
+            name = f"{ref['origin']}:{ref['seq']}"
+            if base64.b64decode(ref["hash"]).hex() != by_entry[name]["hashHex"]:
+                fail(where, "the approval does not name the proposal's hash")
+            if int(dict((d["origin"], d["seq"]) for d in fields["deps"]).get(ref["origin"], 0)) < ref["seq"]:
+                fail(where, "the proposal is not in the approval's causal past")
+            approvals.setdefault(name, set()).add(fields["origin"])
+            counted = proposals[name] | approvals[name]
+            # A decision once approvals x denominator > active x numerator (section 3.5).
+            if decided is None and len(counted) * v["quorumDenominator"] > len(v["founders"]) * v["quorumNumerator"]:
+                decided = e["entry"]
+    if decided != v["decidedBy"]:
+        fail("governance", f"the quorum is reached at {decided}, not {v['decidedBy']}")
+
+
 def check_sync(path):
     vectors = json.loads(path.read_text(encoding="utf-8"))
     for v in vectors["messages"]:
@@ -299,12 +348,13 @@ def main():
     check_genesis(genesis_path)
     rotation = json.loads((path.parent / "rotation-vectors.json").read_text(encoding="utf-8"))
     check_hashes("rotation", rotation["entries"], chained=True)
+    check_governance(path.parent / "governance-vectors.json")
     for failure in failures:
         print(failure, file=sys.stderr)
     if failures:
         print(f"{len(failures)} vector check(s) failed in {path}", file=sys.stderr)
         return 1
-    print(f"every vector in {path}, {sync_path}, {genesis_path} and rotation-vectors.json checks against PROTOCOL.md")
+    print(f"every vector in {path}, {sync_path}, {genesis_path}, rotation-vectors.json and governance-vectors.json checks against PROTOCOL.md")
     return 0
 
 
