@@ -103,14 +103,27 @@ public struct GovernanceState: Sendable, Equatable {
 
     /// The membership decided by `records`, starting from the founders and the founding rule.
     public static func evaluate(founders: [GovernedMember], rule: QuorumRule, records: [GovernanceRecord]) -> GovernanceState {
+        var memo: [EntryRef: GovernanceState] = [:]
+        return evaluate(founders: founders, rule: rule, records: records, memo: &memo)
+    }
+
+    /// The same, keeping in `memo` the state in each proposal's causal past: it
+    /// never changes once the proposal exists, so a caller evaluating again with
+    /// more records (and the same founders and rule) passes the same memo and
+    /// folds only the new proposals' pasts.
+    public static func evaluate(founders: [GovernedMember], rule: QuorumRule, records: [GovernanceRecord],
+                                memo: inout [EntryRef: GovernanceState]) -> GovernanceState {
         var evaluation = Evaluation(founders: founders, rule: rule, records: records)
-        return evaluation.fold(records)
+        evaluation.stateAt = memo
+        let state = evaluation.fold(records)
+        memo = evaluation.stateAt
+        return state
     }
 
     private struct Evaluation {
         let initial: GovernanceState
         let records: [GovernanceRecord]
-        var stateAt: [EntryID: GovernanceState] = [:]
+        var stateAt: [EntryRef: GovernanceState] = [:]
 
         init(founders: [GovernedMember], rule: QuorumRule, records: [GovernanceRecord]) {
             var members: [String: Member] = [:]
@@ -121,9 +134,10 @@ public struct GovernanceState: Sendable, Equatable {
 
         /// The state in a proposal's causal past: decided by the governance entries it had applied.
         mutating func state(before proposal: GovernanceRecord) -> GovernanceState {
-            if let known = stateAt[proposal.id] { return known }
+            let key = EntryRef(origin: proposal.id.origin, seq: proposal.id.seq, hash: proposal.hash)
+            if let known = stateAt[key] { return known }
             let state = fold(records.filter { proposal.hasInCausalPast($0.id) })
-            stateAt[proposal.id] = state
+            stateAt[key] = state
             return state
         }
 

@@ -24,19 +24,34 @@ extension Replica {
         (configuration.founders ?? members.withLock { $0.base }).members.map(\.governed)
     }
 
-    /// The governance entries of the log, as the evaluation reads them.
-    static func governanceRecords(_ db: Database) throws -> [GovernanceRecord] {
+    /// The governance entries of the log, as the evaluation reads them (decoded
+    /// once per replica instance: bodies never change).
+    func governanceRecords(_ db: Database) throws -> [GovernanceRecord] {
         guard try db.tableExists("paxsync_governance") else { return [] }
-        return try Row.fetchAll(db, sql: """
-            SELECT l.hash, l.body FROM paxsync_governance g JOIN paxsync_log l ON l.origin = g.origin AND l.seq = g.seq
-            """).compactMap { row in
-            let hash = [UInt8](row["hash"] as Data)
-            return GovernanceRecord(try ChangeSet(body: [UInt8](row["body"] as Data)), hash: hash)
+        let ids = try Row.fetchAll(db, sql: "SELECT origin, seq FROM paxsync_governance").map {
+            EntryID(origin: $0["origin"], seq: UInt64($0["seq"] as Int64))
         }
+        let known = governanceCache.withLock { cache in ids.compactMap { cache.records[$0] } }
+        guard known.count < ids.count else { return known }
+        var records: [GovernanceRecord] = []
+        for id in ids {
+            if let cached = governanceCache.withLock({ $0.records[id] }) { records.append(cached); continue }
+            guard let row = try Row.fetchOne(db, sql: "SELECT hash, body FROM paxsync_log WHERE origin = ? AND seq = ?",
+                                             arguments: [id.origin, Int64(id.seq)]),
+                  let record = GovernanceRecord(try ChangeSet(body: [UInt8](row["body"] as Data)), hash: [UInt8](row["hash"] as Data))
+            else { continue }
+            governanceCache.withLock { $0.records[id] = record }
+            records.append(record)
+        }
+        return records
     }
 
     func evaluateGovernance(_ db: Database) throws -> GovernanceState {
-        GovernanceState.evaluate(founders: foundingMembers, rule: configuration.foundingQuorum, records: try Self.governanceRecords(db))
+        let records = try governanceRecords(db)
+        var memo = governanceCache.withLock { $0.stateAt }
+        let state = GovernanceState.evaluate(founders: foundingMembers, rule: configuration.foundingQuorum, records: records, memo: &memo)
+        governanceCache.withLock { $0.stateAt = memo }
+        return state
     }
 
     /// The decision that voids this exact entry, named for the log; nil if none.
@@ -137,6 +152,9 @@ extension Replica {
                 try releaseVoided(db, id: id, hashes: hashes, now: now)
             }
             for origin in recutOrigins.sorted() { try recut(db, origin: origin, state: new) }
+            // Only entries judged again (admissions, voids) can have applied more governance entries.
+            let judgedAgain = new.members.keys.contains { old.members[$0] == nil } || new.voids != old.voids
+            if !judgedAgain { return }
         }
     }
 

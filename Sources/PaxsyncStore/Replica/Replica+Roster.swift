@@ -41,6 +41,12 @@ extension Replica {
         change.changed = new.members.filter { m in old.member(m.id).map { $0 != m } ?? false }.map(\.id)
         let governance = governance
         members.withLock { $0 = Members(new, governance: governance) }
+        // Without a genesis the roster's members are the founders: what each proposal's past decided may differ.
+        if configuration.founders == nil, !configuration.readOnly {
+            governanceCache.withLock { $0.stateAt = [:] }
+            let now = clock.nowMilliseconds()
+            try writer.write { db in try refreshGovernance(db, now: now) }
+        }
         guard !change.added.isEmpty, !configuration.readOnly else { return change }
         let now = clock.nowMilliseconds()
         change.released = try writer.write { db in

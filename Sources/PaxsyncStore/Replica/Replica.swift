@@ -95,6 +95,9 @@ public final class Replica: Sendable {
     /// How many governance entries the file held when ``governed`` was last
     /// brought up to date from it (`followGovernance`).
     let governedEntries = Mutex(-1)
+    /// Decoded governance entries and the state in each proposal's causal past
+    /// (both fixed once written; cleared when the founders change).
+    let governanceCache = Mutex<(records: [EntryID: GovernanceRecord], stateAt: [EntryRef: GovernanceState])>(([:], [:]))
     let logger: Logger
     /// Decoded record histories of the write path.
     let historyCache = HistoryCache()
