@@ -30,7 +30,8 @@ public final class LocalCoalition: @unchecked Sendable {
     }
 
     public let base: String
-    public let members: [Member]
+    /// The founders, then the members that ``prepareJoiner(_:)`` added.
+    public private(set) var members: [Member]
     public let roster: Roster
     /// The `paxsync` executable that `start` runs.
     public let executable: String
@@ -154,6 +155,42 @@ public final class LocalCoalition: @unchecked Sendable {
                 Thread.sleep(forTimeInterval: 0.05)
             }
         }
+    }
+
+    /// What a member outside the coalition hands a member's operator to be admitted.
+    public struct Joiner: Sendable {
+        public let member: GovernedMember
+        public let directory: NodeDirectory
+    }
+
+    /// Makes the data directory of a member that is not in the coalition, as its
+    /// operator would (`paxsync node init --genesis`): a signing key, the genesis's
+    /// founders and itself as its roster, the coalition id pinned, a certificate
+    /// from the local CA whose key it gives as its pin. Its daemon is refused by
+    /// the others until a quorum admits it (PROTOCOL §3.5).
+    public func prepareJoiner(_ member: Member) throws -> Joiner {
+        let founder = try directory(ids[0])
+        guard let genesis = try founder.loadGenesis() else {
+            throw PaxsyncError(.usage, "the coalition has no genesis: a member joins one founded by a genesis", subject: base)
+        }
+        let key = NodeSigningKey()
+        let address = "127.0.0.1:\(LoopbackPorts.reserve())"
+        var roster = genesis.roster
+        roster.members.append(RosterMember(id: member.id, country: member.country, name: member.name, signingKey: key.publicKeyBase64,
+                                           address: address))
+        let path = dataDir(member.id)
+        let dir = try NodeDirectory.initialize(path: path, nodeID: member.id, country: member.country, name: member.name,
+                                               address: address, roster: roster, key: key) { $0.coalitionID = genesis.coalitionID }
+        try FileWriter.write(dir.genesisPath, String(decoding: genesis.encoded(), as: UTF8.self), mode: 0o644)
+        let tls = (path as NSString).appendingPathComponent("tls")
+        try CADirectory((base as NSString).appendingPathComponent("ca")).issueNode(id: member.id, into: tls)
+        let pem = try String(contentsOfFile: TLSFiles(directory: tls).certificate, encoding: .utf8)
+        let pin = try PeerCertificateCheck.pin(ofPEM: pem)
+        lock.withLock { members.append(member) }
+        return Joiner(member: GovernedMember(id: member.id, country: member.country, name: member.name,
+                                             signingKey: Array(key.key.publicKey.rawRepresentation), address: address,
+                                             tlsPin: [UInt8](hex: pin)),
+                      directory: try NodeDirectory.open(path))
     }
 
     /// The daemon's process id, while it runs.

@@ -16,8 +16,11 @@ struct DemoCommand: ParsableCommand {
             one `paxsync serve` per member (SG, AU, JP, KR, IL) on free loopback ports,
             loads sample facilities, stocks, a shipment and pooled-reserve pledges at
             each, then takes JP offline while AU and JP edit the same shipment and two
-            members raise their pledges at once. When JP returns, every node converges:
-            the status table, the common digest and the detected conflict are printed.
+            members raise their pledges at once. When JP returns, every node converges.
+            Then Canada (CA) joins by quorum: its node, made from the genesis alone, is
+            refused until AU's proposal has enough approvals, then catches up and
+            writes; the roster is printed before and after. Finally the status table,
+            the common digest and the detected conflict are printed.
             The coalition keeps running until Ctrl-C (or exits at once with
             --exit-when-converged); every daemon it started is stopped on exit.
 
@@ -145,8 +148,8 @@ struct CoalitionDemo {
 
     func run(_ coalition: LocalCoalition) throws -> Report {
         let began = Date()
-        let ids = coalition.ids
-        let replicas = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica()) })
+        var ids = coalition.ids
+        var replicas = try Dictionary(uniqueKeysWithValues: ids.map { ($0, try coalition.directory($0).openReplica()) })
         var rng = SplitMix64(seed: 2026)
         var written = 0
 
@@ -201,7 +204,12 @@ struct CoalitionDemo {
         written += 4
         say("JP comes back online and catches up")
         try coalition.start("JP")
-        let converged = try converge(coalition, replicas, entries: written, label: "converging")
+        var converged = try converge(coalition, replicas, entries: written, label: "converging")
+        if converged, let joiner = Self.candidates.first(where: { $0.id == "CA" && !ids.contains("CA") })
+            ?? Self.candidates.first(where: { c in !ids.contains(c.id) }) {
+            converged = try admit(joiner, coalition, &replicas, written: &written)
+        }
+        ids = coalition.ids
 
         // Peers that redial a returning node back off for up to a few seconds.
         _ = try? waitUntil("every session re-established", limit: 15) {
@@ -236,6 +244,59 @@ struct CoalitionDemo {
         }
         return Report(dir: base, nodes: nodes, digest: digests.count == 1 ? digests.first : nil,
                       converged: converged && digests.count == 1, seconds: Date().timeIntervalSince(began), conflicts: conflicts)
+    }
+
+    /// A member outside the coalition is admitted by quorum while it runs
+    /// (PROTOCOL §3.5): its node, made from the genesis alone, is refused until the
+    /// decision; then it catches up and writes. Returns whether all converge.
+    private func admit(_ joiner: LocalCoalition.Member, _ coalition: LocalCoalition, _ replicas: inout [String: Replica],
+                       written: inout Int) throws -> Bool {
+        let founders = coalition.ids
+        func roster() throws -> String {
+            try coalition.directory("AU").openReplica(writable: false).roster.members.map(\.id).joined(separator: ", ")
+        }
+        say("\n\(joiner.name) (\(joiner.id)) asks to join. Roster before: \(try roster())")
+        let join = try coalition.prepareJoiner(joiner)
+        try coalition.start(joiner.id)
+        say("  \(joiner.id)'s node, made from the genesis alone, runs on \(join.member.address)")
+        var refusal = ""
+        try? waitUntil("a member refuses \(joiner.id)", limit: 20) {
+            let peers = try StatusSource(directory: join.directory).read().0.peers
+            refusal = peers.first { $0.lastError?.contains("CERTIFICATE_UNKNOWN") == true }?.id ?? ""
+            return !refusal.isEmpty
+        } progress: { "\(joiner.id) dialing the members" }
+        if !refusal.isEmpty { say("  \(refusal) refuses \(joiner.id)'s certificate at the TLS handshake: not a member") }
+        let proposal = try replicas["AU"]!.propose(.admit(join.member), reason: "demo: \(joiner.name) joins")
+        written += 1
+        let proposed = replicas["AU"]!.governance.proposals[proposal.id]!
+        say("  AU proposes admitting \(joiner.id) (\(proposal.id)); a decision needs \(proposed.needed) of the \(proposed.active.count) active members")
+        var approvals = 1
+        for approver in founders where approver != "AU" && approvals < proposed.needed {
+            try waitUntil("\(approver) holds \(proposal.id)") {
+                replicas[approver]!.governance.proposals[proposal.id] != nil || (try? replicas[approver]!.logEntry(proposal.id)) != nil
+            } progress: { "\(proposal.id) reaching \(approver)" }
+            try replicas[approver]!.approve(proposal.id)
+            written += 1
+            approvals += 1
+            say("  \(approver) approves: \(approvals) of \(proposed.needed)" + (approvals < proposed.needed ? "; \(joiner.id) is still refused" : ": decided"))
+        }
+        try waitUntil("every member admits \(joiner.id)") {
+            try founders.allSatisfy { try coalition.directory($0).openReplica(writable: false).governance.members[joiner.id]?.status == .active }
+        } progress: { "the decision reaching every member" }
+        try coalition.waitUntilWritable([joiner.id], timeout: timeout)
+        let node = try join.directory.openReplica()
+        replicas[joiner.id] = node
+        let sample = SampleData.facilities(for: joiner.id)
+        try node.commit(sample.map { f in
+            WriteIntent(table: Schema.facilities, keyParts: [f.id], kind: .create, values: [
+                "name": .text(f.name), "kind": .text(f.kind), "country": .text(joiner.country),
+                "latitude": .real(f.lat), "longitude": .real(f.lon)])
+        }, note: "demo: facilities")
+        written += 1
+        say("  \(joiner.id) caught up and records \(sample.map(\.name).joined(separator: ", "))")
+        let converged = try converge(coalition, replicas, entries: written, label: "converging with \(joiner.id)")
+        say("  Roster after: \(try roster())")
+        return converged
     }
 
     /// Waits until every node holds `entries` log entries and all digests agree, showing progress.
