@@ -81,6 +81,10 @@ struct GovernanceServeTests {
         let members = try json(try await c.cli("IL").ok(["member", "list", "--json"])) as? [[String: Any]]
         let caRow = members?.first { $0["id"] as? String == "CA" }
         #expect(caRow?["admittedBy"] as? String == id && (caRow?["approvedBy"] as? [String]) == ["AU", "JP", "KR"])
+        let explained = try json(try await c.cli("SG").ok(["explain", "member", "CA", "--json"])) as? [String: Any]
+        let decisions = explained?["decisions"] as? [[String: Any]]
+        #expect(explained?["status"] as? String == "active" && decisions?.first?["proposal"] as? String == id
+                && (decisions?.first?["approvals"] as? [String])?.count == 3, "\(String(describing: explained))")
 
         // IL is removed: with CA, six members are active, so AU, JP, KR and SG decide; AU's session with IL closes and IL is no longer its peer.
         let removal = try json(try await c.cli("AU").ok(["member", "propose", "remove", "IL", "--reason", "left", "--json"])) as? [String: Any]

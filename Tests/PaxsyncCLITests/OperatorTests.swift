@@ -199,6 +199,7 @@ struct OperatorTests {
         #expect(process.terminationStatus == 0)
         #expect(String(decoding: first + rest, as: UTF8.self).contains("JP comes back online and catches up"))
         #expect(String(decoding: first + rest, as: UTF8.self).contains("founded by a genesis all 3 members signed: coalition "))
+        #expect(String(decoding: first + rest, as: UTF8.self).contains("Roster after: SG, AU, JP, CA"))
     }
 
     @Test("paxsync demo --exit-when-converged: five daemons converge with one conflict and are all stopped")
@@ -209,12 +210,12 @@ struct OperatorTests {
         let report = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
         #expect(report["converged"] as? Bool == true)
         let nodes = report["nodes"] as! [[String: Any]]
-        #expect(nodes.map { $0["node"] as! String } == ["SG", "AU", "JP", "KR", "IL"])
+        #expect(nodes.map { $0["node"] as! String } == ["SG", "AU", "JP", "KR", "IL", "CA"], "Canada is admitted during the run")
         #expect(Set(nodes.map { $0["digest"] as! String }).count == 1)
         #expect(nodes.allSatisfy { $0["lagEntries"] as? Int == 0 && $0["openConflicts"] as? Int == 1 })
         let conflicts = report["conflicts"] as! [[String: Any]]
         #expect(conflicts.count == 1 && conflicts[0]["field"] as? String == "eta")
-        for id in ["SG", "AU", "JP", "KR", "IL"] {
+        for id in ["SG", "AU", "JP", "KR", "IL", "CA"] {
             #expect(!(await AdminClient.isAnswering(dir.file("coalition/\(id)/admin.sock"))), "\(id)'s daemon was stopped")
         }
     }

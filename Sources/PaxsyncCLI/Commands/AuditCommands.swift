@@ -113,16 +113,18 @@ struct ConflictsCommand: ParsableCommand {
 struct ExplainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
-        abstract: "Show, for each field of a record, which entry set its value and which rule decided it.",
+        abstract: "Show, for each field of a record, which entry set its value and which rule decided it; or how a member joined.",
         discussion: """
-            KEY is the record key; multi-part keys join with '/'.
+            KEY is the record key; multi-part keys join with '/'. `explain member ID` shows the
+            member's standing and the decisions about it: proposals, who approved, when.
             Examples:
               paxsync explain shipments AU-SHP-0001
               paxsync explain stocks AU-MTWELD/Nd/oxide
+              paxsync explain member CA
             """)
     @OptionGroup var node: NodeOptions
-    @Argument(help: "facilities, stocks, shipments or reserve_pledges.") var table: TableSpec
-    @Argument(help: "Record key.") var key: String
+    @Argument(help: "facilities, stocks, shipments, reserve_pledges, or member.") var table: String
+    @Argument(help: "Record key, or member id.") var key: String
     @OptionGroup var json: JSONFlag
 
     struct FieldExplanation: Codable {
@@ -144,7 +146,18 @@ struct ExplainCommand: ParsableCommand {
         let history: [String]
     }
 
+    struct MemberExplanation: Encodable {
+        let member: String
+        let status: String
+        let founder: Bool
+        let decisions: [ProposalView]
+    }
+
     func run() throws {
+        if table == "member" { try explainMember(); return }
+        guard let table = TableSpec(argument: table) else {
+            throw ValidationError("\"\(self.table)\" is not a table (\(TableSpec.allValueStrings.joined(separator: ", "))) nor member")
+        }
         let (record, events) = try node.replica().explain(table: table, key: key)
         guard record.state != .absent || !events.isEmpty else {
             throw PaxsyncError(.notFound, "no such record in this replica", subject: "\(table.name) \(key)")
@@ -155,7 +168,7 @@ struct ExplainCommand: ParsableCommand {
             return FieldExplanation(field: spec.name, value: f.value.isNull ? nil : f.value.description, entry: f.entry.description,
                                     time: f.stamp.hlc.iso8601, rule: f.decision.rawValue, writes: writes)
         }
-        let history = events.map { "\($0.entry) \($0.change.op.rawValue) at \($0.stamp.hlc.iso8601)" }
+        let history = events.map { "\($0.entry) \($0.change.op.rawValue) at \($0.stamp.hlc.iso8601)" + ($0.counts ? "" : " (cut by a decision: not merged)") }
         let explanation = Explanation(table: table.name, key: key, state: record.state.rawValue, createdBy: record.createdBy?.description,
                                       deletedBy: record.deletedBy?.description, fields: fields, conflicts: record.conflicts, history: history)
         if json.enabled { Output.json(explanation); return }
@@ -170,6 +183,24 @@ struct ExplainCommand: ParsableCommand {
             }
         }
         print("history: " + history.joined(separator: "; "))
+    }
+
+    func explainMember() throws {
+        let governance = try node.replica().governance
+        guard let member = governance.members[key] else {
+            throw PaxsyncError(.notFound, "\(key) is not a member this node knows of (`paxsync member list`)", subject: key)
+        }
+        let decisions = governance.proposals.values.filter { $0.decision.member == key }.sorted { $0.stamp < $1.stamp }.map(ProposalView.init)
+        let explanation = MemberExplanation(member: key, status: member.status.rawValue, founder: member.admittedBy == nil, decisions: decisions)
+        if json.enabled { Output.json(explanation); return }
+        print("\(key) (\(member.member.name), \(member.member.country)): \(member.status.rawValue)"
+              + (member.admittedBy.map { ", admitted by proposal \($0)" } ?? ", a founder")
+              + (member.cutSeq.map { "; entries after \(key):\($0) do not count" } ?? ""))
+        for d in decisions {
+            print("  \(d.proposal) \(d.decision) — \(d.state)" + (d.reason.isEmpty ? "" : " (\"\(d.reason)\")"))
+            print("    approved by \(d.approvals.joined(separator: ", ")); \(d.needed) of \(d.active.count) active members needed"
+                  + (d.refusal.map { "; refused: \($0)" } ?? ""))
+        }
     }
 }
 

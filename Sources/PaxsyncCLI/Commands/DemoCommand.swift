@@ -284,6 +284,9 @@ struct CoalitionDemo {
             try founders.allSatisfy { try coalition.directory($0).openReplica(writable: false).governance.members[joiner.id]?.status == .active }
         } progress: { "the decision reaching every member" }
         try coalition.waitUntilWritable([joiner.id], timeout: timeout)
+        try waitUntil("\(joiner.id) holds its own admission") {
+            try join.directory.openReplica(writable: false).governance.members[joiner.id]?.status == .active
+        } progress: { "\(joiner.id) catching up" }
         let node = try join.directory.openReplica()
         replicas[joiner.id] = node
         let sample = SampleData.facilities(for: joiner.id)

@@ -137,14 +137,14 @@ extension Replica {
             governed.withLock { $0 = (new, $0.version + 1) }
             members.withLock { $0 = Members($0.base, governance: new) }
             for (id, m) in new.members.sorted(by: { $0.key < $1.key }) where old.members[id] == nil {
-                logger.notice("member admitted by decision", metadata: ["member": "\(id)", "proposal": "\(m.admittedBy.map { "\($0)" } ?? "")"])
+                logger.info("member admitted by decision", metadata: ["member": "\(id)", "proposal": "\(m.admittedBy.map { "\($0)" } ?? "")"])
                 try rejudgeUnknownOrigin(db, origin: id, now: now)
             }
             var recutOrigins = Set<String>()
             for (id, m) in new.members where old.members[id]?.status != m.status || old.members[id]?.cutSeq != m.cutSeq {
                 if m.status == .removed || old.members[id]?.status == .removed { recutOrigins.insert(id) }
                 if m.status != old.members[id]?.status {
-                    logger.notice("membership changed by decision", metadata: ["member": "\(id)", "status": "\(m.status.rawValue)"])
+                    logger.info("membership changed by decision", metadata: ["member": "\(id)", "status": "\(m.status.rawValue)"])
                 }
             }
             for (id, hashes) in new.voids where old.voids[id] != hashes {
@@ -196,7 +196,7 @@ extension Replica {
                                arguments: [cut == nil, change.table, change.key, origin, Int64(id.seq)])
                 touched.insert(change.recordName)
             }
-            logger.notice(cut == nil ? "entry counts again" : "entry cut by decision", metadata: ["entry": "\(id)", "reason": "\(cut ?? "")"])
+            logger.info(cut == nil ? "entry counts again" : "entry cut by decision", metadata: ["entry": "\(id)", "reason": "\(cut ?? "")"])
         }
         guard !touched.isEmpty else { return }
         historyCache.clear()
@@ -241,7 +241,7 @@ extension Replica {
                 status_entry = CASE WHEN status = 'quarantined' THEN NULL ELSE status_entry END
             """, arguments: [cs.origin, Int64(cs.seq), Data(entry.hash), Int64(bitPattern: cs.hlc.rawValue)])
         try observeClock(db, cs.hlc)
-        logger.notice("voided entry appended as evidence; its origin's chain continues", metadata: ["entry": "\(cs.id)"])
+        logger.info("voided entry appended as evidence; its origin's chain continues", metadata: ["entry": "\(cs.id)"])
         // The origin's entries held behind it are judged now.
         let held = try Row.fetchAll(db, sql: "SELECT hash, body, signature FROM paxsync_held WHERE origin = ? AND reason_code = ? ORDER BY seq",
                                     arguments: [cs.origin, HoldReason.originQuarantined.rawValue])

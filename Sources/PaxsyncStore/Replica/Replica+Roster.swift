@@ -42,10 +42,15 @@ extension Replica {
         let governance = governance
         members.withLock { $0 = Members(new, governance: governance) }
         // Without a genesis the roster's members are the founders: what each proposal's past decided may differ.
-        if configuration.founders == nil, !configuration.readOnly {
-            governanceCache.withLock { $0.stateAt = [:] }
-            let now = clock.nowMilliseconds()
-            try writer.write { db in try refreshGovernance(db, now: now) }
+        // Without a genesis the roster's members are the founders: governance is decided again from them.
+        defer {
+            if configuration.founders == nil, !configuration.readOnly {
+                governanceCache.withLock { $0.stateAt = [:] }
+                let now = clock.nowMilliseconds()
+                do { try writer.write { db in try refreshGovernance(db, now: now) } } catch {
+                    logger.error("cannot re-decide governance after the roster changed", metadata: ["error": "\(error)"])
+                }
+            }
         }
         guard !change.added.isEmpty, !configuration.readOnly else { return change }
         let now = clock.nowMilliseconds()
