@@ -136,7 +136,9 @@ public struct GovernanceState: Sendable, Equatable {
         mutating func state(before proposal: GovernanceRecord) -> GovernanceState {
             let key = EntryRef(origin: proposal.id.origin, seq: proposal.id.seq, hash: proposal.hash)
             if let known = stateAt[key] { return known }
-            let state = fold(records.filter { proposal.hasInCausalPast($0.id) })
+            var state = fold(records.filter { proposal.hasInCausalPast($0.id) })
+            // Only the membership, rule and voids are read from it; the proposals would make the memo quadratic.
+            state.proposals = [:]
             stateAt[key] = state
             return state
         }
