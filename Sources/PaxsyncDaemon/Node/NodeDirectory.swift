@@ -164,7 +164,7 @@ public struct NodeDirectory: Sendable {
                            signingKey: writable ? try loadKey() : nil, clock: clock,
                            configuration: ReplicaConfiguration(maxClockSkewMilliseconds: configuration.maxClockSkewSeconds * 1000,
                                                                readOnly: !writable, founders: genesis?.roster,
-                                                               foundingQuorum: genesis.map { QuorumRule(numerator: $0.quorum.numerator, denominator: $0.quorum.denominator) } ?? .majority))
+                                                               foundingQuorum: genesis?.quorum ?? .majority))
     }
 
     /// Where `key rotate` keeps the next key until the rotation entry is committed.

@@ -18,24 +18,11 @@ public struct Genesis: Sendable, Equatable {
     public static let fileFormat = 1
     /// What a founder signs: these bytes, a zero byte, then ``body``.
     public static let signingContext: [UInt8] = Array("paxsync-genesis-v1".utf8) + [0]
-    public static let defaultQuorum = Quorum(numerator: 1, denominator: 2)
+    public static let defaultQuorum = QuorumRule.majority
 
-    /// The quorum rule: a decision takes effect once approvals × denominator >
-    /// active members × numerator.
-    public struct Quorum: Sendable, Equatable, Codable {
-        public var numerator: UInt32
-        public var denominator: UInt32
-
-        public init(numerator: UInt32, denominator: UInt32) {
-            self.numerator = numerator
-            self.denominator = denominator
-        }
-
-        /// The fewest approvals that decide among `active` members.
-        public func required(active: Int) -> Int { active * Int(numerator) / Int(denominator) + 1 }
-
-        public var description: String { "more than \(numerator)/\(denominator) of the active members" }
-    }
+    /// The quorum rule (PROTOCOL §3.5): a decision takes effect once approvals ×
+    /// denominator > active members × numerator.
+    public typealias Quorum = QuorumRule
 
     /// The serialized `Genesis` message, exactly as written.
     public let body: [UInt8]
@@ -197,14 +184,5 @@ public struct Genesis: Sendable, Equatable {
 
 extension RosterMember {
     /// As a `Member` message (genesis, bundle header).
-    var wire: Paxsync_V1_Member {
-        var w = Paxsync_V1_Member()
-        w.id = id
-        w.country = country
-        w.name = name
-        w.signingKey = Data(publicKeyBytes)
-        w.address = address
-        if let pin = tlsPin, let bytes = [UInt8](hex: pin) { w.tlsPin = Data(bytes) }
-        return w
-    }
+    var wire: Paxsync_V1_Member { governed.toWire() }
 }

@@ -39,7 +39,7 @@ public struct GovernedMember: Hashable, Sendable {
 
 /// A quorum rule: a decision takes effect once approvals × denominator >
 /// active members × numerator (default 1/2: more than half).
-public struct QuorumRule: Hashable, Sendable, CustomStringConvertible {
+public struct QuorumRule: Hashable, Sendable, Codable, CustomStringConvertible {
     public var numerator: UInt32
     public var denominator: UInt32
 

@@ -104,7 +104,7 @@ public enum Replay {
         case .bundle(let path):
             let genesis = try BundleReader(path: path).header.genesis
             return ReplicaConfiguration(founders: genesis?.roster,
-                                        foundingQuorum: genesis.map { QuorumRule(numerator: $0.quorum.numerator, denominator: $0.quorum.denominator) } ?? .majority)
+                                        foundingQuorum: genesis?.quorum ?? .majority)
         }
     }
 

@@ -156,7 +156,7 @@ struct GenesisTests {
     ])
     func quorum(numerator: UInt32, denominator: UInt32, active: Int, required: Int) {
         let quorum = Genesis.Quorum(numerator: numerator, denominator: denominator)
-        #expect(quorum.required(active: active) == required)
+        #expect(quorum.needed(active: active) == required)
         // The definition: the fewest approvals a with a × d > active × n.
         #expect(required * Int(denominator) > active * Int(numerator) && (required - 1) * Int(denominator) <= active * Int(numerator))
     }
