@@ -93,6 +93,7 @@ func sameChangeSet(_ a: ChangeSet, _ b: ChangeSet) -> Bool {
     if a == b { return true }
     return a.formatVersion == b.formatVersion && a.origin == b.origin && a.seq == b.seq && a.hlc == b.hlc
         && a.prevHash == b.prevHash && a.schemaVersion == b.schemaVersion && a.deps == b.deps && a.note == b.note
+        && a.nextSigningKey == b.nextSigningKey && a.governance == b.governance
         && a.changes.count == b.changes.count && zip(a.changes, b.changes).allSatisfy(sameChange)
 }
 

@@ -115,6 +115,44 @@ struct GovernanceServeTests {
         #expect(replayed.contains(auDigest), "\(replayed) vs \(auDigest)")
     }
 
+    @Test("KR rotates its TLS key by a logged entry: after a restart with the new certificate every peer accepts it, no roster edited")
+    func tlsKeyRotation() async throws {
+        let founders = ["AU", "JP", "KR"]
+        let c = try await ServedCoalition(founders, tls: .selfSigned)
+        let genesis = c.dir.file("genesis.json")
+        try await c.cli("AU").ok(["coalition", "init", "--out", genesis])
+        for id in founders { try await c.cli(id).ok(["coalition", "sign", genesis]) }
+        for id in founders { try await c.cli(id).ok(["coalition", "adopt", genesis]) }
+        for id in founders { try c.start(id) }
+        let oldPin = try await c.cli("KR").ok(["tls", "pin"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await waitForLocalWrites(c, "KR")
+        let rotated = try json(try await c.cli("KR").ok(["tls", "rotate", "--json"])) as? [String: String]
+        let newPin = try #require(rotated?["tlsPin"])
+        let shownPin = try await c.cli("KR").ok(["tls", "pin"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(newPin != oldPin && newPin == shownPin)
+        func pin(_ node: String) async throws -> String? {
+            let list = try json(try await c.cli(node).ok(["member", "list", "--json"])) as? [[String: Any]]
+            return list?.first { $0["id"] as? String == "KR" }?["tlsPin"] as? String
+        }
+        _ = try await waitFor("AU and JP learn KR's new pin from the log") {
+            let au = try await pin("AU"), jp = try await pin("JP")
+            return au == newPin && jp == newPin
+        }
+        // KR restarts with its new certificate and writes: both peers accept it.
+        #expect(c.stop("KR") == 0)
+        try c.start("KR")
+        try await waitForLocalWrites(c, "KR")
+        try await c.cli("KR").ok(["facility", "create", "--id", "KR-NEW", "--name", "N", "--kind", "port", "--country", "KR", "--lat", "1", "--lon", "1"])
+        let converged = try await waitFor("KR's entry written after the restart reaches AU and JP") {
+            let rows = try await c.facilities("AU")
+            return try await c.digests().count == 1 && rows == 1
+        }
+        if !converged { for node in founders { print("--- \(node)\n\(c.log(node))") } }
+        let roster = try Roster.decode(Data(contentsOf: URL(fileURLWithPath: c.dir.file("AU") + "/roster.json")), source: "roster")
+        #expect(roster.member("KR")?.tlsPin == oldPin, "AU's roster file was not edited")
+        for node in founders { #expect(c.stop(node) == 0) }
+    }
+
     /// A daemon pauses local writes at start until a peer confirms the head; wait for that.
     func waitForLocalWrites(_ c: ServedCoalition, _ node: String) async throws {
         _ = try await waitFor("\(node) may write") {

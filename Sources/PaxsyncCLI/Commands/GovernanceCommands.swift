@@ -50,6 +50,7 @@ extension GovernanceWritten {
         switch entry.changeSet.governance {
         case .proposal(let d, _)?: action = "propose \(d.description)"
         case .approval(let ref)?: action = "approve \(ref.id)"
+        case .tlsPin(let pin)?: action = "TLS pin \(pin.hex)"
         case nil: action = ""
         }
         self.proposal = replica.governance.proposals[proposal].map(ProposalView.init)

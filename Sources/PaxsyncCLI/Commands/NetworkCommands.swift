@@ -93,7 +93,50 @@ struct TLSCommand: ParsableCommand {
             A pinned member is accepted only with that key, whoever signed its certificate;
             a member without a pin only with a certificate from the coalition CA.
             """,
-        subcommands: [Create.self, Pin.self])
+        subcommands: [Create.self, Pin.self, Rotate.self])
+
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rotate this node's TLS key: a new self-signed certificate, its pin declared in the node's log.",
+            discussion: """
+                Writes a new key and self-signed certificate where paxsync.conf names them, and an
+                entry in this node's own log declaring the new pin (PROTOCOL §3.5; no quorum). Peers
+                accept the new key once the entry reaches them, and the previous one for 7 days more,
+                so restart the daemon (it reads its certificate at start) any time in that week —
+                best once `paxsync status` shows every peer holding the entry. Needs a coalition
+                founded by a genesis or a roster shared by governance; the node must be an active member.
+                Example:
+                  paxsync tls rotate --data-dir au --host 10.0.0.5 && systemctl restart paxsync
+                """)
+        @OptionGroup var node: NodeOptions
+        @Option(help: "Extra DNS name or IPv4 address for the certificate (repeatable).") var host: [String] = []
+        @Option(help: "Validity in days.") var days = 825
+        @OptionGroup var json: JSONFlag
+
+        func run() throws {
+            let dir = try node.directory()
+            let config = dir.configuration
+            let certificate = dir.file(config.tlsCertificate), key = dir.file(config.tlsKey)
+            let issued = try CoalitionPKI.selfSignedNode(id: config.nodeID, hosts: host, validDays: days)
+            let pin = try PeerCertificateCheck.pin(ofPEM: issued.certificatePEM)
+            let entry = try node.withLocalWrites { replica in try replica.declareTLSPin([UInt8](hex: pin)!) }
+            for path in [certificate, key] {
+                try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                        withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            }
+            try FileWriter.write(key, issued.privateKeyPEM, mode: 0o600)
+            try FileWriter.write(certificate, issued.certificatePEM, mode: 0o644)
+            var roster = try dir.loadRoster()
+            if let index = roster.members.firstIndex(where: { $0.id == config.nodeID }) {
+                roster.members[index].tlsPin = pin
+                try dir.installRoster(roster, source: "tls rotate")
+            }
+            if json.enabled { Output.json(["node": config.nodeID, "certificate": certificate, "tlsPin": pin, "entry": entry.id.description]); return }
+            print("Wrote a new key and self-signed certificate for \(CoalitionPKI.dnsName(forNode: config.nodeID)) in \(certificate)")
+            print("Declared its pin \(pin) in \(entry.id); peers accept the previous key for 7 days more")
+            print("Restart the daemon to use it (systemctl restart paxsync)")
+        }
+    }
 
     struct Create: ParsableCommand {
         static let configuration = CommandConfiguration(

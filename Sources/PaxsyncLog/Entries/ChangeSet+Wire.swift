@@ -96,6 +96,8 @@ extension GovernanceAction {
     func toWire() -> Paxsync_V1_Governance {
         var w = Paxsync_V1_Governance()
         switch self {
+        case .tlsPin(let pin):
+            w.tlsPin = Data(pin)
         case .approval(let ref):
             var a = Paxsync_V1_Approval()
             a.proposal = ref.toWire()
@@ -126,6 +128,8 @@ extension GovernanceAction {
 
     init(wire: Paxsync_V1_Governance, subject: String) throws(PaxsyncError) {
         switch wire.action {
+        case .tlsPin(let pin)?:
+            self = .tlsPin(Array(pin))
         case .approval(let a)?:
             self = .approval(EntryRef(wire: a.proposal))
         case .proposal(let p)?:

@@ -149,6 +149,16 @@ public nonisolated struct Paxsync_V1_Governance: Sendable {
     set {action = .approval(newValue)}
   }
 
+  /// The author's own TLS pin from this entry on (SHA-256 of its new
+  /// certificate's SubjectPublicKeyInfo, 32 bytes): a TLS key rotation, no quorum.
+  public var tlsPin: Data {
+    get {
+      if case .tlsPin(let v)? = action {return v}
+      return Data()
+    }
+    set {action = .tlsPin(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Action: Equatable, Sendable {
@@ -156,6 +166,9 @@ public nonisolated struct Paxsync_V1_Governance: Sendable {
     case proposal(Paxsync_V1_Proposal)
     /// Approves an earlier proposal, named by its entry and that entry's hash.
     case approval(Paxsync_V1_Approval)
+    /// The author's own TLS pin from this entry on (SHA-256 of its new
+    /// certificate's SubjectPublicKeyInfo, 32 bytes): a TLS key rotation, no quorum.
+    case tlsPin(Data)
 
   }
 
@@ -804,7 +817,7 @@ nonisolated extension Paxsync_V1_ChangeSet: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Paxsync_V1_Governance: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Governance"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}proposal\0\u{1}approval\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}proposal\0\u{1}approval\0\u{3}tls_pin\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -838,6 +851,14 @@ nonisolated extension Paxsync_V1_Governance: SwiftProtobuf.Message, SwiftProtobu
           self.action = .approval(v)
         }
       }()
+      case 3: try {
+        var v: Data?
+        try decoder.decodeSingularBytesField(value: &v)
+        if let v = v {
+          if self.action != nil {try decoder.handleConflictingOneOf()}
+          self.action = .tlsPin(v)
+        }
+      }()
       default: break
       }
     }
@@ -856,6 +877,10 @@ nonisolated extension Paxsync_V1_Governance: SwiftProtobuf.Message, SwiftProtobu
     case .approval?: try {
       guard case .approval(let v)? = self.action else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .tlsPin?: try {
+      guard case .tlsPin(let v)? = self.action else { preconditionFailure() }
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 3)
     }()
     case nil: break
     }

@@ -20,6 +20,11 @@ public struct RosterMember: Codable, Sendable, Hashable {
     /// certificate for that key, whoever issued it (a self-signed one is
     /// enough); when absent, only with a certificate from the coalition CA.
     public var tlsPin: String?
+    /// The pin this member's TLS key had before it rotated it by a logged entry
+    /// (PROTOCOL §3.5), accepted too until `tlsPinPreviousUntil` (milliseconds
+    /// since the epoch). Set from the log, not written by hand.
+    public var tlsPinPrevious: String?
+    public var tlsPinPreviousUntil: UInt64?
 
     public init(id: String, country: String, name: String, signingKey: String, address: String, tlsPin: String? = nil) {
         self.id = id
@@ -134,6 +139,13 @@ extension RosterMember {
     public init(governed m: GovernedMember) {
         self.init(id: m.id, country: m.country, name: m.name, signingKey: Data(m.signingKey).base64EncodedString(),
                   address: m.address, tlsPin: m.tlsPin?.hex)
+    }
+
+    /// Whether `pin` (lowercase hex) is this member's TLS pin, or its previous one still within its grace period.
+    public func acceptsTLSPin(_ pin: String, nowMilliseconds: UInt64) -> Bool {
+        if pin == tlsPin { return true }
+        guard let previous = tlsPinPrevious, let until = tlsPinPreviousUntil else { return false }
+        return pin == previous && nowMilliseconds <= until
     }
 
     /// The governance form of this roster member (a founder).

@@ -117,6 +117,8 @@ public enum GovernanceAction: Hashable, Sendable {
     case proposal(GovernanceDecision, reason: String)
     /// Approves the proposal entry named.
     case approval(EntryRef)
+    /// The author's TLS pin from this entry on: it rotated its TLS key (no quorum).
+    case tlsPin([UInt8])
 
     /// Checks the action's shape, independent of any state.
     public func checkStructure(subject: String) throws(PaxsyncError) {
@@ -127,6 +129,8 @@ public enum GovernanceAction: Hashable, Sendable {
             }
         }
         switch self {
+        case .tlsPin(let pin):
+            guard pin.count == 32 else { throw fail("a TLS pin is 32 bytes (SHA-256), got \(pin.count)") }
         case .approval(let ref):
             try checkRef(ref, "an approval")
         case .proposal(let decision, _):

@@ -44,7 +44,16 @@ public struct GovernanceState: Sendable, Equatable {
         public var statusBy: EntryID?
         /// For a removed member: its entries with a greater seq stop counting.
         public var cutSeq: UInt64?
+        /// The member's own entry that declared its current TLS pin (a TLS key rotation), if any.
+        public var tlsPinDeclaredBy: EntryID?
+        /// The pin it replaced, still accepted until `previousTLSPinUntil` (milliseconds since the epoch).
+        public var previousTLSPin: [UInt8]?
+        public var previousTLSPinUntil: UInt64?
     }
+
+    /// How long a member's previous TLS pin stays accepted after it declares a new one:
+    /// time to restart its node with the new certificate while every peer learns the pin.
+    public static let previousTLSPinGraceMilliseconds: UInt64 = 7 * 24 * 3600 * 1000
 
     /// Where one proposal stands.
     public struct Proposal: Sendable, Equatable {
@@ -181,6 +190,19 @@ public struct GovernanceState: Sendable, Equatable {
                     entry.effective = true
                 }
                 state.proposals[p.id] = entry
+            }
+            // TLS key rotations: each member's latest declaration in its own chain, the pin before it kept for a grace period.
+            let declarations = subset.compactMap { r -> (GovernanceRecord, [UInt8])? in
+                if case .tlsPin(let pin) = r.action { (r, pin) } else { nil }
+            }.sorted { $0.0.id < $1.0.id }
+            for (record, pin) in declarations where state.members[record.id.origin] != nil {
+                let origin = record.id.origin
+                if state.members[origin]!.member.tlsPin != pin {
+                    state.members[origin]!.previousTLSPin = state.members[origin]!.member.tlsPin
+                    state.members[origin]!.previousTLSPinUntil = record.stamp.hlc.physicalMilliseconds + GovernanceState.previousTLSPinGraceMilliseconds
+                }
+                state.members[origin]!.member.tlsPin = pin
+                state.members[origin]!.tlsPinDeclaredBy = record.id
             }
             return state
         }

@@ -59,7 +59,7 @@ public struct PeerCertificateCheck: Sendable {
         guard let member = roster().member(id) else { return .refused("\(id) is not in this node's roster") }
         if let pinned = member.tlsPin {
             guard let presented = try? Self.pin(of: leaf) else { return .refused("the certificate for \(id) has a public key that cannot be encoded") }
-            guard presented == pinned else {
+            guard member.acceptsTLSPin(presented, nowMilliseconds: UInt64(max(0, now.timeIntervalSince1970) * 1000)) else {
                 return .refused("the certificate for \(id) has key \(presented), not the key the roster pins for \(id) (\(pinned))")
             }
             guard leaf.notValidBefore <= now else { return .refused("the certificate for \(id) is not valid until \(leaf.notValidBefore)") }

@@ -105,6 +105,7 @@ extension Replica {
 
     func recordGovernance(_ db: Database, _ cs: ChangeSet, _ action: GovernanceAction) throws {
         let (kind, proposal): (String, EntryID?) = switch action {
+        case .tlsPin: ("tls-pin", nil)
         case .proposal: ("proposal", nil)
         case .approval(let ref): ("approval", ref.id)
         }
@@ -277,6 +278,13 @@ extension Replica {
         }
         return try writeGovernance(.approval(EntryRef(origin: proposal.origin, seq: proposal.seq, hash: [UInt8](hash))),
                                    note: "approve \(proposal)")
+    }
+
+    /// Declares this node's new TLS pin (it rotated its TLS key): an entry in its
+    /// own log, no quorum. Peers accept the new pin, and the previous one for a grace period.
+    @discardableResult
+    public func declareTLSPin(_ pin: [UInt8]) throws -> SignedEntry {
+        try writeGovernance(.tlsPin(pin), note: "tls rotate")
     }
 
     private func writeGovernance(_ action: GovernanceAction, note: String) throws -> SignedEntry {

@@ -73,9 +73,19 @@ public final class Replica: Sendable {
             var members = base.members
             if let governance {
                 members.removeAll { governance.members[$0.id].map { $0.status != .active } ?? false }
+                // A TLS key rotated by a logged entry overrides the file's pin.
+                for i in members.indices {
+                    guard let governed = governance.members[members[i].id], governed.tlsPinDeclaredBy != nil else { continue }
+                    members[i].tlsPin = governed.member.tlsPin?.hex
+                    members[i].tlsPinPrevious = governed.previousTLSPin?.hex
+                    members[i].tlsPinPreviousUntil = governed.previousTLSPinUntil
+                }
                 for m in governance.members.values.sorted(by: { $0.member.id < $1.member.id })
                 where m.status == .active && base.member(m.member.id) == nil {
-                    members.append(RosterMember(governed: m.member))
+                    var member = RosterMember(governed: m.member)
+                    member.tlsPinPrevious = m.previousTLSPin?.hex
+                    member.tlsPinPreviousUntil = m.previousTLSPinUntil
+                    members.append(member)
                 }
             }
             roster = Roster(coalition: base.coalition, members: members)

@@ -103,7 +103,7 @@ struct GovernanceVectorTests {
             governance["proposal"] = ["admit": ["id": m.id, "country": m.country, "name": m.name, "signing_key": Data(m.signingKey).base64EncodedString(),
                                                 "address": m.address, "tls_pin": Data(m.tlsPin ?? []).base64EncodedString()] as [String: Any],
                                       "reason": reason] as [String: Any]
-        case .proposal: return ""
+        case .proposal, .tlsPin: return ""
         }
         let object: [String: Any] = [
             "format_version": cs.formatVersion, "origin": cs.origin, "seq": cs.seq, "hlc": cs.hlc.rawValue,

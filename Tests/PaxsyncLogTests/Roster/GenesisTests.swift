@@ -169,3 +169,17 @@ struct GenesisTests {
         }
     }
 }
+
+@Suite("TLS pins after a rotation by entry")
+struct RotatedTLSPinTests {
+    @Test("the new pin is accepted; the previous one only until its grace period ends")
+    func previousPinGrace() {
+        var member = RosterMember(id: "KR", country: "KR", name: "Korea", signingKey: "", address: "x", tlsPin: String(repeating: "b", count: 64))
+        member.tlsPinPrevious = String(repeating: "a", count: 64)
+        member.tlsPinPreviousUntil = 1_000
+        #expect(member.acceptsTLSPin(String(repeating: "b", count: 64), nowMilliseconds: 5_000))
+        #expect(member.acceptsTLSPin(String(repeating: "a", count: 64), nowMilliseconds: 1_000))
+        #expect(!member.acceptsTLSPin(String(repeating: "a", count: 64), nowMilliseconds: 1_001))
+        #expect(!member.acceptsTLSPin(String(repeating: "c", count: 64), nowMilliseconds: 0))
+    }
+}

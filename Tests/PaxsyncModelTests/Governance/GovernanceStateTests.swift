@@ -144,6 +144,20 @@ struct GovernanceStateTests {
         #expect(state.cut(EntryID(origin: "JP", seq: 2), hash: Array(repeating: 2, count: 32)) == nil)
     }
 
+    @Test("a member rotates its TLS key by declaring the new pin: its latest declaration counts, the pin before it has a grace period")
+    func tlsPinRotation() {
+        var h = History()
+        h.write("KR", .tlsPin(Array(repeating: 1, count: 32)))
+        let second = h.write("KR", .tlsPin(Array(repeating: 2, count: 32)))
+        h.write("ZZ", .tlsPin(Array(repeating: 3, count: 32)))   // not a member: changes nothing
+        let kr = h.state().members["KR"]
+        #expect(kr?.member.tlsPin == Array(repeating: 2, count: 32) && kr?.tlsPinDeclaredBy == second.id)
+        #expect(kr?.previousTLSPin == Array(repeating: 1, count: 32))
+        #expect(kr?.previousTLSPinUntil == second.stamp.hlc.physicalMilliseconds + GovernanceState.previousTLSPinGraceMilliseconds)
+        #expect(h.state().members["ZZ"] == nil)
+        #expect(throws: PaxsyncError.self) { try GovernanceAction.tlsPin([1, 2]).checkStructure(subject: "KR:3") }
+    }
+
     @Test("structure: shapes a node refuses before any state is read")
     func structure() {
         let bad: [GovernanceAction] = [
