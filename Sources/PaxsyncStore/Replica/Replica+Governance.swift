@@ -135,8 +135,17 @@ extension Replica {
             let old = governance
             let new = try evaluateGovernance(db)
             guard new != old else { return }
-            governed.withLock { $0 = (new, $0.version + 1) }
-            members.withLock { $0 = Members($0.base, governance: new) }
+            // Installed before the transaction commits: if it rolls back, the state before it comes back.
+            if governanceBeforeTransaction.withLock({ saved in defer { if saved == nil { saved = old } }; return saved == nil }) {
+                db.afterNextTransaction(onCommit: { [self] _ in
+                    governanceBeforeTransaction.withLock { $0 = nil }
+                }, onRollback: { [self] _ in
+                    guard let before = governanceBeforeTransaction.withLock({ saved in defer { saved = nil }; return saved }) else { return }
+                    governanceCache.withLock { $0 = ([:], [:]) }
+                    install(before)
+                })
+            }
+            install(new)
             for (id, m) in new.members.sorted(by: { $0.key < $1.key }) where old.members[id] == nil {
                 logger.info("member admitted by decision", metadata: ["member": "\(id)", "proposal": "\(m.admittedBy.map { "\($0)" } ?? "")"])
                 try rejudgeUnknownOrigin(db, origin: id, now: now)
@@ -157,6 +166,12 @@ extension Replica {
             let judgedAgain = new.members.keys.contains { old.members[$0] == nil } || new.voids != old.voids
             if !judgedAgain { return }
         }
+    }
+
+    /// Makes `state` the governance state entries are judged and the roster built with.
+    func install(_ state: GovernanceState) {
+        governed.withLock { $0 = (state, $0.version + 1) }
+        members.withLock { $0 = Members($0.base, governance: state) }
     }
 
     /// Entries of `origin` quarantined as `unknown-origin`, judged again now that it is a member.

@@ -105,6 +105,9 @@ public final class Replica: Sendable {
     /// How many governance entries the file held when ``governed`` was last
     /// brought up to date from it (`followGovernance`).
     let governedEntries = Mutex(-1)
+    /// The governance state before the write transaction in progress changed it,
+    /// put back if that transaction rolls back.
+    let governanceBeforeTransaction = Mutex<GovernanceState?>(nil)
     /// Decoded governance entries and the state in each proposal's causal past
     /// (both fixed once written; cleared when the founders change).
     let governanceCache = Mutex<(records: [EntryID: GovernanceRecord], stateAt: [EntryRef: GovernanceState])>(([:], [:]))
