@@ -54,6 +54,8 @@ struct GovernanceServeTests {
         try await c.cli("JP").ok(["member", "approve", id])
         _ = try await waitFor("AU counts 2 approvals") { (try await proposal(c, "AU", id)?["approvals"] as? [Any])?.count == 2 }
         #expect(try await proposal(c, "AU", id)?["state"] as? String == "pending")
+        let status = try await c.cli("AU").ok(["status"])
+        #expect(status.contains("pending proposals") && status.contains("\(id)") && status.contains("admit CA"), "\(status)")
         #expect(try await membership(c, "AU", "CA") == nil)
         let refused = try await waitFor("with 2 approvals the founders refuse CA at the TLS handshake") {
             let status = try JSONDecoder().decode(NodeStatus.self, from: Data(try await c.cli("CA").ok(["status", "--json"]).utf8))
