@@ -24,12 +24,7 @@ struct GovernanceServeTests {
     @Test("five founders; CA proposed by AU: refused with 2 approvals, admitted by the 3rd; CA's node, made from the genesis alone, catches up and writes; IL removed: its sessions close")
     func admitAndRemove() async throws {
         let founders = ["AU", "JP", "KR", "SG", "IL"]
-        let c = try await ServedCoalition(founders, tls: .selfSigned)
-        let genesis = c.dir.file("genesis.json")
-        try await c.cli("AU").ok(["coalition", "init", "--out", genesis])
-        for id in founders { try await c.cli(id).ok(["coalition", "sign", genesis]) }
-        for id in founders { try await c.cli(id).ok(["coalition", "adopt", genesis]) }
-        for id in founders { try c.start(id) }
+        let (c, genesis) = try await founded(founders)
         try await c.cli("AU").ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "1"])
 
         // Canada's operator makes its node from the genesis alone and sends its key and pin.
@@ -120,12 +115,7 @@ struct GovernanceServeTests {
     @Test("KR rotates its TLS key by a logged entry: after a restart with the new certificate every peer accepts it, no roster edited")
     func tlsKeyRotation() async throws {
         let founders = ["AU", "JP", "KR"]
-        let c = try await ServedCoalition(founders, tls: .selfSigned)
-        let genesis = c.dir.file("genesis.json")
-        try await c.cli("AU").ok(["coalition", "init", "--out", genesis])
-        for id in founders { try await c.cli(id).ok(["coalition", "sign", genesis]) }
-        for id in founders { try await c.cli(id).ok(["coalition", "adopt", genesis]) }
-        for id in founders { try c.start(id) }
+        let (c, _) = try await founded(founders)
         let oldPin = try await c.cli("KR").ok(["tls", "pin"]).trimmingCharacters(in: .whitespacesAndNewlines)
         try await waitForLocalWrites(c, "KR")
         let rotated = try json(try await c.cli("KR").ok(["tls", "rotate", "--json"])) as? [String: String]
@@ -153,6 +143,17 @@ struct GovernanceServeTests {
         let roster = try Roster.decode(Data(contentsOf: URL(fileURLWithPath: c.dir.file("AU") + "/roster.json")), source: "roster")
         #expect(roster.member("KR")?.tlsPin == oldPin, "AU's roster file was not edited")
         for node in founders { #expect(c.stop(node) == 0) }
+    }
+
+    /// Founders with self-signed, pinned certificates who sign and adopt a genesis; their daemons started.
+    func founded(_ founders: [String]) async throws -> (ServedCoalition, genesis: String) {
+        let c = try await ServedCoalition(founders, tls: .selfSigned)
+        let genesis = c.dir.file("genesis.json")
+        try await c.cli(founders[0]).ok(["coalition", "init", "--out", genesis])
+        for id in founders { try await c.cli(id).ok(["coalition", "sign", genesis]) }
+        for id in founders { try await c.cli(id).ok(["coalition", "adopt", genesis]) }
+        for id in founders { try c.start(id) }
+        return (c, genesis)
     }
 
     /// A daemon pauses local writes at start until a peer confirms the head; wait for that.
