@@ -4,6 +4,7 @@ import PaxsyncCluster
 import PaxsyncDaemon
 import PaxsyncLog
 import PaxsyncModel
+import PaxsyncStore
 import PaxsyncTestSupport
 import Testing
 
@@ -142,6 +143,59 @@ struct GovernanceServeTests {
         if !converged { for node in founders { print("--- \(node)\n\(c.log(node))") } }
         let roster = try Roster.decode(Data(contentsOf: URL(fileURLWithPath: c.dir.file("AU") + "/roster.json")), source: "roster")
         #expect(roster.member("KR")?.tlsPin == oldPin, "AU's roster file was not edited")
+        for node in founders { #expect(c.stop(node) == 0) }
+    }
+
+    @Test("JP blocked on every node by an invalid entry signed with its key is released by a void decision, and writes again")
+    func voidReleasesABlockedOrigin() async throws {
+        let founders = ["AU", "JP", "KR"]
+        let (c, _) = try await founded(founders)
+        try await waitForLocalWrites(c, "AU")
+        try await c.cli("AU").ok(["facility", "create", "--id", "AU-F", "--name", "F", "--kind", "port", "--country", "AU", "--lat", "1", "--lon", "1"])
+        _ = try await waitFor("JP holds AU's facility") { try await c.facilities("JP") == 1 }
+        // JP's key signs what JP's software never writes: an update of AU's facility.
+        let jp = try NodeDirectory.open(c.dir.file("JP"))
+        let replica = try jp.openReplica(writable: false)
+        let vv = try replica.versionVector()
+        let head = vv["JP"]
+        let prev = head == 0 ? [] : try #require(try replica.logEntry(EntryID(origin: "JP", seq: head))).entry.hash
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let bad = SignedEntry(signing: ChangeSet(origin: "JP", seq: head + 1, hlc: HLC(physicalMilliseconds: now, logical: 0), prevHash: prev,
+                                                 deps: ["AU": vv["AU"]], changes: [RowChange(table: "facilities", key: "AU-F", op: .update,
+                                                                                            fields: [FieldChange(name: "name", value: .text("taken"))])]),
+                              with: try jp.loadKey().key)
+        let bundle = c.dir.file("bad.pxb")
+        let writer = try BundleWriter(path: bundle, header: .init(exportedBy: "JP", exportedAtMilliseconds: now, roster: replica.baseRoster, entryCount: 1))
+        try writer.append(bad)
+        try writer.close()
+        for node in founders { try await c.cli(node).ok(["log", "import", bundle, "--quiet"]) }
+        let refused = try await c.cli("JP").run(["facility", "create", "--id", "JP-F", "--name", "F", "--kind", "port", "--country", "JP", "--lat", "2", "--lon", "2"])
+        #expect(refused.status != 0 && refused.stderr.contains("blocked"), "\(refused.stderr)")
+        let bad_ = "JP:\(head + 1)"
+        #expect(try await c.cli("AU").ok(["status"]).contains("paxsync entry void \(bad_)"))
+
+        let proposed = try json(try await c.cli("AU").ok(["entry", "void", bad_, "--reason", "signed by a test", "--json"])) as? [String: Any]
+        let id = try #require(proposed?["entry"] as? String)
+        _ = try await waitFor("KR holds the void proposal") { try await proposal(c, "KR", id) != nil }
+        try await c.cli("KR").ok(["member", "approve", id])
+        let released = try await waitFor("JP is released on every node, its own included", seconds: 30) {
+            for node in founders {
+                let q = try json(try await c.cli(node).ok(["quarantine", "--json"])) as? [String: [Any]]
+                if q?.values.contains(where: { !$0.isEmpty }) != false { return false }
+            }
+            return true
+        }
+        #expect(released)
+        try await c.cli("JP").ok(["facility", "create", "--id", "JP-F", "--name", "F", "--kind", "port", "--country", "JP", "--lat", "2", "--lon", "2"])
+        let converged = try await waitFor("JP's new entry reaches everyone; AU's facility keeps its name") {
+            let rows = try await c.facilities("KR")
+            return try await c.digests().count == 1 && rows == 2
+        }
+        if !converged { for node in founders { print("--- \(node)\n\(c.log(node))") } }
+        let name = try await c.cli("KR").ok(["query", "--json", "SELECT name FROM facilities WHERE id = 'AU-F'"])
+        #expect(name.contains("\"F\"") && !name.contains("taken"), "\(name)")
+        let logged = try json(try await c.cli("KR").ok(["log", "list", "--json"])) as? [[String: Any]]
+        #expect(logged?.first { $0["entry"] as? String == bad_ }?["cut"] as? String != nil, "the voided entry is in the log as evidence")
         for node in founders { #expect(c.stop(node) == 0) }
     }
 
