@@ -226,14 +226,7 @@ extension Replica {
             // 5. Accepted: append and merge in this transaction. An entry a decision
             // cut (§3.5) is appended and kept in the records' histories, but not merged.
             let cut = governance.cut(cs.id, hash: hash)
-            try db.cachedStatement(sql: """
-                INSERT INTO paxsync_log(origin, seq, hlc, hash, prev_hash, body, signature, change_count, received_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue), Data(hash), Data(cs.prevHash),
-                                 Data(entry.body), Data(entry.signature), cs.changes.count, Int64(now)])
-            if let cut {
-                try db.execute(sql: "INSERT OR REPLACE INTO paxsync_cuts(origin, seq, reason) VALUES (?, ?, ?)", arguments: [cs.origin, Int64(cs.seq), cut])
-            }
+            try appendToLog(db, entry, hash: hash, now: now, cut: cut)
             try db.cachedStatement(sql: """
                 INSERT INTO paxsync_origins(origin, last_seq, last_hash, last_hlc) VALUES (?, ?, ?, ?)
                 ON CONFLICT(origin) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_hlc = excluded.last_hlc
@@ -267,6 +260,20 @@ extension Replica {
                                  Data(entry.signature), hold.code.rawValue, hold.reason, hold.waitOrigin, hold.waitSeq.map(Int64.init),
                                  hold.waitUntil.map(Int64.init), Int64(now)])
             return .held(code: hold.code, reason: hold.reason)
+        }
+    }
+
+    /// Appends an entry to the log, with the reason it does not count when a decision cut it (§3.5).
+    /// `hash` is the entry's, computed once by the caller.
+    func appendToLog(_ db: Database, _ entry: SignedEntry, hash: [UInt8], now: UInt64, cut: String?) throws {
+        let cs = entry.changeSet
+        try db.cachedStatement(sql: """
+            INSERT INTO paxsync_log(origin, seq, hlc, hash, prev_hash, body, signature, change_count, received_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue), Data(hash), Data(cs.prevHash),
+                             Data(entry.body), Data(entry.signature), cs.changes.count, Int64(now)])
+        if let cut {
+            try db.execute(sql: "INSERT OR REPLACE INTO paxsync_cuts(origin, seq, reason) VALUES (?, ?, ?)", arguments: [cs.origin, Int64(cs.seq), cut])
         }
     }
 

@@ -174,16 +174,20 @@ extension Replica {
         members.withLock { $0 = Members($0.base, governance: state) }
     }
 
-    /// Entries of `origin` quarantined as `unknown-origin`, judged again now that it is a member.
-    func rejudgeUnknownOrigin(_ db: Database, origin: String, now: UInt64) throws {
+    /// Entries of `origin` quarantined as `unknown-origin`, judged again now that it
+    /// is a member (added to the roster, or admitted by decision). Returns those applied.
+    @discardableResult
+    func rejudgeUnknownOrigin(_ db: Database, origin: String, now: UInt64) throws -> [EntryID] {
         let rows = try Row.fetchAll(db, sql: """
             SELECT id, body, signature FROM paxsync_quarantine WHERE origin = ? AND code = ? ORDER BY seq
             """, arguments: [origin, PaxsyncError.Code.unknownOrigin.rawValue])
+        var applied: [EntryID] = []
         for row in rows {
             try db.execute(sql: "DELETE FROM paxsync_quarantine WHERE id = ?", arguments: [row["id"] as Int64])
             let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
-            _ = try applyOne(db, entry: entry, now: now, releaseHeld: true)
+            if try applyOne(db, entry: entry, now: now, releaseHeld: true) == .applied { applied.append(entry.id) }
         }
+        return applied
     }
 
     /// Marks which of `origin`'s logged entries count under `state`, and merges
@@ -243,19 +247,15 @@ extension Replica {
     /// Appends an entry a decision voided: in the log as evidence, never merged.
     func appendVoided(_ db: Database, entry: SignedEntry, reason: String, now: UInt64) throws -> ApplyOutcome {
         let cs = entry.changeSet
-        try db.execute(sql: """
-            INSERT INTO paxsync_log(origin, seq, hlc, hash, prev_hash, body, signature, change_count, received_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue), Data(entry.hash), Data(cs.prevHash),
-                             Data(entry.body), Data(entry.signature), cs.changes.count, Int64(now)])
-        try db.execute(sql: "INSERT OR REPLACE INTO paxsync_cuts(origin, seq, reason) VALUES (?, ?, ?)", arguments: [cs.origin, Int64(cs.seq), reason])
+        let hash = entry.hash
+        try appendToLog(db, entry, hash: hash, now: now, cut: reason)
         try db.execute(sql: """
             INSERT INTO paxsync_origins(origin, last_seq, last_hash, last_hlc) VALUES (?, ?, ?, ?)
             ON CONFLICT(origin) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_hlc = excluded.last_hlc,
                 status = CASE WHEN status = 'quarantined' THEN 'ok' ELSE status END,
                 status_reason = CASE WHEN status = 'quarantined' THEN NULL ELSE status_reason END,
                 status_entry = CASE WHEN status = 'quarantined' THEN NULL ELSE status_entry END
-            """, arguments: [cs.origin, Int64(cs.seq), Data(entry.hash), Int64(bitPattern: cs.hlc.rawValue)])
+            """, arguments: [cs.origin, Int64(cs.seq), Data(hash), Int64(bitPattern: cs.hlc.rawValue)])
         try observeClock(db, cs.hlc)
         logger.info("voided entry appended as evidence; its origin's chain continues", metadata: ["entry": "\(cs.id)"])
         // The origin's entries held behind it are judged now.

@@ -55,18 +55,7 @@ extension Replica {
         guard !change.added.isEmpty, !configuration.readOnly else { return change }
         let now = clock.nowMilliseconds()
         change.released = try writer.write { db in
-            var released: [EntryID] = []
-            for origin in change.added {
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT id, body, signature FROM paxsync_quarantine WHERE origin = ? AND code = ? ORDER BY seq
-                    """, arguments: [origin, PaxsyncError.Code.unknownOrigin.rawValue])
-                for row in rows {
-                    try db.execute(sql: "DELETE FROM paxsync_quarantine WHERE id = ?", arguments: [row["id"] as Int64])
-                    let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
-                    if try applyOne(db, entry: entry, now: now, releaseHeld: true) == .applied { released.append(entry.id) }
-                }
-            }
-            return released
+            try change.added.flatMap { origin in try rejudgeUnknownOrigin(db, origin: origin, now: now) }
         }
         return change
     }
