@@ -31,7 +31,7 @@ public struct PaxsyncCommand: AsyncParsableCommand {
             FacilityCommand.self, StockCommand.self, ShipmentCommand.self, ReserveCommand.self,
             ImportCommand.self, ExportCommand.self, QueryCommand.self, FeedCommand.self,
             LogCommand.self, ReplayCommand.self, DigestCommand.self,
-            ConflictsCommand.self, ExplainCommand.self, QuarantineCommand.self, ProposalsCommand.self, EntryCommand.self,
+            ConflictsCommand.self, ExplainCommand.self, QuarantineCommand.self, ProposalsCommand.self, EntryCommand.self, EquivocationCommand.self,
             CodesCommand.self,
         ]
     )

@@ -88,9 +88,11 @@ struct RosterFollower: Service {
         await cancelWhenGracefulShutdown {
             var seen = Self.stamp(directory.rosterPath)
             var governed = replica.roster
+            var supersessions = replica.supersessions
             while !Task.isCancelled {
                 do { try await Task.sleep(for: interval) } catch { return }
                 followGovernance(&governed)
+                followSupersessions(&supersessions)
                 let now = Self.stamp(directory.rosterPath)
                 guard now != seen else { continue }
                 seen = now
@@ -116,6 +118,17 @@ struct RosterFollower: Service {
             "added": "\(added.sorted().joined(separator: ","))", "gone": "\(gone.sorted().joined(separator: ","))"])
         if !gone.isEmpty { registry.close(gone, "\(gone.sorted().joined(separator: ", ")) no longer active members (decided by quorum)") }
         dialers.update(dialed(now))
+        registry.wakeup.wake()
+    }
+
+    /// A decision superseded a branch of an origin here (§3.5): its head went back,
+    /// so the sessions start again and peers send the standing branch from there.
+    func followSupersessions(_ last: inout Int) {
+        let now = replica.supersessions
+        guard now != last else { return }
+        last = now
+        logger.notice("a decision superseded logged entries; sessions restart to fetch the standing branch")
+        registry.closeAll("a decision superseded entries on node \(replica.nodeID)")
         registry.wakeup.wake()
     }
 

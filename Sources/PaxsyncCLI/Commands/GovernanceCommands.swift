@@ -80,7 +80,7 @@ extension MemberCommand {
                   paxsync member propose remove IL --reason "left the coalition" --data-dir au
                   paxsync member propose quorum 2/3 --data-dir au
                 """,
-            subcommands: [Admit.self, Suspend.self, Reinstate.self, Remove.self, Quorum.self])
+            subcommands: [Admit.self, Suspend.self, Reinstate.self, Remove.self, Quorum.self, Revoke.self])
 
         struct Admit: ParsableCommand {
             static let configuration = CommandConfiguration(
@@ -161,6 +161,32 @@ extension MemberCommand {
             }
         }
 
+        struct Revoke: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Propose revoking a member's lost or stolen signing key from a seq, installing its new key.",
+                discussion: """
+                    From SEQ on, the member's entries must be signed with the new key; entries there signed
+                    with the old one are superseded on every node (kept as evidence, never merged) and the
+                    records they touched are merged again. The member itself takes no part in the decision.
+                    It creates the new key with `paxsync key new`. A member that still holds its key
+                    rotates it instead (`paxsync key rotate`, no quorum).
+                    Example:
+                      paxsync member propose revoke KR --from-seq 42 --key BASE64 --reason "laptop stolen" --data-dir au
+                    """)
+            @Argument(help: "The member.") var member: String
+            @Option(help: "The first seq the new key signs (the first entry the stolen key may have signed).") var fromSeq: UInt64
+            @Option(help: "The new Ed25519 public key, base64, as `paxsync key new` prints it.") var key: String
+            @Option(help: "Why, for the other members.") var reason = ""
+            @OptionGroup var node: NodeOptions
+            @OptionGroup var json: JSONFlag
+            func run() throws {
+                guard let raw = Data(base64Encoded: key), raw.count == 32 else {
+                    throw PaxsyncError(.usage, "--key must be a base64 Ed25519 public key of 32 bytes", subject: member)
+                }
+                try proposeAndPrint(.revoke(member: member, fromSeq: fromSeq, newKey: Array(raw)), reason: reason, node: node, json: json.enabled)
+            }
+        }
+
         struct Quorum: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Propose a new quorum rule N/D: a decision needs approvals × D > active members × N.",
@@ -232,6 +258,41 @@ struct ProposalsCommand: ParsableCommand {
             [p.proposal, p.decision, p.refusal.map { "refused: \($0)" } ?? p.state, "\(p.approvals.count)/\(p.needed)",
              p.missing.joined(separator: ","), p.reason]
         })
+    }
+}
+
+struct EquivocationCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "equivocation", abstract: "Decisions about an origin that signed two entries at one seq.", subcommands: [Resolve.self])
+
+    struct Resolve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Propose the branch that stands at an equivocation: the other is kept as evidence and the origin writes again.",
+            discussion: """
+                `paxsync status` and `paxsync quarantine` show both hashes. Once a quorum approves, every node
+                keeps the named entry at ORIGIN:SEQ and the entries chained after it; any other entry there
+                and its successors are superseded (kept as evidence, never merged) and the records they
+                touched are merged again. The origin takes no part in the decision.
+                Example:
+                  paxsync equivocation resolve JP:42 --keep 3f9a…(64 hex digits) --reason "JP restored a stale backup" --data-dir au
+                """)
+        @Argument(help: "The entry, ORIGIN:SEQ.") var entry: String
+        @Option(help: "The hash of the entry that stands (64 hex digits).") var keep: String
+        @Option(help: "Why, for the other members.") var reason: String
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var json: JSONFlag
+
+        func run() throws {
+            guard let id = EntryID(entry) else { throw PaxsyncError(.usage, "\"\(entry)\" is not an entry (ORIGIN:SEQ, such as JP:42)") }
+            guard keep.isLowercaseSHA256Hex else { throw PaxsyncError(.usage, "--keep must be 64 lowercase hex digits", subject: id.description) }
+            let replica = try node.replica(writable: false)
+            let known = try replica.equivocations().filter { $0.entry == id.description }.flatMap { [$0.hashA, $0.hashB] }
+            if !known.isEmpty, !known.contains(keep) {
+                throw PaxsyncError(.usage, "this node holds the entries \(known.map { String($0.prefix(16)) + "…" }.joined(separator: ", ")) at \(id); --keep names neither",
+                                   subject: id.description)
+            }
+            try proposeAndPrint(.resolve(EntryRef(origin: id.origin, seq: id.seq, hash: [UInt8](hex: keep)!)), reason: reason, node: node, json: json.enabled)
+        }
     }
 }
 

@@ -233,7 +233,68 @@ extension JSONEncoder {
 struct KeyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "key", abstract: "This node's Ed25519 signing key.",
-        subcommands: [Rotate.self])
+        subcommands: [Rotate.self, New.self, Install.self])
+
+    struct New: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the key a revocation installs, for a member whose signing key was lost or stolen.",
+            discussion: """
+                Writes node.key.pending (mode 0600; an existing one is kept) and prints its public key.
+                Give it to another member, who proposes the revocation; once a quorum decides it, the
+                next start of this node (or `paxsync key install`) makes it node.key, keeping the
+                revoked key as node.key.revoked. Entries of this node signed with the revoked key
+                from the revocation's seq on are superseded on every node (PROTOCOL §3.5).
+                Example:
+                  paxsync key new --data-dir kr
+                  paxsync member propose revoke KR --from-seq 42 --key BASE64 --reason "laptop stolen" --data-dir au
+                """)
+        @OptionGroup var node: NodeOptions
+        @OptionGroup var json: JSONFlag
+
+        struct Report: Encodable {
+            let node: String
+            let file: String
+            let publicKey: String
+            let fingerprint: String
+            let created: Bool
+        }
+
+        func run() throws {
+            let dir = try node.directory()
+            let (key, created) = try dir.pendingKey()
+            let publicKey = Array(key.key.publicKey.rawRepresentation)
+            let report = Report(node: dir.configuration.nodeID, file: dir.pendingKeyPath, publicKey: key.publicKeyBase64,
+                                fingerprint: Array(SHA256.hash(data: publicKey)).hex, created: created)
+            if json.enabled { Output.json(report); return }
+            print("\(created ? "Created" : "Kept") \(report.file): public key \(report.publicKey) (fingerprint \(report.fingerprint))")
+            print("Another member proposes the revocation:")
+            print("  paxsync member propose revoke \(report.node) --from-seq SEQ --key \(report.publicKey) --reason \"…\"")
+        }
+    }
+
+    struct Install: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make the pending key the node's signing key, once a decision revoked the old one in its favour.",
+            discussion: """
+                A writable open (the daemon's start, any write command) does the same. Restart a running
+                daemon afterwards: it keeps the key it started with.
+                Example:
+                  paxsync key install --data-dir kr
+                """)
+        @OptionGroup var node: NodeOptions
+
+        func run() throws {
+            let dir = try node.directory()
+            guard FileManager.default.fileExists(atPath: dir.pendingKeyPath) else {
+                throw PaxsyncError(.notFound, "no pending key (`paxsync key new` creates one)", subject: dir.pendingKeyPath)
+            }
+            guard try dir.installPendingKey() else {
+                throw PaxsyncError(.invalidState, "no decision revokes \(dir.configuration.nodeID)'s key in favour of the pending key yet (`paxsync proposals`)",
+                                   subject: dir.pendingKeyPath)
+            }
+            print("Installed the pending key as \(dir.keyPath); the revoked key is in \(dir.keyPath).revoked. Restart the daemon if it runs.")
+        }
+    }
 
     struct Rotate: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -157,7 +157,10 @@ public struct NodeDirectory: Sendable {
         guard FileManager.default.fileExists(atPath: replicaPath) else {
             throw PaxsyncError(.notFound, "the replica file is missing", subject: replicaPath)
         }
-        if writable { try finishKeyRotation(roster: roster) }
+        if writable {
+            try finishKeyRotation(roster: roster)
+            try installPendingKey(roster: roster)
+        }
         // Governance starts from the genesis's founders and quorum when the node has one.
         let genesis = try loadGenesis()
         return try Replica(path: replicaPath, nodeID: configuration.nodeID, roster: roster,
@@ -186,6 +189,42 @@ public struct NodeDirectory: Sendable {
         }
         try finishKeyRotation(roster: loadRoster())
         return (entry, next)
+    }
+
+    /// Where `key new` keeps a new key until a decision revokes the current one in its favour (§3.5).
+    public var pendingKeyPath: String { keyPath + ".pending" }
+
+    /// Writes a new signing key to ``pendingKeyPath`` (or returns the one already there):
+    /// the key a revocation proposal names. It signs nothing until the revocation is decided.
+    public func pendingKey() throws -> (key: NodeSigningKey, created: Bool) {
+        if let data = FileManager.default.contents(atPath: pendingKeyPath) {
+            return (try NodeSigningKey(fileContents: String(decoding: data, as: UTF8.self), source: pendingKeyPath), false)
+        }
+        let key = NodeSigningKey()
+        try FileWriter.write(pendingKeyPath, key.fileContents, mode: 0o600)
+        return (key, true)
+    }
+
+    /// Once a decision revoked this node's key in favour of the pending key, makes it
+    /// the node's key (the revoked one is kept as `node.key.revoked`). Returns whether it did.
+    @discardableResult
+    public func installPendingKey(roster: Roster? = nil) throws -> Bool {
+        guard let data = FileManager.default.contents(atPath: pendingKeyPath) else { return false }
+        let pending = try NodeSigningKey(fileContents: String(decoding: data, as: UTF8.self), source: pendingKeyPath)
+        let genesis = try loadGenesis()
+        let current = try Replica(path: replicaPath, nodeID: configuration.nodeID, roster: roster ?? loadRoster(),
+                                  configuration: ReplicaConfiguration(readOnly: true, founders: genesis?.roster,
+                                                                      foundingQuorum: genesis?.quorum ?? .majority)).currentSigningKey()
+        guard current == Array(pending.key.publicKey.rawRepresentation) else { return false }
+        if FileManager.default.fileExists(atPath: keyPath) {
+            guard rename(keyPath, keyPath + ".revoked") == 0 else {
+                throw PaxsyncError(.storage, "cannot keep the revoked key aside: \(String(cString: strerror(errno)))", subject: keyPath)
+            }
+        }
+        guard rename(pendingKeyPath, keyPath) == 0 else {
+            throw PaxsyncError(.storage, "cannot move the new key into place: \(String(cString: strerror(errno)))", subject: pendingKeyPath)
+        }
+        return true
     }
 
     /// After an interrupted `key rotate`: keeps the next key if the log rotated to

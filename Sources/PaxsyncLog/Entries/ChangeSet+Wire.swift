@@ -120,6 +120,13 @@ extension GovernanceAction {
                 q.denominator = rule.denominator
                 p.quorum = q
             case .void(let ref): p.void = ref.toWire()
+            case .resolve(let ref): p.resolve = ref.toWire()
+            case .revoke(let id, let from, let key):
+                var r = Paxsync_V1_Revocation()
+                r.member = id
+                r.fromSeq = from
+                r.newKey = Data(key)
+                p.revoke = r
             }
             w.proposal = p
         }
@@ -141,6 +148,8 @@ extension GovernanceAction {
             case .remove(let r)?: decision = .remove(member: r.member, cutSeq: r.cutSeq)
             case .quorum(let q)?: decision = .quorum(QuorumRule(numerator: q.numerator, denominator: q.denominator))
             case .void(let ref)?: decision = .void(EntryRef(wire: ref))
+            case .resolve(let ref)?: decision = .resolve(EntryRef(wire: ref))
+            case .revoke(let r)?: decision = .revoke(member: r.member, fromSeq: r.fromSeq, newKey: Array(r.newKey))
             case nil: throw PaxsyncError(.malformedEntry, "the proposal names no decision", subject: subject)
             }
             self = .proposal(decision, reason: p.reason)

@@ -236,6 +236,25 @@ public nonisolated struct Paxsync_V1_Proposal: Sendable {
     set {decision = .void(newValue)}
   }
 
+  /// Revoke a member's signing key from a seq (a lost or stolen key) and install its new key.
+  public var revoke: Paxsync_V1_Revocation {
+    get {
+      if case .revoke(let v)? = decision {return v}
+      return Paxsync_V1_Revocation()
+    }
+    set {decision = .revoke(newValue)}
+  }
+
+  /// Resolve an equivocation: the named entry stands at its origin and seq; any
+  /// other entry there, and every entry chained after it, is superseded.
+  public var resolve: Paxsync_V1_EntryRef {
+    get {
+      if case .resolve(let v)? = decision {return v}
+      return Paxsync_V1_EntryRef()
+    }
+    set {decision = .resolve(newValue)}
+  }
+
   /// Why, for people; not interpreted.
   public var reason: String = String()
 
@@ -254,6 +273,11 @@ public nonisolated struct Paxsync_V1_Proposal: Sendable {
     case quorum(Paxsync_V1_QuorumRule)
     /// Void one entry: its changes never count; its origin's chain continues past it.
     case void(Paxsync_V1_EntryRef)
+    /// Revoke a member's signing key from a seq (a lost or stolen key) and install its new key.
+    case revoke(Paxsync_V1_Revocation)
+    /// Resolve an equivocation: the named entry stands at its origin and seq; any
+    /// other entry there, and every entry chained after it, is superseded.
+    case resolve(Paxsync_V1_EntryRef)
 
   }
 
@@ -269,6 +293,25 @@ public nonisolated struct Paxsync_V1_Removal: Sendable {
 
   /// The cut: the member's entries with a greater seq stop counting.
   public var cutSeq: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Paxsync_V1_Revocation: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var member: String = String()
+
+  /// The member's entries with seq >= from_seq must be signed with new_key (or
+  /// the keys it later rotates to, §3.4); those signed otherwise are superseded.
+  public var fromSeq: UInt64 = 0
+
+  /// Raw 32-byte Ed25519 public key.
+  public var newKey: Data = Data()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -896,7 +939,7 @@ nonisolated extension Paxsync_V1_Governance: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Paxsync_V1_Proposal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Proposal"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}admit\0\u{1}suspend\0\u{1}reinstate\0\u{1}remove\0\u{1}quorum\0\u{1}void\0\u{2}\u{4}reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}admit\0\u{1}suspend\0\u{1}reinstate\0\u{1}remove\0\u{1}quorum\0\u{1}void\0\u{1}revoke\0\u{1}resolve\0\u{2}\u{2}reason\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -972,6 +1015,32 @@ nonisolated extension Paxsync_V1_Proposal: SwiftProtobuf.Message, SwiftProtobuf.
           self.decision = .void(v)
         }
       }()
+      case 7: try {
+        var v: Paxsync_V1_Revocation?
+        var hadOneofValue = false
+        if let current = self.decision {
+          hadOneofValue = true
+          if case .revoke(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.decision = .revoke(v)
+        }
+      }()
+      case 8: try {
+        var v: Paxsync_V1_EntryRef?
+        var hadOneofValue = false
+        if let current = self.decision {
+          hadOneofValue = true
+          if case .resolve(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.decision = .resolve(v)
+        }
+      }()
       case 10: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       default: break
       }
@@ -1007,6 +1076,14 @@ nonisolated extension Paxsync_V1_Proposal: SwiftProtobuf.Message, SwiftProtobuf.
     case .void?: try {
       guard case .void(let v)? = self.decision else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    }()
+    case .revoke?: try {
+      guard case .revoke(let v)? = self.decision else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    }()
+    case .resolve?: try {
+      guard case .resolve(let v)? = self.decision else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
     }()
     case nil: break
     }
@@ -1054,6 +1131,46 @@ nonisolated extension Paxsync_V1_Removal: SwiftProtobuf.Message, SwiftProtobuf._
   public static func ==(lhs: Paxsync_V1_Removal, rhs: Paxsync_V1_Removal) -> Bool {
     if lhs.member != rhs.member {return false}
     if lhs.cutSeq != rhs.cutSeq {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Paxsync_V1_Revocation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Revocation"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}member\0\u{3}from_seq\0\u{3}new_key\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.member) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.fromSeq) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.newKey) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.member.isEmpty {
+      try visitor.visitSingularStringField(value: self.member, fieldNumber: 1)
+    }
+    if self.fromSeq != 0 {
+      try visitor.visitSingularUInt64Field(value: self.fromSeq, fieldNumber: 2)
+    }
+    if !self.newKey.isEmpty {
+      try visitor.visitSingularBytesField(value: self.newKey, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Paxsync_V1_Revocation, rhs: Paxsync_V1_Revocation) -> Bool {
+    if lhs.member != rhs.member {return false}
+    if lhs.fromSeq != rhs.fromSeq {return false}
+    if lhs.newKey != rhs.newKey {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -76,6 +76,12 @@ public enum GovernanceDecision: Hashable, Sendable, CustomStringConvertible {
     case quorum(QuorumRule)
     /// Voids one entry: its changes never count, its origin's chain continues past it.
     case void(EntryRef)
+    /// Revokes `member`'s signing key from `fromSeq` on (a lost or stolen key):
+    /// its entries from there must be signed with `newKey`; others are superseded.
+    case revoke(member: String, fromSeq: UInt64, newKey: [UInt8])
+    /// Resolves an equivocation: the named entry stands at its origin and seq;
+    /// any other entry there, and every entry chained after it, is superseded.
+    case resolve(EntryRef)
 
     /// `admit`, `suspend`, `reinstate`, `remove`, `quorum`, `void`.
     public var kind: String {
@@ -86,6 +92,8 @@ public enum GovernanceDecision: Hashable, Sendable, CustomStringConvertible {
         case .remove: "remove"
         case .quorum: "quorum"
         case .void: "void"
+        case .revoke: "revoke"
+        case .resolve: "resolve"
         }
     }
 
@@ -95,7 +103,18 @@ public enum GovernanceDecision: Hashable, Sendable, CustomStringConvertible {
         case .admit(let m): m.id
         case .suspend(let id), .reinstate(let id), .remove(let id, _): id
         case .quorum: nil
-        case .void(let ref): ref.origin
+        case .void(let ref), .resolve(let ref): ref.origin
+        case .revoke(let id, _, _): id
+        }
+    }
+
+    /// The member whose own entries the decision supersedes or revokes: it takes
+    /// no part in deciding it (its proposal is refused, its approval not counted).
+    public var excludedMember: String? {
+        switch self {
+        case .revoke(let id, _, _): id
+        case .resolve(let ref): ref.origin
+        default: nil
         }
     }
 
@@ -107,6 +126,8 @@ public enum GovernanceDecision: Hashable, Sendable, CustomStringConvertible {
         case .remove(let id, let cut): "remove \(id), its entries after \(id):\(cut) cut"
         case .quorum(let rule): "quorum: \(rule)"
         case .void(let ref): "void \(ref)"
+        case .revoke(let id, let from, let key): "revoke \(id)'s signing key from \(id):\(from), new key \(key.hex.prefix(16))…"
+        case .resolve(let ref): "resolve the equivocation at \(ref.id): \(ref) stands"
         }
     }
 }
@@ -152,6 +173,12 @@ public enum GovernanceAction: Hashable, Sendable {
                 }
             case .void(let ref):
                 try checkRef(ref, "a void")
+            case .resolve(let ref):
+                try checkRef(ref, "a resolution")
+            case .revoke(let id, let from, let key):
+                guard Identifier.isValidMember(id) else { throw fail("revoke: \"\(id)\" is not a member id") }
+                guard from >= 1 else { throw fail("revoke \(id): from_seq must be at least 1") }
+                guard key.count == 32 else { throw fail("revoke \(id): the new key must be 32 bytes (Ed25519), got \(key.count)") }
             }
         }
     }

@@ -87,14 +87,44 @@ public struct GovernanceState: Sendable, Equatable {
         }
     }
 
+    /// A decided revocation: from `fromSeq` on, the member's entries are signed with `key`.
+    public struct Revocation: Sendable, Equatable {
+        public var fromSeq: UInt64
+        public var key: [UInt8]
+        public var by: EntryID
+    }
+
+    /// A decided resolution of an equivocation: `keep` stands at its origin and seq.
+    public struct Resolution: Sendable, Equatable {
+        public var keep: EntryRef
+        public var by: EntryID
+    }
+
     public var members: [String: Member]
     public var rule: QuorumRule
     /// Voided entries: id → the hashes voided there.
     public var voids: [EntryID: Set<[UInt8]>]
+    /// Revoked keys, per member, in decision order.
+    public var revocations: [String: [Revocation]] = [:]
+    /// Resolved equivocations, per origin, in decision order.
+    public var resolutions: [String: [Resolution]] = [:]
     public var proposals: [EntryID: Proposal]
 
     /// The state before any decision: no members.
     public static let empty = GovernanceState(members: [:], rule: .majority, voids: [:], proposals: [:])
+
+    /// The revocation that sets the key of `origin`'s entry `seq`: the one with the
+    /// greatest `fromSeq` not above it (the later decided on a tie).
+    public func revocation(of origin: String, at seq: UInt64) -> Revocation? {
+        (revocations[origin] ?? []).enumerated().filter { $0.element.fromSeq <= seq }
+            .max { ($0.element.fromSeq, $0.offset) < ($1.element.fromSeq, $1.offset) }?.element
+    }
+
+    /// The resolution that decides which branch of `origin` stands at `seq`: the
+    /// one at the greatest seq not above it.
+    public func resolution(of origin: String, at seq: UInt64) -> Resolution? {
+        (resolutions[origin] ?? []).filter { $0.keep.seq <= seq }.max { $0.keep.seq < $1.keep.seq }
+    }
 
     public var activeMembers: [String] { members.values.filter { $0.status == .active }.map(\.member.id).sorted() }
 
@@ -168,6 +198,8 @@ public struct GovernanceState: Sendable, Equatable {
                                      rule: past.rule, approvals: [], ignoredApprovals: [], refusal: nil, certified: false, effective: false)
                 if !active.contains(p.id.origin) {
                     entry.refusal = "the proposer \(p.id.origin) was not an active member in the proposal's causal past"
+                } else if p.id.origin == decision.excludedMember {
+                    entry.refusal = "\(p.id.origin) takes no part in a decision on its own key or branches"
                 } else if let why = past.whyInapplicable(decision) {
                     entry.refusal = why
                 } else {
@@ -177,7 +209,9 @@ public struct GovernanceState: Sendable, Equatable {
                         return ref.hash == p.hash
                     }.sorted { $0.id < $1.id }
                     for a in approvals where !entry.approvals.contains(where: { $0.member == a.id.origin }) {
-                        if active.contains(a.id.origin) {
+                        if a.id.origin == decision.excludedMember {
+                            entry.ignoredApprovals.append((a.id.origin, a.id, "\(a.id.origin) takes no part in a decision on its own key or branches"))
+                        } else if active.contains(a.id.origin) {
                             entry.approvals.append((a.id.origin, a.id))
                         } else {
                             entry.ignoredApprovals.append((a.id.origin, a.id, "\(a.id.origin) was not active in the proposal's causal past"))
@@ -233,6 +267,15 @@ public struct GovernanceState: Sendable, Equatable {
             return nil
         case .void(let ref):
             guard members[ref.origin] != nil else { return "\(ref.origin) is not a member" }
+        case .revoke(let id, let from, let key):
+            guard let m = members[id] else { return "\(id) is not a member" }
+            guard m.status != .removed else { return "\(id) is removed" }
+            if let holder = members.values.first(where: { $0.member.signingKey == key }) { return "the new key is \(holder.member.id)'s" }
+            if let (holder, _) = revocations.first(where: { $0.value.contains { $0.key == key } }) { return "the new key is \(holder)'s" }
+            if revocations[id]?.contains(where: { $0.fromSeq == from }) ?? false { return "\(id)'s key is already revoked from \(id):\(from)" }
+        case .resolve(let ref):
+            guard members[ref.origin] != nil else { return "\(ref.origin) is not a member" }
+            if resolutions[ref.origin]?.contains(where: { $0.keep.seq == ref.seq }) ?? false { return "\(ref.id) is already resolved" }
         }
         return nil
     }
@@ -255,6 +298,10 @@ public struct GovernanceState: Sendable, Equatable {
             self.rule = rule
         case .void(let ref):
             voids[ref.id, default: []].insert(ref.hash)
+        case .revoke(let id, let from, let key):
+            revocations[id, default: []].append(Revocation(fromSeq: from, key: key, by: proposal))
+        case .resolve(let ref):
+            resolutions[ref.origin, default: []].append(Resolution(keep: ref, by: proposal))
         }
     }
 }

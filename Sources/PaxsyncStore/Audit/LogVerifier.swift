@@ -35,6 +35,17 @@ public struct LogVerifier {
     private let founders: [GovernedMember]
     private let quorum: QuorumRule
     private var governance: [GovernanceRecord] = []
+    /// The state `governance` decides, evaluated again only when an entry was added.
+    private var decided: (count: Int, state: GovernanceState) = (0, .empty)
+    /// From which seq each origin's key in `keys` signs (0: its first key).
+    private var keyFrom: [String: UInt64] = [:]
+
+    private mutating func decidedState() -> GovernanceState {
+        if decided.count != governance.count {
+            decided = (governance.count, GovernanceState.evaluate(founders: founders, rule: quorum, records: governance))
+        }
+        return decided.state
+    }
 
     /// - Parameters:
     ///   - roster: The keys trusted from the start.
@@ -51,7 +62,7 @@ public struct LogVerifier {
     /// The key a governance decision among the entries verified so far admitted `origin` with, if any.
     private mutating func admittedKey(_ origin: String) -> [UInt8]? {
         guard !governance.isEmpty else { return nil }
-        let state = GovernanceState.evaluate(founders: founders, rule: quorum, records: governance)
+        let state = decidedState()
         guard let member = state.members[origin], let by = member.admittedBy, let proposal = state.proposals[by] else { return nil }
         keys[origin] = member.member.signingKey
         report.trustedKeys[origin] = Array(SHA256.hash(data: member.member.signingKey)).hex
@@ -83,7 +94,7 @@ public struct LogVerifier {
         }
         let cs = entry.changeSet
         let name = "\(cs.id) (\(position))"
-        guard let key = keys[cs.origin] ?? admittedKey(cs.origin) else {
+        guard var key = keys[cs.origin] ?? admittedKey(cs.origin) else {
             throw PaxsyncError(.unknownOrigin, "origin \(cs.origin) is not in the roster, nor admitted by a decision in the log before it", subject: name)
         }
         // In chain order first: the key in effect for an entry depends on the origin's entries before it (§3.4).
@@ -91,6 +102,13 @@ public struct LogVerifier {
         guard cs.seq == head.seq + 1 else {
             throw PaxsyncError(.chainMismatch, cs.seq <= head.seq ? "repeats or reorders \(cs.origin)'s sequence (after \(cs.origin):\(head.seq))"
                                                                     : "gap: \(cs.origin):\(head.seq + 1) is missing", subject: name)
+        }
+        // A key revoked by a decision earlier in the log: the revocation's key signs from its seq on (§3.5).
+        if !governance.isEmpty, let r = decidedState().revocation(of: cs.origin, at: cs.seq), r.fromSeq > keyFrom[cs.origin] ?? 0 {
+            key = r.key
+            keys[cs.origin] = r.key
+            keyFrom[cs.origin] = r.fromSeq
+            report.rotations.append("\(cs.origin):\(r.fromSeq): \(cs.origin)'s key revoked by decision \(r.by); signs with key \(Array(SHA256.hash(data: r.key)).hex) from seq \(r.fromSeq)")
         }
         guard entry.verify(publicKey: key) else {
             throw PaxsyncError(.badSignature, "signature does not verify against \(cs.origin)'s key: the entry was altered or forged", subject: name)
@@ -101,6 +119,7 @@ public struct LogVerifier {
         headsSeen[cs.origin] = (cs.seq, entry.hash)
         if let next = cs.nextSigningKey {
             keys[cs.origin] = next
+            keyFrom[cs.origin] = cs.seq + 1
             report.rotations.append("\(cs.id): \(cs.origin) signs with key \(Array(SHA256.hash(data: next)).hex) from seq \(cs.seq + 1)")
         }
         if let record = GovernanceRecord(cs, hash: entry.hash) { governance.append(record) }

@@ -139,6 +139,15 @@ extension Replica {
             return try quarantine(db, entry: entry, error: error, blocks: false, now: now)
         }
 
+        // On a branch of its origin a resolved equivocation superseded (§3.5): evidence, blocks nothing.
+        if let why = try supersededBranch(db, cs, hash: hash) {
+            if try Bool.fetchOne(db, sql: "SELECT 1 FROM paxsync_quarantine WHERE hash = ? AND signature = ?",
+                                 arguments: [Data(hash), Data(entry.signature)]) ?? false {
+                return .duplicate
+            }
+            return try quarantine(db, entry: entry, error: PaxsyncError(.superseded, why, subject: cs.id.description), blocks: false, now: now)
+        }
+
         // 2. Duplicates and equivocation.
         if let logged = try Row.fetchOne(db, sql: "SELECT hash, body, signature FROM paxsync_log WHERE origin = ? AND seq = ?",
                                          arguments: [cs.origin, Int64(cs.seq)]) {

@@ -162,8 +162,9 @@ extension Replica {
                 try releaseVoided(db, id: id, hashes: hashes, now: now)
             }
             for origin in recutOrigins.sorted() { try recut(db, origin: origin, state: new) }
-            // Only entries judged again (admissions, voids) can have applied more governance entries.
-            let judgedAgain = new.members.keys.contains { old.members[$0] == nil } || new.voids != old.voids
+            let branches = try carryOutBranchDecisions(db, old: old, new: new, now: now)
+            // Only entries judged again (admissions, voids, superseded branches) can have changed the governance entries.
+            let judgedAgain = branches || new.members.keys.contains { old.members[$0] == nil } || new.voids != old.voids
             if !judgedAgain { return }
         }
     }

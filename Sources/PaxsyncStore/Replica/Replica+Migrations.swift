@@ -203,6 +203,18 @@ extension Replica {
                 CREATE INDEX paxsync_governance_approvals ON paxsync_governance(proposal_origin, proposal_seq, origin);
                 """)
         }
+        // Revocations and resolved equivocations (PROTOCOL §3.5) supersede a branch of an
+        // origin: its entries leave the log, but only into the quarantine with their exact
+        // bytes and the code `superseded`, as evidence. Nothing else ever deletes from the log.
+        migrator.registerMigration("v4: superseded branches") { db in
+            try db.execute(sql: """
+                DROP TRIGGER paxsync_log_append_only_delete;
+                CREATE TRIGGER paxsync_log_append_only_delete BEFORE DELETE ON paxsync_log
+                    WHEN NOT EXISTS (SELECT 1 FROM paxsync_quarantine q
+                                     WHERE q.hash = OLD.hash AND q.signature = OLD.signature AND q.code = 'superseded')
+                    BEGIN SELECT RAISE(ABORT, 'paxsync_log is append-only: an entry leaves it only as superseded evidence'); END;
+                """)
+        }
         return migrator
     }
 }

@@ -105,6 +105,8 @@ public final class Replica: Sendable {
     /// How many governance entries the file held when ``governed`` was last
     /// brought up to date from it (`followGovernance`).
     let governedEntries = Mutex(-1)
+    /// Bumped each time a decision supersedes logged entries (`supersessions`).
+    let supersessionCount = Mutex(0)
     /// The governance state before the write transaction in progress changed it,
     /// put back if that transaction rolls back.
     let governanceBeforeTransaction = Mutex<GovernanceState?>(nil)
@@ -187,7 +189,7 @@ public final class Replica: Sendable {
             let current = try? writer.read { db in try self.keyInEffect(db, origin: nodeID, seq: .max) }
             guard current == Array(signingKey.key.publicKey.rawRepresentation) else {
                 throw PaxsyncError(.badInput, rotatedOrigins.withLock { $0.contains(nodeID) }
-                    ? "the signing key is not \(nodeID)'s current key: the log rotated it (`paxsync key rotate`)"
+                    ? "the signing key is not \(nodeID)'s current key: the log rotated it (`paxsync key rotate`) or a decision revoked it (`paxsync key install`)"
                     : "the signing key does not match the roster's key for \(nodeID)", subject: path)
             }
         }

@@ -1,0 +1,174 @@
+import Foundation
+import GRDB
+import PaxsyncLog
+import PaxsyncModel
+
+// Superseded branches (PROTOCOL §3.5): a revoked key or a resolved equivocation
+// decides which branch of an origin stands from a sequence number on. Entries of
+// any other branch leave the log for the quarantine (code `superseded`, exact
+// bytes kept as evidence), their row changes leave the records' histories, the
+// records they touched are merged again, and the origin's chain continues from
+// the entry before the branch point with the entries of the standing branch.
+extension Replica {
+    /// How many times this replica instance superseded logged entries: a daemon
+    /// reconnects its sessions when it changes, so peers send the standing branch.
+    public var supersessions: Int { supersessionCount.withLock { $0 } }
+
+    /// Why an entry arriving now is on a superseded branch of its origin, or nil.
+    /// Only resolutions need this: an entry signed with a revoked key fails its signature.
+    func supersededBranch(_ db: Database, _ cs: ChangeSet, hash: [UInt8]) throws -> String? {
+        let state = governance
+        guard !state.resolutions.isEmpty, let resolution = state.resolution(of: cs.origin, at: cs.seq) else { return nil }
+        let why = "not on the branch of \(cs.origin) that decision \(resolution.by) keeps from \(resolution.keep)"
+        if cs.seq == resolution.keep.seq { return hash == resolution.keep.hash ? nil : why }
+        if let standing = try Data.fetchOne(db, sql: "SELECT hash FROM paxsync_log WHERE origin = ? AND seq = ?",
+                                            arguments: [cs.origin, Int64(cs.seq - 1)]) {
+            return [UInt8](standing) == cs.prevHash ? nil : why
+        }
+        let afterSuperseded = try Bool.fetchOne(db, sql: "SELECT 1 FROM paxsync_quarantine WHERE hash = ? AND code = ?",
+                                                arguments: [Data(cs.prevHash), PaxsyncError.Code.superseded.rawValue]) ?? false
+        return afterSuperseded ? why : nil
+    }
+
+    /// Carries out the revocations and resolutions `new` adds to `old`.
+    /// Returns whether entries were judged again (governance may have changed).
+    func carryOutBranchDecisions(_ db: Database, old: GovernanceState, new: GovernanceState, now: UInt64) throws -> Bool {
+        var judged = false
+        for (origin, revocations) in new.revocations.sorted(by: { $0.key < $1.key }) {
+            for r in revocations where !(old.revocations[origin] ?? []).contains(r) {
+                try carryOutRevocation(db, origin: origin, r, now: now)
+                judged = true
+            }
+        }
+        for (origin, resolutions) in new.resolutions.sorted(by: { $0.key < $1.key }) {
+            for r in resolutions where !(old.resolutions[origin] ?? []).contains(r) {
+                try carryOutResolution(db, origin: origin, r, now: now)
+                judged = true
+            }
+        }
+        return judged
+    }
+
+    /// The new key signs the origin's entries from `fromSeq` on; logged entries from
+    /// there that it did not sign are superseded, and entries quarantined for a bad
+    /// signature (signed with the new key, early) are judged again.
+    private func carryOutRevocation(_ db: Database, origin: String, _ r: GovernanceState.Revocation, now: UInt64) throws {
+        logger.notice("signing key revoked by decision", metadata: [
+            "member": "\(origin)", "from": "\(origin):\(r.fromSeq)", "proposal": "\(r.by)"])
+        try db.execute(sql: "INSERT OR REPLACE INTO paxsync_signing_keys(origin, from_seq, key) VALUES (?, ?, ?)",
+                       arguments: [origin, Int64(r.fromSeq), Data(r.key)])
+        rotatedOrigins.withLock { _ = $0.insert(origin) }
+        if let row = try Row.fetchOne(db, sql: "SELECT body, signature FROM paxsync_log WHERE origin = ? AND seq = ?",
+                                      arguments: [origin, Int64(r.fromSeq)]) {
+            let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
+            if !entry.verify(publicKey: r.key) {
+                try supersede(db, origin: origin, fromSeq: r.fromSeq, now: now,
+                              reason: "signed with \(origin)'s key revoked from \(origin):\(r.fromSeq) by decision \(r.by)")
+            }
+        }
+        try unblock(db, origin: origin, fromSeq: r.fromSeq, now: now)
+        _ = try rejudgeAfterRotation(db, origin: origin, seq: r.fromSeq - 1, now: now)
+    }
+
+    /// The kept entry stands at its seq: a different logged one is superseded with
+    /// its successors, and the kept one (from the equivocation evidence) is applied.
+    private func carryOutResolution(_ db: Database, origin: String, _ r: GovernanceState.Resolution, now: UInt64) throws {
+        let keep = r.keep
+        logger.notice("equivocation resolved by decision", metadata: ["entry": "\(keep.id)", "keep": "\(keep)", "proposal": "\(r.by)"])
+        if let logged = try Data.fetchOne(db, sql: "SELECT hash FROM paxsync_log WHERE origin = ? AND seq = ?",
+                                          arguments: [origin, Int64(keep.seq)]), [UInt8](logged) != keep.hash {
+            try supersede(db, origin: origin, fromSeq: keep.seq, now: now,
+                          reason: "\(origin)'s branch at \(keep.id) other than \(keep) (equivocation resolved by decision \(r.by))")
+        }
+        try unblock(db, origin: origin, fromSeq: keep.seq, now: now)
+        // The kept entry, if this node holds it only as evidence of the equivocation.
+        for row in try Row.fetchAll(db, sql: """
+            SELECT hash_a, body_a, signature_a, hash_b, body_b, signature_b FROM paxsync_equivocations WHERE origin = ? AND seq = ?
+            """, arguments: [origin, Int64(keep.seq)]) {
+            for side in ["a", "b"] where [UInt8](row["hash_\(side)"] as Data) == keep.hash {
+                let entry = try SignedEntry(body: [UInt8](row["body_\(side)"] as Data), signature: [UInt8](row["signature_\(side)"] as Data))
+                _ = try applyOne(db, entry: entry, now: now, releaseHeld: true)
+            }
+        }
+        // Entries that arrived on the other branch before the decision, or were rejected as equivocating.
+        try rejudgeHeld(db, origin: origin, now: now)
+    }
+
+    /// Lifts the block of `origin` when the entry that caused it is at or after `fromSeq`
+    /// (on the branch a decision replaced), and judges its held entries again.
+    private func unblock(_ db: Database, origin: String, fromSeq: UInt64, now: UInt64) throws {
+        guard let row = try Row.fetchOne(db, sql: "SELECT status, status_entry FROM paxsync_origins WHERE origin = ?", arguments: [origin]),
+              (row["status"] as String) != OriginStatus.ok.rawValue,
+              let entry = (row["status_entry"] as String?).flatMap { EntryID($0) }, entry.seq >= fromSeq
+        else { return }
+        try db.execute(sql: "UPDATE paxsync_origins SET status = 'ok', status_reason = NULL, status_entry = NULL WHERE origin = ?",
+                       arguments: [origin])
+        logger.info("origin released by decision", metadata: ["origin": "\(origin)", "was_blocked_by": "\(entry)"])
+        try rejudgeHeld(db, origin: origin, now: now)
+    }
+
+    /// Judges again, in seq order, the entries of `origin` held behind a block.
+    private func rejudgeHeld(_ db: Database, origin: String, now: UInt64) throws {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT seq, hash, body, signature FROM paxsync_held WHERE origin = ? AND reason_code IN (?, ?) ORDER BY seq
+            """, arguments: [origin, HoldReason.originQuarantined.rawValue, HoldReason.originEquivocating.rawValue])
+        for row in rows {
+            try db.execute(sql: "DELETE FROM paxsync_held WHERE origin = ? AND seq = ? AND hash = ?", arguments: [origin, row["seq"], row["hash"]])
+            let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
+            _ = try applyOne(db, entry: entry, now: now, releaseHeld: true)
+        }
+    }
+
+    /// Moves `origin`'s logged entries from `fromSeq` on to the quarantine as
+    /// superseded evidence, takes their changes out of the records' histories,
+    /// merges the records again and sets the origin's head to `fromSeq − 1`.
+    func supersede(_ db: Database, origin: String, fromSeq: UInt64, now: UInt64, reason: String) throws {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT position, seq, hash, body, signature FROM paxsync_log WHERE origin = ? AND seq >= ? ORDER BY seq DESC
+            """, arguments: [origin, Int64(fromSeq)])
+        guard !rows.isEmpty else { return }
+        var touched = Set<String>()
+        for row in rows {
+            let seq: Int64 = row["seq"]
+            // Evidence first: the log's delete trigger lets an entry out only into the quarantine.
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO paxsync_quarantine(origin, seq, hash, body, signature, code, reason, blocks_origin, received_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
+                """, arguments: [origin, seq, row["hash"], row["body"], row["signature"], PaxsyncError.Code.superseded.rawValue,
+                                 reason, Int64(now)])
+            let cs = try ChangeSet(body: [UInt8](row["body"] as Data))
+            for change in cs.changes {
+                try db.execute(sql: "DELETE FROM paxsync_record_changes WHERE tbl = ? AND key = ? AND origin = ? AND seq = ?",
+                               arguments: [change.table, change.key, origin, seq])
+                touched.insert(change.recordName)
+            }
+            try db.execute(sql: "DELETE FROM paxsync_cuts WHERE origin = ? AND seq = ?", arguments: [origin, seq])
+            try db.execute(sql: "DELETE FROM paxsync_governance WHERE origin = ? AND seq = ?", arguments: [origin, seq])
+            try db.execute(sql: "DELETE FROM paxsync_log WHERE position = ?", arguments: [row["position"] as Int64])
+            logger.warning("entry superseded by decision", metadata: ["entry": "\(origin):\(seq)", "reason": "\(reason)"])
+        }
+        // Key rotations the superseded entries made.
+        try db.execute(sql: "DELETE FROM paxsync_signing_keys WHERE origin = ? AND from_seq > ?", arguments: [origin, Int64(fromSeq)])
+        for r in governance.revocations[origin] ?? [] where r.fromSeq > fromSeq {
+            try db.execute(sql: "INSERT OR REPLACE INTO paxsync_signing_keys(origin, from_seq, key) VALUES (?, ?, ?)",
+                           arguments: [origin, Int64(r.fromSeq), Data(r.key)])
+        }
+        // The head goes back to the entry before the branch point.
+        if let prev = try Row.fetchOne(db, sql: "SELECT seq, hash, hlc FROM paxsync_log WHERE origin = ? AND seq = ?",
+                                       arguments: [origin, Int64(fromSeq) - 1]) {
+            try db.execute(sql: "UPDATE paxsync_origins SET last_seq = ?, last_hash = ?, last_hlc = ? WHERE origin = ?",
+                           arguments: [prev["seq"], prev["hash"], prev["hlc"], origin])
+        } else {
+            try db.execute(sql: "UPDATE paxsync_origins SET last_seq = 0, last_hash = x'', last_hlc = 0 WHERE origin = ?", arguments: [origin])
+        }
+        historyCache.clear()
+        governanceCache.withLock { $0 = ([:], [:]) }
+        for record in touched.sorted() {
+            let parts = record.split(separator: " ", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let table = Schema.table(named: parts[0]) else { continue }
+            let events = try loadEvents(db, table: table.name, key: parts[1]).filter(\.counts)
+            try materialize(db, Merge.resolve(table: table, key: parts[1], events: events), hadHistory: true)
+        }
+        supersessionCount.withLock { $0 += 1 }
+    }
+}
