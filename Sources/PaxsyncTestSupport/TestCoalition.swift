@@ -93,8 +93,15 @@ public enum Records {
 }
 
 extension Replica {
-    /// Every logged entry, in log order.
+    /// Every logged entry, in log order, superseded ones too (§3.5): what a session relays.
     public func allEntries() throws -> [SignedEntry] {
+        var out: [SignedEntry] = []
+        try forEachLoggedEntry(includingSuperseded: true) { entry, _ in out.append(entry); return true }
+        return out
+    }
+
+    /// The standing entries, in log order: one chain per origin.
+    public func standingEntries() throws -> [SignedEntry] {
         var out: [SignedEntry] = []
         try forEachLoggedEntry { entry, _ in out.append(entry); return true }
         return out

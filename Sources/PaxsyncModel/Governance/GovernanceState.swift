@@ -120,6 +120,17 @@ public struct GovernanceState: Sendable, Equatable {
             .max { ($0.element.fromSeq, $0.offset) < ($1.element.fromSeq, $1.offset) }?.element
     }
 
+    /// Whether any revocation or resolution was decided.
+    public var hasBranchDecisions: Bool { !revocations.isEmpty || !resolutions.isEmpty }
+
+    /// Whether a dependency on `origin:seq` names a seq at or after a decided branch
+    /// point of the origin (a revocation or a resolution): it is met without waiting
+    /// for the standing branch to reach it (§3.5), the entry being judged on what stands.
+    public func dependsOnSupersededBranch(origin: String, seq: UInt64) -> Bool {
+        guard !revocations.isEmpty || !resolutions.isEmpty else { return false }
+        return revocation(of: origin, at: seq) != nil || resolution(of: origin, at: seq) != nil
+    }
+
     /// The resolution that decides which branch of `origin` stands at `seq`: the
     /// one at the greatest seq not above it.
     public func resolution(of origin: String, at seq: UInt64) -> Resolution? {

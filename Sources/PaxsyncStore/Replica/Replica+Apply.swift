@@ -15,6 +15,8 @@ public enum ApplyOutcome: Sendable, Equatable, CustomStringConvertible {
     case quarantined(PaxsyncError)
     /// A second, different, validly signed entry for an origin and sequence.
     case equivocation(String)
+    /// On a branch of its origin a decision superseded (§3.5): logged as evidence, never merged.
+    case superseded(String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum ApplyOutcome: Sendable, Equatable, CustomStringConvertible {
         case .held(let code, let reason): "held (\(code.rawValue)): \(reason)"
         case .quarantined(let error): "quarantined (\(error.code)): \(error)"
         case .equivocation(let why): "equivocation: \(why)"
+        case .superseded(let why): "superseded: \(why)"
         }
     }
 }
@@ -123,6 +126,15 @@ extension Replica {
         let cs = entry.changeSet
         let hash = entry.hash
 
+        // An entry of a branch a decision superseded, logged here already: its signature
+        // may no longer verify with the key now in effect (a revoked key), but it is known.
+        if governance.hasBranchDecisions, try Bool.fetchOne(db, sql: """
+            SELECT 1 FROM paxsync_log l JOIN paxsync_superseded s ON s.position = l.position
+            WHERE l.origin = ? AND l.seq = ? AND l.hash = ? AND l.signature = ?
+            """, arguments: [cs.origin, Int64(cs.seq), Data(hash), Data(entry.signature)]) ?? false {
+            return .duplicate
+        }
+
         // 1. Known origin and a valid signature; otherwise evidence, not blocking.
         guard let (rosterKey, key) = try keys(db, origin: cs.origin, seq: cs.seq) else {
             let error = PaxsyncError(.unknownOrigin, "origin \(cs.origin) is not in the roster", subject: cs.id.description)
@@ -139,21 +151,22 @@ extension Replica {
             return try quarantine(db, entry: entry, error: error, blocks: false, now: now)
         }
 
-        // On a branch of its origin a resolved equivocation superseded (§3.5): evidence, blocks nothing.
-        if let why = try supersededBranch(db, cs, hash: hash) {
-            if try Bool.fetchOne(db, sql: "SELECT 1 FROM paxsync_quarantine WHERE hash = ? AND signature = ?",
-                                 arguments: [Data(hash), Data(entry.signature)]) ?? false {
-                return .duplicate
-            }
-            return try quarantine(db, entry: entry, error: PaxsyncError(.superseded, why, subject: cs.id.description), blocks: false, now: now)
+        // 2. Duplicates and equivocation. The log may hold superseded entries at this seq too (§3.5).
+        var standing: Row?
+        for logged in try Row.fetchAll(db, sql: """
+            SELECT hash, body, signature, EXISTS (SELECT 1 FROM paxsync_superseded s WHERE s.position = l.position) AS superseded
+            FROM paxsync_log l WHERE origin = ? AND seq = ?
+            """, arguments: [cs.origin, Int64(cs.seq)]) {
+            if [UInt8](logged["hash"] as Data) == hash { return .duplicate }
+            if !(logged["superseded"] as Bool) { standing = logged }
         }
-
-        // 2. Duplicates and equivocation.
-        if let logged = try Row.fetchOne(db, sql: "SELECT hash, body, signature FROM paxsync_log WHERE origin = ? AND seq = ?",
-                                         arguments: [cs.origin, Int64(cs.seq)]) {
-            let loggedHash = [UInt8](logged["hash"] as Data)
-            if loggedHash == hash { return .duplicate }
-            return try equivocation(db, entry: entry, otherHash: loggedHash, otherBody: logged["body"], otherSignature: logged["signature"], now: now)
+        // On a branch of its origin a resolved equivocation superseded: logged as evidence, blocks nothing.
+        if let why = try supersededBranch(db, cs, hash: hash) {
+            return try appendSuperseded(db, entry: entry, hash: hash, reason: why, now: now)
+        }
+        if let logged = standing {
+            return try equivocation(db, entry: entry, otherHash: [UInt8](logged["hash"] as Data), otherBody: logged["body"],
+                                    otherSignature: logged["signature"], now: now)
         }
         for held in try Row.fetchAll(db, sql: "SELECT hash, body, signature FROM paxsync_held WHERE origin = ? AND seq = ?",
                                      arguments: [cs.origin, Int64(cs.seq)]) {
@@ -169,9 +182,13 @@ extension Replica {
         do {
             // 3. Things that may become true later: hold, don't judge.
             if let why = EntryRules.unsupportedVersion(cs, schemaVersion: configuration.schemaVersion) { throw Hold(code: .version, reason: why) }
-            let head = try Row.fetchOne(db, sql: "SELECT last_seq, last_hash, status, status_reason FROM paxsync_origins WHERE origin = ?",
+            let head = try Row.fetchOne(db, sql: "SELECT last_seq, last_hash, status, status_reason, status_entry FROM paxsync_origins WHERE origin = ?",
                                         arguments: [cs.origin])
-            if let head, let blocked = HoldReason(blocked: try Replica.originStatus(head["status"], origin: cs.origin)) {
+            // A block holds the entries from the one that caused it on (an equivocation can be
+            // found among held entries, before the chain reaches the entries below it).
+            if let head, let blocked = HoldReason(blocked: try Replica.originStatus(head["status"], origin: cs.origin)),
+               cs.seq >= (head["status_entry"] as String?).flatMap({ EntryID($0) })?.seq ?? 0,
+               try !firstOfEquivocation(db, cs, hash: hash, head: head) {
                 throw Hold(code: blocked, reason: "origin \(cs.origin) is blocked: \(head["status_reason"] as String? ?? "")")
             }
             let lastSeq = UInt64(head?["last_seq"] as Int64? ?? 0)
@@ -181,7 +198,7 @@ extension Replica {
             }
             for (origin, seq) in cs.deps.sorted(by: { $0.key < $1.key }) {
                 let have = UInt64(try Int64.fetchOne(db, sql: "SELECT last_seq FROM paxsync_origins WHERE origin = ?", arguments: [origin]) ?? 0)
-                if have < seq {
+                if have < seq, !governance.dependsOnSupersededBranch(origin: origin, seq: seq) {
                     throw Hold(code: .dependency, reason: "waiting for \(origin):\(seq), which \(cs.origin) had applied",
                                waitOrigin: origin, waitSeq: seq)
                 }
@@ -343,6 +360,17 @@ extension Replica {
                             reason: "\(why); no entries of \(cs.origin) beyond seq \(cs.seq - 1) are accepted", entry: cs.id.description)
         logger.critical("equivocation: origin forked its log", metadata: ["entry": "\(cs.id)", "origin": "\(cs.origin)"])
         return .equivocation(why)
+    }
+
+    /// Whether `cs` is the first-seen entry of an equivocation detected while it was
+    /// held (both entries arrived before the chain reached their seq): it takes its
+    /// place in the chain like the first entry of any equivocation, so entries that
+    /// depend on that seq, such as the decision that resolves it (§3.5), can be judged.
+    private func firstOfEquivocation(_ db: Database, _ cs: ChangeSet, hash: [UInt8], head: Row) throws -> Bool {
+        guard (head["status"] as String) == OriginStatus.equivocating.rawValue, cs.seq == UInt64(head["last_seq"] as Int64) + 1,
+              (head["status_entry"] as String?) == cs.id.description else { return false }
+        return try Bool.fetchOne(db, sql: "SELECT 1 FROM paxsync_equivocations WHERE origin = ? AND seq = ? AND hash_a = ?",
+                                 arguments: [cs.origin, Int64(cs.seq), Data(hash)]) ?? false
     }
 
     private func setOriginStatus(_ db: Database, origin: String, status: OriginStatus, reason: String, entry: String) throws {

@@ -26,6 +26,8 @@ public struct PreparedBatch: Sendable {
 /// What a batch of received entries came to.
 public struct BatchResult: Sendable {
     public var duplicate = 0
+    /// Entries of a branch a decision superseded (§3.5): logged as evidence, not merged.
+    public var superseded = 0
     public var held = 0
     /// Applied entries by origin, and rejected ones by error code (`equivocation` for forks).
     public var appliedByOrigin: [String: Int] = [:]
@@ -100,6 +102,7 @@ extension Replica {
                 switch outcome {
                 case .applied: result.appliedByOrigin[origin, default: 0] += 1
                 case .duplicate: result.duplicate += 1
+                case .superseded: result.superseded += 1
                 case .held: result.held += 1
                 case .quarantined(let error):
                     result.rejectedByCode[error.code.rawValue, default: 0] += 1
@@ -132,7 +135,7 @@ extension Replica {
                 let origin: String = row["origin"]
                 let have = peer[origin]
                 guard UInt64(row["last_seq"] as Int64) > have else { continue }
-                if let p = try Int64.fetchOne(db, sql: "SELECT position FROM paxsync_log WHERE origin = ? AND seq = ?",
+                if let p = try Int64.fetchOne(db, sql: "SELECT MIN(position) FROM paxsync_log WHERE origin = ? AND seq = ?",
                                               arguments: [origin, Int64(have + 1)]) {
                     start = min(start, p - 1)
                 }

@@ -10,6 +10,8 @@ public struct ImportSummary: Sendable, Equatable {
     /// Entries rejected whole, including bytes that do not decode as an entry.
     public var quarantined = 0
     public var equivocation = 0
+    /// Entries of a branch a decision superseded (§3.5), logged as evidence.
+    public var superseded = 0
     /// Held entries (of this bundle or from before) that could be applied once it was in.
     public var released = 0
 
@@ -18,7 +20,7 @@ public struct ImportSummary: Sendable, Equatable {
     /// Every count with its name, in the order `paxsync log import` reports them.
     public var namedCounts: [(name: String, count: Int)] {
         [("applied", applied), ("duplicate", duplicate), ("held", held), ("quarantined", quarantined),
-         ("equivocation", equivocation), ("released", released)]
+         ("equivocation", equivocation), ("superseded", superseded), ("released", released)]
     }
 
     mutating func count(_ outcome: ApplyOutcome) {
@@ -28,6 +30,7 @@ public struct ImportSummary: Sendable, Equatable {
         case .held: held += 1
         case .quarantined: quarantined += 1
         case .equivocation: equivocation += 1
+        case .superseded: superseded += 1
         }
     }
 }

@@ -34,7 +34,7 @@ extension Replica {
         try writer.read { db in
             var out: [FeedChange] = []
             let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT position, body, signature FROM paxsync_log WHERE position > ? ORDER BY position LIMIT ?
+                SELECT position, body, signature FROM \(try Self.standingLog(db)) WHERE position > ? ORDER BY position LIMIT ?
                 """), arguments: [position, limit])
             for row in rows {
                 let position: Int64 = row["position"]

@@ -36,7 +36,7 @@ extension Replica {
         var records: [GovernanceRecord] = []
         for id in ids {
             if let cached = governanceCache.withLock({ $0.records[id] }) { records.append(cached); continue }
-            guard let row = try Row.fetchOne(db, sql: "SELECT hash, body FROM paxsync_log WHERE origin = ? AND seq = ?",
+            guard let row = try Row.fetchOne(db, sql: "SELECT hash, body FROM \(try Self.standingLog(db)) WHERE origin = ? AND seq = ?",
                                              arguments: [id.origin, Int64(id.seq)]),
                   let record = GovernanceRecord(try ChangeSet(body: [UInt8](row["body"] as Data)), hash: [UInt8](row["hash"] as Data))
             else { continue }
@@ -80,7 +80,7 @@ extension Replica {
         let earlier: Int64?
         do {
             row = try Row.fetchOne(db, sql: """
-                SELECT l.hash, g.kind FROM paxsync_log l LEFT JOIN paxsync_governance g ON g.origin = l.origin AND g.seq = l.seq
+                SELECT l.hash, g.kind FROM paxsync_standing l LEFT JOIN paxsync_governance g ON g.origin = l.origin AND g.seq = l.seq
                 WHERE l.origin = ? AND l.seq = ?
                 """, arguments: [ref.origin, Int64(ref.seq)])
             earlier = try Int64.fetchOne(db, sql: """
@@ -197,7 +197,7 @@ extension Replica {
         let from = state.members[origin]?.cutSeq ?? UInt64(Int64.max)
         let voided = state.voids.keys.filter { $0.origin == origin }.map { Int64($0.seq) }
         let rows = try Row.fetchAll(db, sql: """
-            SELECT l.seq, l.hash, l.body, c.reason AS cut FROM paxsync_log l LEFT JOIN paxsync_cuts c ON c.origin = l.origin AND c.seq = l.seq
+            SELECT l.seq, l.hash, l.body, c.reason AS cut FROM paxsync_standing l LEFT JOIN paxsync_cuts c ON c.origin = l.origin AND c.seq = l.seq
             WHERE l.origin = ? AND (l.seq > ? OR c.reason IS NOT NULL OR l.seq IN (\(voided.map(String.init).joined(separator: ","))))
             """, arguments: [origin, Int64(clamping: from)])
         var touched = Set<String>()
@@ -285,7 +285,7 @@ extension Replica {
     public func approve(_ proposal: EntryID) throws -> SignedEntry {
         let hash = try writer.read { db in
             try Data.fetchOne(db, sql: """
-                SELECT l.hash FROM paxsync_log l JOIN paxsync_governance g ON g.origin = l.origin AND g.seq = l.seq
+                SELECT l.hash FROM paxsync_standing l JOIN paxsync_governance g ON g.origin = l.origin AND g.seq = l.seq
                 WHERE l.origin = ? AND l.seq = ? AND g.kind = 'proposal'
                 """, arguments: [proposal.origin, Int64(proposal.seq)])
         }

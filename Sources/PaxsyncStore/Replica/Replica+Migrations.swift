@@ -204,15 +204,45 @@ extension Replica {
                 """)
         }
         // Revocations and resolved equivocations (PROTOCOL §3.5) supersede a branch of an
-        // origin: its entries leave the log, but only into the quarantine with their exact
-        // bytes and the code `superseded`, as evidence. Nothing else ever deletes from the log.
+        // origin from a seq on: its entries stay in the log (and are relayed, so every node
+        // holds the same entries) but are marked superseded, and the standing branch's
+        // entries join the log at the same seqs. The log is rebuilt without UNIQUE(origin, seq)
+        // (positions and bytes unchanged); `paxsync_standing` is the log without them.
         migrator.registerMigration("v4: superseded branches") { db in
             try db.execute(sql: """
+                DROP TRIGGER paxsync_log_append_only_update;
                 DROP TRIGGER paxsync_log_append_only_delete;
+                CREATE TABLE paxsync_log_v4 (
+                    position INTEGER PRIMARY KEY,
+                    origin TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    hlc INTEGER NOT NULL,
+                    hash BLOB NOT NULL,
+                    prev_hash BLOB NOT NULL,
+                    body BLOB NOT NULL,
+                    signature BLOB NOT NULL,
+                    change_count INTEGER NOT NULL,
+                    received_at INTEGER NOT NULL
+                );
+                INSERT INTO paxsync_log_v4(position, origin, seq, hlc, hash, prev_hash, body, signature, change_count, received_at)
+                    SELECT position, origin, seq, hlc, hash, prev_hash, body, signature, change_count, received_at FROM paxsync_log ORDER BY position;
+                DROP TABLE paxsync_log;
+                ALTER TABLE paxsync_log_v4 RENAME TO paxsync_log;
+                CREATE INDEX paxsync_log_entry ON paxsync_log(origin, seq);
+                CREATE INDEX paxsync_log_hlc ON paxsync_log(hlc);
+                CREATE TRIGGER paxsync_log_append_only_update BEFORE UPDATE ON paxsync_log
+                    BEGIN SELECT RAISE(ABORT, 'paxsync_log is append-only'); END;
                 CREATE TRIGGER paxsync_log_append_only_delete BEFORE DELETE ON paxsync_log
-                    WHEN NOT EXISTS (SELECT 1 FROM paxsync_quarantine q
-                                     WHERE q.hash = OLD.hash AND q.signature = OLD.signature AND q.code = 'superseded')
-                    BEGIN SELECT RAISE(ABORT, 'paxsync_log is append-only: an entry leaves it only as superseded evidence'); END;
+                    BEGIN SELECT RAISE(ABORT, 'paxsync_log is append-only'); END;
+                CREATE TABLE paxsync_superseded (
+                    position INTEGER PRIMARY KEY,
+                    origin TEXT NOT NULL,
+                    seq INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    superseded_at INTEGER NOT NULL
+                );
+                CREATE VIEW paxsync_standing AS
+                    SELECT * FROM paxsync_log l WHERE NOT EXISTS (SELECT 1 FROM paxsync_superseded s WHERE s.position = l.position);
                 """)
         }
         return migrator

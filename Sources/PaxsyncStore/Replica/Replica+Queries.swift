@@ -108,7 +108,11 @@ extension Replica {
                 clauses.append("EXISTS (\(sub))")
             }
             let hasCut = try db.tableExists("paxsync_cuts")
-            var sql = "SELECT position, origin, seq, hlc, change_count, hash, body\(hasCut ? ", (SELECT reason FROM paxsync_cuts c WHERE c.origin = l.origin AND c.seq = l.seq) AS cut" : "") FROM paxsync_log l"
+            let cut = try db.tableExists("paxsync_superseded")
+                ? ", COALESCE((SELECT 'superseded: ' || reason FROM paxsync_superseded s WHERE s.position = l.position), "
+                    + "(SELECT reason FROM paxsync_cuts c WHERE c.origin = l.origin AND c.seq = l.seq)) AS cut"
+                : hasCut ? ", (SELECT reason FROM paxsync_cuts c WHERE c.origin = l.origin AND c.seq = l.seq) AS cut" : ""
+            var sql = "SELECT position, origin, seq, hlc, change_count, hash, body\(cut) FROM paxsync_log l"
             if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
             sql += " ORDER BY position"
             if let limit = filter.limit { sql += " LIMIT \(limit)" }
@@ -126,7 +130,7 @@ extension Replica {
     /// One logged entry by id, with its log position.
     public func logEntry(_ id: EntryID) throws -> (entry: SignedEntry, position: Int64)? {
         try writer.read { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT position, body, signature FROM paxsync_log WHERE origin = ? AND seq = ?",
+            guard let row = try Row.fetchOne(db, sql: "SELECT position, body, signature FROM \(try Self.standingLog(db)) WHERE origin = ? AND seq = ?",
                                              arguments: [id.origin, Int64(id.seq)]) else { return nil }
             return (try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data)), row["position"])
         }
@@ -139,10 +143,18 @@ extension Replica {
         return (key ?? nil).map { entry.verify(publicKey: $0) } ?? false
     }
 
-    /// Streams every logged entry in log order (which respects causality).
-    public func forEachLoggedEntry(_ body: (SignedEntry, Int64) throws -> Bool) throws {
+    /// The log without the entries of superseded branches (§3.5): one chain per origin.
+    /// A replica opened read-only before its v4 migration has no superseded entries.
+    static func standingLog(_ db: Database) throws -> String {
+        try db.viewExists("paxsync_standing") ? "paxsync_standing" : "paxsync_log"
+    }
+
+    /// Streams every standing logged entry in log order (which respects causality);
+    /// with `includingSuperseded`, the entries of superseded branches too, as sessions relay them.
+    public func forEachLoggedEntry(includingSuperseded: Bool = false, _ body: (SignedEntry, Int64) throws -> Bool) throws {
         try writer.read { db in
-            let rows = try Row.fetchCursor(db, sql: "SELECT position, body, signature FROM paxsync_log ORDER BY position")
+            let table = includingSuperseded ? "paxsync_log" : try Self.standingLog(db)
+            let rows = try Row.fetchCursor(db, sql: "SELECT position, body, signature FROM \(table) ORDER BY position")
             while let row = try rows.next() {
                 let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
                 if try !body(entry, row["position"]) { break }

@@ -5,10 +5,11 @@ import PaxsyncModel
 
 // Superseded branches (PROTOCOL §3.5): a revoked key or a resolved equivocation
 // decides which branch of an origin stands from a sequence number on. Entries of
-// any other branch leave the log for the quarantine (code `superseded`, exact
-// bytes kept as evidence), their row changes leave the records' histories, the
-// records they touched are merged again, and the origin's chain continues from
-// the entry before the branch point with the entries of the standing branch.
+// any other branch stay in the log, marked superseded (`paxsync_superseded`), and
+// are relayed like any other, so every node ends with the same entries; their row
+// changes leave the records' histories, the records they touched are merged again,
+// and the origin's chain continues from the entry before the branch point with the
+// entries of the standing branch (`paxsync_standing` is the log without the others).
 extension Replica {
     /// How many times this replica instance superseded logged entries: a daemon
     /// reconnects its sessions when it changes, so peers send the standing branch.
@@ -21,13 +22,24 @@ extension Replica {
         guard !state.resolutions.isEmpty, let resolution = state.resolution(of: cs.origin, at: cs.seq) else { return nil }
         let why = "not on the branch of \(cs.origin) that decision \(resolution.by) keeps from \(resolution.keep)"
         if cs.seq == resolution.keep.seq { return hash == resolution.keep.hash ? nil : why }
-        if let standing = try Data.fetchOne(db, sql: "SELECT hash FROM paxsync_log WHERE origin = ? AND seq = ?",
+        if let standing = try Data.fetchOne(db, sql: "SELECT hash FROM paxsync_standing WHERE origin = ? AND seq = ?",
                                             arguments: [cs.origin, Int64(cs.seq - 1)]) {
             return [UInt8](standing) == cs.prevHash ? nil : why
         }
-        let afterSuperseded = try Bool.fetchOne(db, sql: "SELECT 1 FROM paxsync_quarantine WHERE hash = ? AND code = ?",
-                                                arguments: [Data(cs.prevHash), PaxsyncError.Code.superseded.rawValue]) ?? false
+        let afterSuperseded = try Bool.fetchOne(db, sql: """
+            SELECT 1 FROM paxsync_log l JOIN paxsync_superseded s ON s.position = l.position WHERE l.origin = ? AND l.seq = ? AND l.hash = ?
+            """, arguments: [cs.origin, Int64(cs.seq - 1), Data(cs.prevHash)]) ?? false
         return afterSuperseded ? why : nil
+    }
+
+    /// Appends an entry of a superseded branch that arrived after the decision: in the
+    /// log (so it is relayed and every node holds it) but superseded at once, never merged.
+    func appendSuperseded(_ db: Database, entry: SignedEntry, hash: [UInt8], reason: String, now: UInt64) throws -> ApplyOutcome {
+        try appendToLog(db, entry, hash: hash, now: now, cut: nil)
+        try db.execute(sql: "INSERT INTO paxsync_superseded(position, origin, seq, reason, superseded_at) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [db.lastInsertedRowID, entry.changeSet.origin, Int64(entry.changeSet.seq), reason, Int64(now)])
+        logger.info("entry of a superseded branch kept as evidence", metadata: ["entry": "\(entry.id)", "reason": "\(reason)"])
+        return .superseded(reason)
     }
 
     /// Carries out the revocations and resolutions `new` adds to `old`.
@@ -58,7 +70,7 @@ extension Replica {
         try db.execute(sql: "INSERT OR REPLACE INTO paxsync_signing_keys(origin, from_seq, key) VALUES (?, ?, ?)",
                        arguments: [origin, Int64(r.fromSeq), Data(r.key)])
         rotatedOrigins.withLock { _ = $0.insert(origin) }
-        if let row = try Row.fetchOne(db, sql: "SELECT body, signature FROM paxsync_log WHERE origin = ? AND seq = ?",
+        if let row = try Row.fetchOne(db, sql: "SELECT body, signature FROM paxsync_standing WHERE origin = ? AND seq = ?",
                                       arguments: [origin, Int64(r.fromSeq)]) {
             let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
             if !entry.verify(publicKey: r.key) {
@@ -68,6 +80,20 @@ extension Replica {
         }
         try unblock(db, origin: origin, fromSeq: r.fromSeq, now: now)
         _ = try rejudgeAfterRotation(db, origin: origin, seq: r.fromSeq - 1, now: now)
+        try releaseDependents(db, origin: origin, fromSeq: r.fromSeq, now: now)
+    }
+
+    /// Entries held for a dependency on `origin` at or after a decided branch point:
+    /// the dependency is met now (§3.5), so they are judged.
+    private func releaseDependents(_ db: Database, origin: String, fromSeq: UInt64, now: UInt64) throws {
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT origin, seq, hash, body, signature FROM paxsync_held WHERE reason_code = ? AND wait_origin = ? AND wait_seq >= ? ORDER BY hlc
+            """, arguments: [HoldReason.dependency.rawValue, origin, Int64(fromSeq)])
+        for row in rows {
+            try db.execute(sql: "DELETE FROM paxsync_held WHERE origin = ? AND seq = ? AND hash = ?", arguments: [row["origin"], row["seq"], row["hash"]])
+            let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
+            _ = try applyOne(db, entry: entry, now: now, releaseHeld: true)
+        }
     }
 
     /// The kept entry stands at its seq: a different logged one is superseded with
@@ -75,23 +101,35 @@ extension Replica {
     private func carryOutResolution(_ db: Database, origin: String, _ r: GovernanceState.Resolution, now: UInt64) throws {
         let keep = r.keep
         logger.notice("equivocation resolved by decision", metadata: ["entry": "\(keep.id)", "keep": "\(keep)", "proposal": "\(r.by)"])
-        if let logged = try Data.fetchOne(db, sql: "SELECT hash FROM paxsync_log WHERE origin = ? AND seq = ?",
+        if let logged = try Data.fetchOne(db, sql: "SELECT hash FROM paxsync_standing WHERE origin = ? AND seq = ?",
                                           arguments: [origin, Int64(keep.seq)]), [UInt8](logged) != keep.hash {
             try supersede(db, origin: origin, fromSeq: keep.seq, now: now,
                           reason: "\(origin)'s branch at \(keep.id) other than \(keep) (equivocation resolved by decision \(r.by))")
         }
         try unblock(db, origin: origin, fromSeq: keep.seq, now: now)
-        // The kept entry, if this node holds it only as evidence of the equivocation.
+        // The kept entry and its successors, if this node holds them only as evidence of the
+        // equivocation; the apply path quarantines the other branch's as superseded.
         for row in try Row.fetchAll(db, sql: """
-            SELECT hash_a, body_a, signature_a, hash_b, body_b, signature_b FROM paxsync_equivocations WHERE origin = ? AND seq = ?
+            SELECT seq, hash_a, body_a, signature_a, hash_b, body_b, signature_b FROM paxsync_equivocations
+            WHERE origin = ? AND seq >= ? ORDER BY seq
             """, arguments: [origin, Int64(keep.seq)]) {
-            for side in ["a", "b"] where [UInt8](row["hash_\(side)"] as Data) == keep.hash {
+            for side in ["a", "b"] where (row["seq"] as Int64) > Int64(keep.seq) || [UInt8](row["hash_\(side)"] as Data) == keep.hash {
                 let entry = try SignedEntry(body: [UInt8](row["body_\(side)"] as Data), signature: [UInt8](row["signature_\(side)"] as Data))
                 _ = try applyOne(db, entry: entry, now: now, releaseHeld: true)
             }
         }
+        // Entries of the kept branch that met the other branch's entry at their seq − 1 (chain mismatch).
+        let mismatched = try Row.fetchAll(db, sql: """
+            SELECT id, body, signature FROM paxsync_quarantine WHERE origin = ? AND seq > ? AND code = ? ORDER BY seq
+            """, arguments: [origin, Int64(keep.seq), PaxsyncError.Code.chainMismatch.rawValue])
+        for row in mismatched {
+            try db.execute(sql: "DELETE FROM paxsync_quarantine WHERE id = ?", arguments: [row["id"] as Int64])
+            let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
+            _ = try applyOne(db, entry: entry, now: now, releaseHeld: true)
+        }
         // Entries that arrived on the other branch before the decision, or were rejected as equivocating.
         try rejudgeHeld(db, origin: origin, now: now)
+        try releaseDependents(db, origin: origin, fromSeq: keep.seq, now: now)
     }
 
     /// Lifts the block of `origin` when the entry that caused it is at or after `fromSeq`
@@ -119,23 +157,19 @@ extension Replica {
         }
     }
 
-    /// Moves `origin`'s logged entries from `fromSeq` on to the quarantine as
-    /// superseded evidence, takes their changes out of the records' histories,
-    /// merges the records again and sets the origin's head to `fromSeq − 1`.
+    /// Marks `origin`'s standing entries from `fromSeq` on superseded (they stay in the
+    /// log as evidence), takes their changes out of the records' histories, merges the
+    /// records again and sets the origin's head to `fromSeq − 1`.
     func supersede(_ db: Database, origin: String, fromSeq: UInt64, now: UInt64, reason: String) throws {
         let rows = try Row.fetchAll(db, sql: """
-            SELECT position, seq, hash, body, signature FROM paxsync_log WHERE origin = ? AND seq >= ? ORDER BY seq DESC
+            SELECT position, seq, body FROM paxsync_standing WHERE origin = ? AND seq >= ? ORDER BY seq DESC
             """, arguments: [origin, Int64(fromSeq)])
         guard !rows.isEmpty else { return }
         var touched = Set<String>()
         for row in rows {
             let seq: Int64 = row["seq"]
-            // Evidence first: the log's delete trigger lets an entry out only into the quarantine.
-            try db.execute(sql: """
-                INSERT OR IGNORE INTO paxsync_quarantine(origin, seq, hash, body, signature, code, reason, blocks_origin, received_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)
-                """, arguments: [origin, seq, row["hash"], row["body"], row["signature"], PaxsyncError.Code.superseded.rawValue,
-                                 reason, Int64(now)])
+            try db.execute(sql: "INSERT INTO paxsync_superseded(position, origin, seq, reason, superseded_at) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [row["position"] as Int64, origin, seq, reason, Int64(now)])
             let cs = try ChangeSet(body: [UInt8](row["body"] as Data))
             for change in cs.changes {
                 try db.execute(sql: "DELETE FROM paxsync_record_changes WHERE tbl = ? AND key = ? AND origin = ? AND seq = ?",
@@ -144,17 +178,16 @@ extension Replica {
             }
             try db.execute(sql: "DELETE FROM paxsync_cuts WHERE origin = ? AND seq = ?", arguments: [origin, seq])
             try db.execute(sql: "DELETE FROM paxsync_governance WHERE origin = ? AND seq = ?", arguments: [origin, seq])
-            try db.execute(sql: "DELETE FROM paxsync_log WHERE position = ?", arguments: [row["position"] as Int64])
             logger.warning("entry superseded by decision", metadata: ["entry": "\(origin):\(seq)", "reason": "\(reason)"])
         }
-        // Key rotations the superseded entries made.
+        // Key rotations the superseded entries made; the decided revocations stay.
         try db.execute(sql: "DELETE FROM paxsync_signing_keys WHERE origin = ? AND from_seq > ?", arguments: [origin, Int64(fromSeq)])
         for r in governance.revocations[origin] ?? [] where r.fromSeq > fromSeq {
             try db.execute(sql: "INSERT OR REPLACE INTO paxsync_signing_keys(origin, from_seq, key) VALUES (?, ?, ?)",
                            arguments: [origin, Int64(r.fromSeq), Data(r.key)])
         }
         // The head goes back to the entry before the branch point.
-        if let prev = try Row.fetchOne(db, sql: "SELECT seq, hash, hlc FROM paxsync_log WHERE origin = ? AND seq = ?",
+        if let prev = try Row.fetchOne(db, sql: "SELECT seq, hash, hlc FROM paxsync_standing WHERE origin = ? AND seq = ?",
                                        arguments: [origin, Int64(fromSeq) - 1]) {
             try db.execute(sql: "UPDATE paxsync_origins SET last_seq = ?, last_hash = ?, last_hlc = ? WHERE origin = ?",
                            arguments: [prev["seq"], prev["hash"], prev["hlc"], origin])
