@@ -270,7 +270,9 @@ GOVERNANCE = [
     ("proposal", 1, [("admit", 1, MEMBER), ("suspend", 2, "string"), ("reinstate", 3, "string"),
                      ("remove", 4, [("member", 1, "string"), ("cut_seq", 2, "varint")]),
                      ("quorum", 5, [("numerator", 1, "varint"), ("denominator", 2, "varint")]),
-                     ("void", 6, ENTRY_REF), ("reason", 10, "string")]),
+                     ("void", 6, ENTRY_REF),
+                     ("revoke", 7, [("member", 1, "string"), ("from_seq", 2, "varint"), ("new_key", 3, "bytes")]),
+                     ("resolve", 8, ENTRY_REF), ("reason", 10, "string")]),
     ("approval", 2, [("proposal", 1, ENTRY_REF)]),
 ]
 CHANGE_SET = [("format_version", 1, "varint"), ("origin", 2, "string"), ("seq", 3, "varint"), ("hlc", 4, "varint"),

@@ -23,9 +23,6 @@ public struct PaxsyncError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let unknownOrigin = Code("unknown-origin")
         /// The entry's previous-hash does not match the origin's previous entry.
         public static let chainMismatch = Code("chain-mismatch")
-        /// The entry is on a branch of its origin that a decision superseded (a revoked
-        /// key, a resolved equivocation, PROTOCOL §3.5): kept as evidence, never merged.
-        public static let superseded = Code("superseded")
         /// The origin may not write this record or field.
         public static let unauthorized = Code("unauthorized")
         /// The change does not fit the record's state in the entry's causal past.

@@ -69,6 +69,15 @@ struct GovernanceVectorTests {
                                     FieldChange(name: "country", value: .text("CA")), FieldChange(name: "latitude", value: .real(46.49)),
                                     FieldChange(name: "longitude", value: .real(-80.99)),
                                 ])]))
+        // The branch decisions' shapes: KR proposes revoking CA's key from CA:2, AU proposes resolving
+        // an equivocation at CA:1 by keeping CA:1. Accepted as proposals; neither reaches its quorum here.
+        let newCAKey = Array(try! Curve25519.Signing.PrivateKey(rawRepresentation: Array(SHA256.hash(data: Array("CA new key".utf8)))).publicKey.rawRepresentation)
+        let revoke = sign(ChangeSet(origin: "KR", seq: 2, hlc: HLC(rawValue: t + (5 << 16)), prevHash: kr.hash,
+                                    deps: ["AU": 1, "CA": 1, "JP": 1], changes: [], note: "propose revoke", formatVersion: 3,
+                                    governance: .proposal(.revoke(member: "CA", fromSeq: 2, newKey: newCAKey), reason: "key lost")))
+        let resolve = sign(ChangeSet(origin: "AU", seq: 2, hlc: HLC(rawValue: t + (6 << 16)), prevHash: proposal.hash,
+                                     deps: ["CA": 1, "JP": 1, "KR": 2], changes: [], note: "propose resolve", formatVersion: 3,
+                                     governance: .proposal(.resolve(EntryRef(origin: "CA", seq: 1, hash: ca.hash)), reason: "CA:1 stands")))
         func vector(_ name: String, _ e: SignedEntry, verdict: String = "applied") -> GovernanceVectors.Entry {
             .init(name: name, entry: e.id.description, bodyHex: e.body.hex, signatureHex: e.signature.hex, hashHex: e.hash.hex,
                   prevHashHex: e.changeSet.prevHash.hex, fields: fieldsJSON(e.changeSet),
@@ -79,7 +88,8 @@ struct GovernanceVectorTests {
                 + "fields is the change set as JSON with the .proto field names (bytes in base64), which re-encodes to bodyHex. "
                 + "AU:1 proposes; JP:1 approves, making 2 approvals of 3 active members: 2 × 2 > 3 × 1, the admission is decided. "
                 + "KR:1 approves too. JP:2 approves AU:1 a second time: invalid-state, quarantined, blocking JP. CA:1 is signed with the "
-                + "key the admission names and is applied once the decision is in its causal past.",
+                + "key the admission names and is applied once the decision is in its causal past. KR:2 and AU:2 show the shapes of a "
+                + "revocation (a Revocation: member, from_seq, new_key) and of a resolution (an EntryRef): accepted proposals, not decided.",
             signingContextHex: SignedEntry.signingContext.hex, founders: ["AU", "JP", "KR"], quorumNumerator: 1, quorumDenominator: 2,
             privateKeysHex: keys.mapValues { Array($0.rawRepresentation).hex },
             entries: [
@@ -88,6 +98,8 @@ struct GovernanceVectorTests {
                 vector("KR:1, approval of AU:1", kr),
                 vector("JP:2, JP's second approval of AU:1", again, verdict: "invalid-state"),
                 vector("CA:1, CA's first entry", ca),
+                vector("KR:2, proposal: revoke CA's key from CA:2", revoke),
+                vector("AU:2, proposal: resolve an equivocation at CA:1, keeping CA:1", resolve),
             ],
             decidedBy: "JP:1", approvalsCounted: ["AU", "JP"])
     }
@@ -103,6 +115,11 @@ struct GovernanceVectorTests {
             governance["proposal"] = ["admit": ["id": m.id, "country": m.country, "name": m.name, "signing_key": Data(m.signingKey).base64EncodedString(),
                                                 "address": m.address, "tls_pin": Data(m.tlsPin ?? []).base64EncodedString()] as [String: Any],
                                       "reason": reason] as [String: Any]
+        case .proposal(.revoke(let member, let from, let key), let reason):
+            governance["proposal"] = ["revoke": ["member": member, "from_seq": from, "new_key": Data(key).base64EncodedString()] as [String: Any],
+                                      "reason": reason] as [String: Any]
+        case .proposal(.resolve(let r), let reason):
+            governance["proposal"] = ["resolve": ref(r), "reason": reason] as [String: Any]
         case .proposal, .tlsPin: return ""
         }
         let object: [String: Any] = [

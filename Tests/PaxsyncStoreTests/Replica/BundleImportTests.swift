@@ -98,6 +98,6 @@ struct BundleImportTests {
         encoder.outputFormatting = [.sortedKeys]
         let json = String(decoding: try encoder.encode(summary), as: UTF8.self)
         #expect(json == #"{"applied":3,"quarantined":1,"released":0}"#)
-        #expect(summary.namedCounts.map(\.name) == ["applied", "duplicate", "held", "quarantined", "equivocation", "released"])
+        #expect(summary.namedCounts.map(\.name) == ["applied", "duplicate", "held", "quarantined", "equivocation", "superseded", "released"])
     }
 }
