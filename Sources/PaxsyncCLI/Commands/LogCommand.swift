@@ -148,6 +148,10 @@ struct LogCommand: ParsableCommand {
                     print("Key rotations in the log (each signed with the key it replaces):")
                     for rotation in report.rotations { print("  \(rotation)") }
                 }
+                if !report.superseded.isEmpty {
+                    print("Entries of superseded branches, kept as evidence (§3.5):")
+                    for line in report.superseded { print("  \(line)") }
+                }
                 if bundle != nil { print("Member names and addresses in the bundle's header are not signed and are not evidence.") }
                 if let deepCheck {
                     print(deepCheck.liveDigest == deepCheck.replayedDigest

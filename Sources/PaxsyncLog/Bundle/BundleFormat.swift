@@ -18,9 +18,13 @@ public enum BundleFormat {
         public var entryCount: UInt64
         /// The coalition's genesis, signed by every founder, when the exporting node has one.
         public var genesis: Genesis?
+        /// Entries of superseded branches among the frames (§3.5).
+        public var superseded: [EntryRef]
 
-        public init(exportedBy: String, exportedAtMilliseconds: UInt64, roster: Roster, entryCount: UInt64, genesis: Genesis? = nil) {
+        public init(exportedBy: String, exportedAtMilliseconds: UInt64, roster: Roster, entryCount: UInt64, genesis: Genesis? = nil,
+                    superseded: [EntryRef] = []) {
             self.genesis = genesis
+            self.superseded = superseded
             self.exportedBy = exportedBy
             self.exportedAtMilliseconds = exportedAtMilliseconds
             self.roster = roster
@@ -57,6 +61,7 @@ public enum BundleFormat {
                 return g
             }
         }
+        w.superseded = header.superseded.map { $0.toWire() }
         return Array(try! w.serializedBytes() as [UInt8])
     }
 
@@ -82,6 +87,6 @@ public enum BundleFormat {
             genesis = carried
         }
         return Header(exportedBy: w.exportedBy, exportedAtMilliseconds: w.exportedAtMs, roster: roster, entryCount: w.entryCount,
-                      genesis: genesis)
+                      genesis: genesis, superseded: w.superseded.map(EntryRef.init(wire:)))
     }
 }

@@ -694,6 +694,12 @@ public nonisolated struct Paxsync_V1_BundleHeader: Sendable {
 
   public var genesisSignatures: [Paxsync_V1_GenesisSignature] = []
 
+  /// The entries among the frames that a decision superseded (a revoked key, a
+  /// resolved equivocation, PROTOCOL.md §3.5): kept as evidence, outside the
+  /// standing chains. A verifier checks their signatures and that a decision in
+  /// the bundle supersedes each.
+  public var superseded: [Paxsync_V1_EntryRef] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1720,7 +1726,7 @@ nonisolated extension Paxsync_V1_Genesis: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Paxsync_V1_BundleHeader: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".BundleHeader"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{3}exported_by\0\u{3}exported_at_ms\0\u{1}members\0\u{3}entry_count\0\u{1}genesis\0\u{3}genesis_signatures\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}format_version\0\u{3}exported_by\0\u{3}exported_at_ms\0\u{1}members\0\u{3}entry_count\0\u{1}genesis\0\u{3}genesis_signatures\0\u{1}superseded\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1735,6 +1741,7 @@ nonisolated extension Paxsync_V1_BundleHeader: SwiftProtobuf.Message, SwiftProto
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.entryCount) }()
       case 6: try { try decoder.decodeSingularBytesField(value: &self.genesis) }()
       case 7: try { try decoder.decodeRepeatedMessageField(value: &self.genesisSignatures) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.superseded) }()
       default: break
       }
     }
@@ -1762,6 +1769,9 @@ nonisolated extension Paxsync_V1_BundleHeader: SwiftProtobuf.Message, SwiftProto
     if !self.genesisSignatures.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.genesisSignatures, fieldNumber: 7)
     }
+    if !self.superseded.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.superseded, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1773,6 +1783,7 @@ nonisolated extension Paxsync_V1_BundleHeader: SwiftProtobuf.Message, SwiftProto
     if lhs.entryCount != rhs.entryCount {return false}
     if lhs.genesis != rhs.genesis {return false}
     if lhs.genesisSignatures != rhs.genesisSignatures {return false}
+    if lhs.superseded != rhs.superseded {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -20,6 +20,8 @@ public struct LogVerifier {
         public var rotations: [String] = []
         /// The governance decisions the log's proposals and approvals reached (§3.5), in order.
         public var decisions: [String] = []
+        /// Entries of superseded branches (§3.5): signature checked, outside the chains, each justified by a decision.
+        public var superseded: [String] = []
         /// For a bundle: the entry count its header announces.
         public var announcedEntries: UInt64?
         /// The first problem found, naming the entry; nil when the log is sound.
@@ -39,6 +41,21 @@ public struct LogVerifier {
     private var decided: (count: Int, state: GovernanceState) = (0, .empty)
     /// From which seq each origin's key in `keys` signs (0: its first key).
     private var keyFrom: [String: UInt64] = [:]
+    /// Every key each origin has held so far: a superseded entry was signed with one of them.
+    private var keysHeld: [String: [[UInt8]]] = [:]
+    /// The entries the source marks superseded (§3.5), by hash, and those met so far.
+    private var supersededHashes: Set<[UInt8]> = []
+    private var supersededSeen: [(entry: SignedEntry, position: String)] = []
+    /// The standing entries just before superseded ones (`origin:seq−1`), by hash: a
+    /// superseded entry must not continue the standing chain past a resolved seq.
+    private var standingBefore: [EntryID: [UInt8]] = [:]
+
+    /// The entries the source lists as superseded (a bundle's header, a replica's table).
+    public mutating func markSuperseded(_ refs: [EntryRef]) {
+        supersededHashes = Set(refs.map(\.hash))
+        standingBefore = [:]
+        for ref in refs where ref.seq > 1 { standingBefore[EntryID(origin: ref.origin, seq: ref.seq - 1)] = [] }
+    }
 
     private mutating func decidedState() -> GovernanceState {
         if decided.count != governance.count {
@@ -73,8 +90,31 @@ public struct LogVerifier {
 
     /// Adds the other decisions the log reached (suspensions, removals with their cuts, voids, quorum changes) to the report.
     public mutating func concludeGovernance() {
+        let state = decidedState()
+        for (entry, position) in supersededSeen {
+            let cs = entry.changeSet
+            let name = "\(cs.id) (\(position))"
+            let held = (keysHeld[cs.origin] ?? []) + (state.revocations[cs.origin] ?? []).map(\.key)
+            guard held.contains(where: { entry.verify(publicKey: $0) }) else {
+                fail(PaxsyncError(.badSignature, "superseded entry: the signature does not verify against any key \(cs.origin) held", subject: name))
+                return
+            }
+            // Off the standing branch by a decision: signed with a key a revocation replaced, or
+            // not the entry a resolution keeps (at its seq) nor a continuation of the standing chain (after it).
+            var why: String?
+            if let r = state.revocation(of: cs.origin, at: cs.seq), !entry.verify(publicKey: r.key) {
+                why = "revocation by proposal \(r.by) (signed with the key it replaced)"
+            } else if let r = state.resolution(of: cs.origin, at: cs.seq) {
+                let offBranch = cs.seq == r.keep.seq ? entry.hash != r.keep.hash : standingBefore[EntryID(origin: cs.origin, seq: cs.seq - 1)] != cs.prevHash
+                if offBranch { why = "resolution by proposal \(r.by), keeping \(r.keep)" }
+            }
+            guard let why else {
+                fail(PaxsyncError(.invalidState, "marked superseded, but no decision in the log supersedes it", subject: name))
+                return
+            }
+            report.superseded.append("\(cs.id): superseded by the \(why)")
+        }
         guard !governance.isEmpty else { return }
-        let state = GovernanceState.evaluate(founders: founders, rule: quorum, records: governance)
         for p in state.proposals.values.sorted(by: { $0.stamp < $1.stamp }) where p.effective {
             if case .admit = p.decision { continue }
             report.decisions.append("\(p.decision) by proposal \(p.id), approved by \(p.approvals.map(\.member).joined(separator: ", "))")
@@ -97,6 +137,12 @@ public struct LogVerifier {
         guard var key = keys[cs.origin] ?? admittedKey(cs.origin) else {
             throw PaxsyncError(.unknownOrigin, "origin \(cs.origin) is not in the roster, nor admitted by a decision in the log before it", subject: name)
         }
+        if keysHeld[cs.origin] == nil { keysHeld[cs.origin] = [key] }
+        // An entry of a superseded branch: outside the chain; checked once the decisions are known (§3.5).
+        if !supersededHashes.isEmpty, supersededHashes.contains(entry.hash) {
+            supersededSeen.append((entry, position))
+            return
+        }
         // In chain order first: the key in effect for an entry depends on the origin's entries before it (§3.4).
         let head = headsSeen[cs.origin] ?? (0, [])
         guard cs.seq == head.seq + 1 else {
@@ -108,6 +154,7 @@ public struct LogVerifier {
             key = r.key
             keys[cs.origin] = r.key
             keyFrom[cs.origin] = r.fromSeq
+            keysHeld[cs.origin, default: []].append(r.key)
             report.rotations.append("\(cs.origin):\(r.fromSeq): \(cs.origin)'s key revoked by decision \(r.by); signs with key \(Array(SHA256.hash(data: r.key)).hex) from seq \(r.fromSeq)")
         }
         guard entry.verify(publicKey: key) else {
@@ -117,9 +164,11 @@ public struct LogVerifier {
             throw PaxsyncError(.chainMismatch, "previous hash does not match the hash of \(cs.origin):\(head.seq)", subject: name)
         }
         headsSeen[cs.origin] = (cs.seq, entry.hash)
+        if !standingBefore.isEmpty, standingBefore[cs.id] != nil { standingBefore[cs.id] = entry.hash }
         if let next = cs.nextSigningKey {
             keys[cs.origin] = next
             keyFrom[cs.origin] = cs.seq + 1
+            keysHeld[cs.origin, default: []].append(next)
             report.rotations.append("\(cs.id): \(cs.origin) signs with key \(Array(SHA256.hash(data: next)).hex) from seq \(cs.seq + 1)")
         }
         if let record = GovernanceRecord(cs, hash: entry.hash) { governance.append(record) }

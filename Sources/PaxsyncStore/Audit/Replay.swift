@@ -33,7 +33,8 @@ public enum Replay {
                                _ body: (_ body: [UInt8], _ signature: [UInt8], _ position: String) throws -> Bool) throws {
         switch source {
         case .replica(let replica):
-            try replica.forEachLoggedEntry { entry, position in
+            // Superseded entries too (§3.5): entries after them may depend on them, as on every node.
+            try replica.forEachLoggedEntry(includingSuperseded: true) { entry, position in
                 try body(entry.body, entry.signature, "log position \(position)")
             }
         case .bundle(let path):
@@ -162,6 +163,10 @@ public enum Replay {
                 return verifier.report
             }
         }
+        switch source {
+        case .replica(let replica): verifier.markSuperseded(try replica.supersededEntries())
+        case .bundle(let path): verifier.markSuperseded(try BundleReader(path: path).header.superseded)
+        }
         var count = 0
         do {
             try entries(of: source) { body, signature, position in
@@ -236,9 +241,10 @@ public enum Replay {
                                     progress: ((Int, Int?) -> Void)? = nil) throws -> Int {
         let total = try replica.logCount()
         let writer = try BundleWriter(path: path, header: .init(exportedBy: replica.nodeID, exportedAtMilliseconds: now,
-                                                                roster: replica.baseRoster, entryCount: UInt64(total), genesis: genesis))
+                                                                roster: replica.baseRoster, entryCount: UInt64(total), genesis: genesis,
+                                                                superseded: try replica.supersededEntries()))
         var count = 0
-        try replica.forEachLoggedEntry { entry, _ in
+        try replica.forEachLoggedEntry(includingSuperseded: true) { entry, _ in
             try writer.append(entry)
             count += 1
             if count % 1000 == 0 { progress?(count, total) }

@@ -15,6 +15,16 @@ extension Replica {
     /// reconnects its sessions when it changes, so peers send the standing branch.
     public var supersessions: Int { supersessionCount.withLock { $0 } }
 
+    /// The logged entries of superseded branches, in log order (what a bundle's header lists).
+    public func supersededEntries() throws -> [EntryRef] {
+        try writer.read { db in
+            guard try db.tableExists("paxsync_superseded") else { return [] }
+            return try Row.fetchAll(db, sql: """
+                SELECT l.origin, l.seq, l.hash FROM paxsync_log l JOIN paxsync_superseded s ON s.position = l.position ORDER BY l.position
+                """).map { EntryRef(origin: $0["origin"], seq: UInt64($0["seq"] as Int64), hash: [UInt8]($0["hash"] as Data)) }
+        }
+    }
+
     /// Why an entry arriving now is on a superseded branch of its origin, or nil.
     /// Only resolutions need this: an entry signed with a revoked key fails its signature.
     func supersededBranch(_ db: Database, _ cs: ChangeSet, hash: [UInt8]) throws -> String? {

@@ -93,6 +93,32 @@ struct BranchDecisionTests {
         var verifier = LogVerifier(roster: f.foundersRoster)
         for (i, e) in try au.standingEntries().enumerated() { try verifier.check(body: e.body, signature: e.signature, position: "entry \(i + 1)") }
         #expect(verifier.report.ok && verifier.report.rotations.contains { $0.contains("revoked by decision \(proposal.id)") })
+        try checkBundle(of: au, superseded: ["KR:2"])
+    }
+
+    /// A bundle of `replica`'s log carries the superseded entries and lists them; it
+    /// verifies (each justified by a decision) and replays to the replica's digest.
+    func checkBundle(of replica: Replica, superseded: [String]) throws {
+        let bundle = f.dir.file("\(replica.nodeID)-\(UUID().uuidString.prefix(6)).bundle")
+        #expect(try Replay.exportBundle(replica, to: bundle, now: TestTime.start) == replica.logCount())
+        #expect(try BundleReader(path: bundle).header.superseded.map(\.id.description) == superseded)
+        let report = try Replay.verify(.bundle(path: bundle))
+        #expect(report.ok, "\(report.firstError ?? "")")
+        // Lines read "KR:2: superseded by the revocation by proposal AU:1".
+        let named = report.superseded.map { String($0.prefix { $0 != " " }.dropLast()) }
+        #expect(named == superseded, "\(report.superseded)")
+        let replayed = try Replay.run(from: .bundle(path: bundle), into: f.dir.file("replayed-\(UUID().uuidString.prefix(6)).sqlite"))
+        #expect(replayed.digest == (try replica.digest().hex))
+        // A bundle that marks an entry superseded without a decision does not verify (the last entry: its chain stays whole).
+        let standing = try replica.standingEntries()
+        let forged = f.dir.file("forged-\(UUID().uuidString.prefix(6)).bundle")
+        let writer = try BundleWriter(path: forged, header: .init(exportedBy: replica.nodeID, exportedAtMilliseconds: TestTime.start,
+                                                                   roster: replica.baseRoster, entryCount: UInt64(standing.count),
+                                                                   superseded: [EntryRef(origin: standing.last!.changeSet.origin, seq: standing.last!.changeSet.seq, hash: standing.last!.hash)]))
+        for e in standing { try writer.append(e) }
+        try writer.close()
+        let forgedError = try Replay.verify(.bundle(path: forged)).firstError
+        #expect(forgedError?.contains("no decision in the log supersedes it") == true, "\(forgedError ?? "verified")")
     }
 
     @Test("JP's equivocation at JP:2 resolved by keeping one branch: nodes that held the other supersede it, JP writes again, digests equal")
@@ -137,6 +163,7 @@ struct BranchDecisionTests {
         let late = try il.apply(branchA)
         #expect(late.dropFirst().allSatisfy { if case .superseded = $0 { true } else { false } }, "\(late)")
         #expect(try il.digest() == au.digest() && il.origins().allSatisfy { $0.status == .ok })
+        try checkBundle(of: au, superseded: ["JP:2", "JP:3"])
     }
 
     @Test("random arrival orders with a revoked key's entries and an equivocation's both branches give equal digests, rosters and conflicts",
