@@ -88,11 +88,11 @@ struct RosterFollower: Service {
         await cancelWhenGracefulShutdown {
             var seen = Self.stamp(directory.rosterPath)
             var governed = replica.roster
-            var supersessions = replica.supersessions
+            var superseded = (try? replica.supersededCount()) ?? 0
             while !Task.isCancelled {
                 do { try await Task.sleep(for: interval) } catch { return }
                 followGovernance(&governed)
-                followSupersessions(&supersessions)
+                followSupersessions(&superseded)
                 let now = Self.stamp(directory.rosterPath)
                 guard now != seen else { continue }
                 seen = now
@@ -121,14 +121,20 @@ struct RosterFollower: Service {
         registry.wakeup.wake()
     }
 
-    /// A decision superseded a branch of an origin here (§3.5): its head went back,
-    /// so the sessions start again and peers send the standing branch from there.
+    /// A decision superseded a branch of an origin here (§3.5), in the daemon or in a
+    /// CLI process: its head went back, so the sessions start again and peers send
+    /// the standing branch from there.
     func followSupersessions(_ last: inout Int) {
-        let now = replica.supersessions
-        guard now != last else { return }
+        guard let now = try? replica.supersededCount(), now != last else { return }
         last = now
         logger.notice("a decision superseded logged entries; sessions restart to fetch the standing branch")
-        registry.closeAll("a decision superseded entries on node \(replica.nodeID)")
+        do {
+            registry.restartAfterSupersession(holding: try replica.versionVector(),
+                                              "a decision superseded entries on node \(replica.nodeID)")
+        } catch {
+            logger.warning("cannot read the version vector after a supersession", metadata: ["error": "\(error)"])
+            registry.closeAll("a decision superseded entries on node \(replica.nodeID)")
+        }
         registry.wakeup.wake()
     }
 

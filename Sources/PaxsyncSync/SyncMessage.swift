@@ -50,11 +50,16 @@ public struct RawEntry: Sendable, Equatable {
     public let id: EntryID?
     public let body: [UInt8]
     public let signature: [UInt8]
+    /// On the sending side: the entry is on a superseded branch (PROTOCOL §3.5). It is
+    /// sent like any other, but does not count as the peer holding its `ORIGIN:SEQ`,
+    /// since the standing entry there may follow. Not on the wire.
+    public var superseded = false
 
-    public init(id: EntryID?, body: [UInt8], signature: [UInt8]) {
+    public init(id: EntryID?, body: [UInt8], signature: [UInt8], superseded: Bool = false) {
         self.id = id
         self.body = body
         self.signature = signature
+        self.superseded = superseded
     }
 
     public var byteCount: Int { body.count + signature.count }

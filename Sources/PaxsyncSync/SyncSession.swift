@@ -225,6 +225,7 @@ public struct SyncSession: Sendable {
         var out: [RawEntry] = []
         for (id, entry) in candidates[..<consumed] where !peerVersionVector.contains(id) {
             out.append(entry)
+            guard !entry.superseded else { continue }
             peerVersionVector.advance(id.origin, to: id.seq)
             advertisedVersionVector.advance(id.origin, to: id.seq)
         }

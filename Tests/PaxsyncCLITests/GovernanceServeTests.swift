@@ -199,6 +199,153 @@ struct GovernanceServeTests {
         for node in founders { #expect(c.stop(node) == 0) }
     }
 
+    @Test("KR's stolen key signs an entry that reaches every node; revoked by AU and JP from that seq: the entry is superseded everywhere, KR writes with its new key, bundles verify")
+    func revokeAStolenKey() async throws {
+        let founders = ["AU", "JP", "KR"]
+        let (c, _) = try await founded(founders)
+        try await waitForLocalWrites(c, "KR")
+        try await c.cli("KR").ok(["facility", "create", "--id", "KR-F", "--name", "Ulsan", "--kind", "port", "--country", "KR", "--lat", "1", "--lon", "1"])
+        _ = try await waitFor("AU holds KR's facility") { try await c.facilities("AU") == 1 }
+        // KR's operator makes its next key while the old one is still in the wrong hands.
+        let next = try json(try await c.cli("KR").ok(["key", "new", "--json"])) as? [String: Any]
+        let newKey = try #require(next?["publicKey"] as? String)
+        // The thief signs KR's next entry with KR's key and hands it to AU, which relays it to all.
+        let kr = try NodeDirectory.open(c.dir.file("KR"))
+        let replica = try kr.openReplica(writable: false)
+        let vv = try replica.versionVector()
+        let stolenSeq = vv["KR"] + 1
+        let prev = try #require(try replica.logEntry(EntryID(origin: "KR", seq: vv["KR"]))).entry.hash
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let stolen = SignedEntry(signing: ChangeSet(origin: "KR", seq: stolenSeq, hlc: HLC(physicalMilliseconds: now, logical: 0), prevHash: prev,
+                                                    deps: ["AU": vv["AU"], "JP": vv["JP"]].filter { $0.value > 0 },
+                                                    changes: [RowChange(table: "facilities", key: "KR-F", op: .update,
+                                                                        fields: [FieldChange(name: "name", value: .text("stolen"))])]),
+                                 with: try kr.loadKey().key)
+        let bundle = c.dir.file("stolen.pxb")
+        let writer = try BundleWriter(path: bundle, header: .init(exportedBy: "KR", exportedAtMilliseconds: now, roster: replica.baseRoster, entryCount: 1))
+        try writer.append(stolen)
+        try writer.close()
+        try await c.cli("AU").ok(["log", "import", bundle, "--quiet"])
+        let spread = try await waitFor("every node, KR's own included, applied the stolen entry") {
+            for node in founders where try await c.cli(node).ok(["query", "--json", "SELECT name FROM facilities WHERE id = 'KR-F'"]).contains("stolen") == false {
+                return false
+            }
+            return true
+        }
+        #expect(spread)
+        // AU proposes the revocation, JP approves: 2 of the 3 active members (KR takes no part).
+        let proposed = try json(try await c.cli("AU").ok(["member", "propose", "revoke", "KR", "--from-seq", "\(stolenSeq)", "--key", newKey,
+                                                          "--reason", "KR's key was stolen", "--json"])) as? [String: Any]
+        let id = try #require(proposed?["entry"] as? String)
+        _ = try await waitFor("JP holds the revocation proposal") { try await proposal(c, "JP", id) != nil }
+        try await c.cli("JP").ok(["member", "approve", id])
+        let superseded = try await waitFor("the stolen entry is superseded on every node and KR-F has its name back", seconds: 30) {
+            for node in founders {
+                if try await proposal(c, node, id)?["state"] as? String != "decided" { return false }
+                let name = try await c.cli(node).ok(["query", "--json", "SELECT name FROM facilities WHERE id = 'KR-F'"])
+                if !name.contains("Ulsan") { return false }
+            }
+            return true
+        }
+        if !superseded { for node in founders { print("--- \(node)\n\(c.log(node))") } }
+        #expect(superseded)
+        let decided = try await proposal(c, "AU", id)
+        #expect(decided?["state"] as? String == "decided", "\(decided ?? [:])")
+        #expect((decided?["approvals"] as? [String])?.contains { $0.hasPrefix("KR") } == false)
+        let listed = try json(try await c.cli("JP").ok(["log", "list", "--origin", "KR", "--json"])) as? [[String: Any]]
+        #expect(listed?.first { $0["entry"] as? String == "KR:\(stolenSeq)" }?["cut"] as? String != nil, "the stolen entry stays in the log as evidence")
+        // KR's next write installs the pending key (the decision names it) and signs KR:stolenSeq again.
+        try await c.cli("KR").ok(["facility", "update", "--id", "KR-F", "--name", "Ulsan port"])
+        #expect(FileManager.default.fileExists(atPath: kr.keyPath + ".revoked"))
+        let converged = try await waitFor("KR's new entry reaches everyone") {
+            let names = try await c.cli("AU").ok(["query", "--json", "SELECT name FROM facilities WHERE id = 'KR-F'"])
+            return try await c.digests().count == 1 && names.contains("Ulsan port")
+        }
+        if !converged {
+            for node in founders {
+                print("--- \(node)\n\(try await c.cli(node).ok(["log", "list", "--origin", "KR"]))\n\(try await c.cli(node).ok(["quarantine"]))")
+                print(try await c.cli(node).ok(["digest"]))
+                print(c.log(node))
+            }
+        }
+        #expect(converged)
+        // The audit trail: every node's log verifies, and AU's bundle lists the superseded entry and replays to AU's digest.
+        for node in founders { try await c.cli(node).ok(["log", "verify"]) }
+        let exported = c.dir.file("au.pxb")
+        try await c.cli("AU").ok(["log", "export", "--out", exported])
+        let verified = try await c.cli("AU").ok(["log", "verify", "--bundle", exported])
+        #expect(verified.contains("KR:\(stolenSeq): superseded by the revocation by proposal \(id)"), "\(verified)")
+        for node in founders { #expect(c.stop(node) == 0) }
+    }
+
+    @Test("JP forks at one seq (a restored backup): AU and KR hold different branches and block JP; a resolution keeps KR's branch, JP's own node follows it and writes again")
+    func resolveAnEquivocation() async throws {
+        let founders = ["AU", "JP", "KR"]
+        let (c, _) = try await founded(founders)
+        try await waitForLocalWrites(c, "JP")
+        try await c.cli("JP").ok(["facility", "create", "--id", "JP-F", "--name", "Kobe", "--kind", "port", "--country", "JP", "--lat", "1", "--lon", "1"])
+        _ = try await waitFor("everyone holds JP's facility") {
+            for node in founders where try await c.facilities(node) != 1 { return false }
+            return true
+        }
+        // JP's node is stopped; a stale copy of JP writes JP:2 (branch B) that only KR receives,
+        // while JP's node, started again, writes its own JP:2 (branch A) that reaches AU first.
+        #expect(c.stop("JP") == 0)
+        let jp = try NodeDirectory.open(c.dir.file("JP"))
+        let replica = try jp.openReplica(writable: false)
+        let head = try replica.versionVector()["JP"]
+        let prev = try #require(try replica.logEntry(EntryID(origin: "JP", seq: head))).entry.hash
+        let now = UInt64(Date().timeIntervalSince1970 * 1000)
+        let b = SignedEntry(signing: ChangeSet(origin: "JP", seq: head + 1, hlc: HLC(physicalMilliseconds: now, logical: 0), prevHash: prev,
+                                               changes: [RowChange(table: "facilities", key: "JP-F", op: .update,
+                                                                   fields: [FieldChange(name: "name", value: .text("Kobe (backup)"))])]),
+                            with: try jp.loadKey().key)
+        let bundle = c.dir.file("branch-b.pxb")
+        let writer = try BundleWriter(path: bundle, header: .init(exportedBy: "JP", exportedAtMilliseconds: now, roster: replica.baseRoster, entryCount: 1))
+        try writer.append(b)
+        try writer.close()
+        try await c.cli("KR").ok(["log", "import", bundle, "--quiet"])
+        try await c.cli("JP").ok(["facility", "update", "--id", "JP-F", "--name", "Kobe (live)"])
+        try c.start("JP")
+        // KR meets branch A beside its B: JP is blocked there. AU and JP hold A only (peers whose
+        // vectors agree send each other nothing), until the decision tells them which branch stands.
+        let forked = try await waitFor("KR sees JP equivocating; AU holds branch A") {
+            let s = try JSONDecoder().decode(NodeStatus.self, from: Data(try await c.cli("KR").ok(["status", "--json"]).utf8))
+            let name = try await c.cli("AU").ok(["query", "--json", "SELECT name FROM facilities WHERE id = 'JP-F'"])
+            return s.origins.first(where: { $0.origin == "JP" })?.state == "equivocating" && name.contains("Kobe (live)")
+        }
+        #expect(forked)
+        let status = try await c.cli("KR").ok(["status"])
+        #expect(status.contains("paxsync equivocation resolve JP:\(head + 1) --keep"), "\(status)")
+        // AU proposes keeping branch B; KR approves (JP takes no part).
+        let proposed = try json(try await c.cli("AU").ok(["equivocation", "resolve", "JP:\(head + 1)", "--keep", b.hash.hex,
+                                                          "--reason", "JP restored a stale backup", "--json"])) as? [String: Any]
+        let id = try #require(proposed?["entry"] as? String)
+        _ = try await waitFor("KR holds the proposal") { try await proposal(c, "KR", id) != nil }
+        try await c.cli("KR").ok(["member", "approve", id])
+        let resolved = try await waitFor("JP writes on every node again, on branch B", seconds: 30) {
+            for node in founders {
+                let s = try JSONDecoder().decode(NodeStatus.self, from: Data(try await c.cli(node).ok(["status", "--json"]).utf8))
+                if s.origins.first(where: { $0.origin == "JP" })?.state != "ok" { return false }
+                let name = try await c.cli(node).ok(["query", "--json", "SELECT name FROM facilities WHERE id = 'JP-F'"])
+                if !name.contains("Kobe (backup)") { return false }
+            }
+            return true
+        }
+        if !resolved { for node in founders { print("--- \(node)\n\(c.log(node))") } }
+        #expect(resolved)
+        try await c.cli("JP").ok(["facility", "update", "--id", "JP-F", "--name", "Kobe port"])
+        let converged = try await waitFor("JP's next entry reaches everyone") {
+            let names = try await c.cli("KR").ok(["query", "--json", "SELECT name FROM facilities WHERE id = 'JP-F'"])
+            return try await c.digests().count == 1 && names.contains("Kobe port")
+        }
+        #expect(converged)
+        let listed = try await c.cli("AU").ok(["log", "list", "--origin", "JP"])
+        #expect(listed.contains("[superseded] facility update"), "\(listed)")
+        for node in founders { try await c.cli(node).ok(["log", "verify"]) }
+        for node in founders { #expect(c.stop(node) == 0) }
+    }
+
     /// Founders with self-signed, pinned certificates who sign and adopt a genesis; their daemons started.
     func founded(_ founders: [String]) async throws -> (ServedCoalition, genesis: String) {
         let c = try await ServedCoalition(founders, tls: .selfSigned)

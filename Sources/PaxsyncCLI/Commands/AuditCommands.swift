@@ -249,6 +249,8 @@ struct QuarantineCommand: ParsableCommand {
         print("blocked origins: \(report.blockedOrigins.count)")
         for o in report.blockedOrigins { print("  \(o.origin) (\(o.status.rawValue)): \(o.reason ?? "")") }
         print("equivocations: \(report.equivocations.count)")
-        for e in report.equivocations { print("  \(e.entry): \(e.hashA.prefix(16))… vs \(e.hashB.prefix(16))… (detected \(e.detectedAt))") }
+        for e in report.equivocations {
+            print("  \(e.entry): \(e.hashA.prefix(16))… vs \(e.hashB.prefix(16))… (detected \(e.detectedAt))\(e.resolvedBy.map { "; resolved by \($0)" } ?? "")")
+        }
     }
 }

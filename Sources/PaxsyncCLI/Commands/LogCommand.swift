@@ -34,7 +34,11 @@ struct LogCommand: ParsableCommand {
             let entries = try node.replica().logEntries(filter)
             if json.enabled { Output.json(entries); return }
             Output.table(["#", "entry", "time (HLC)", "changes", "hash", "note"],
-                         entries.map { [String($0.position), $0.entry, $0.time, String($0.changes), String($0.hash.prefix(16)), $0.note] })
+                         entries.map { e in
+                             // An entry a decision cut or superseded (§3.5) is marked; `--json` gives the reason.
+                             let mark = e.cut.map { $0.hasPrefix("superseded") ? "[superseded] " : "[cut] " } ?? ""
+                             return [String(e.position), e.entry, e.time, String(e.changes), String(e.hash.prefix(16)), mark + e.note]
+                         })
         }
     }
 

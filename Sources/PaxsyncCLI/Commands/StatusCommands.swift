@@ -159,7 +159,8 @@ enum StatusView {
         }
         if !s.equivocations.isEmpty {
             out += "\nEQUIVOCATION: these members signed two different entries with the same sequence:\n"
-            out += Output.render(["ENTRY", "HASH A", "HASH B", "DETECTED"], s.equivocations.map { [$0.entry, String($0.hashA.prefix(16)), String($0.hashB.prefix(16)), $0.detectedAt] })
+            out += Output.render(["ENTRY", "HASH A", "HASH B", "DETECTED", "RESOLVED BY"], s.equivocations.map {
+                [$0.entry, String($0.hashA.prefix(16)), String($0.hashB.prefix(16)), $0.detectedAt, $0.resolvedBy ?? "-"] })
         }
         return out
     }

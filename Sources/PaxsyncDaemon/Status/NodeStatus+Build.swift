@@ -38,8 +38,7 @@ extension NodeStatus {
             return Origin(origin: origin, heldSeq: held, knownSeq: top, lagEntries: top - held,
                           lagSeconds: top > held ? lastMs.map { Double(nowMs.subtractingClamped($0)) / 1000 } : nil,
                           lastEntryAt: state?.lastTime, state: (state?.status ?? .ok).rawValue, reason: state?.reason,
-                          release: state?.status == .quarantined
-                              ? "paxsync entry void \(origin):\(held + 1) --reason \"…\" (then a quorum approves: paxsync member approve)" : nil)
+                          release: releaseCommand(origin: origin, status: state?.status, next: held + 1, equivocations: snapshot.equivocations))
         }
         let pending = replica.governance.proposals.values.filter(\.isPending).sorted { $0.stamp < $1.stamp }.map { p in
             PendingProposal(proposal: p.id.description, decision: p.decision.description, approvals: p.approvals.map(\.member),
@@ -59,6 +58,19 @@ extension NodeStatus {
                 "\(pause.reason), since \(CivilTime.iso8601(milliseconds: pause.sinceMilliseconds))"
                     + (pause.awaitingSeq.map { "; waiting for \(replica.nodeID):\($0) to come back" } ?? "; waiting for a peer to confirm the head")
             }, pendingProposals: pending)
+    }
+
+    /// The command that proposes the decision releasing a blocked origin (§3.5), or nil.
+    static func releaseCommand(origin: String, status: OriginStatus?, next: UInt64, equivocations: [EquivocationItem]) -> String? {
+        switch status {
+        case .quarantined?:
+            return "paxsync entry void \(origin):\(next) --reason \"…\" (then a quorum approves: paxsync member approve)"
+        case .equivocating?:
+            guard let e = equivocations.first(where: { $0.entry.hasPrefix("\(origin):") }) else { return nil }
+            return "paxsync equivocation resolve \(e.entry) --keep \(e.hashA) or \(e.hashB) --reason \"…\" (then a quorum approves)"
+        default:
+            return nil
+        }
     }
 
     static func iso8601(_ date: Date) -> String {

@@ -68,6 +68,14 @@ public final class PeerRegistry: Sendable {
     /// What this node held after the last batch a session applied.
     var heldVersionVector: VersionVector { state.withLock { $0.held } }
 
+    /// A decision superseded entries here (PROTOCOL §3.5) and moved heads back: what
+    /// this node holds is `versionVector` again (no longer advertised higher), and every
+    /// session starts over, so the new hellos say so and peers send the standing branch.
+    public func restartAfterSupersession(holding versionVector: VersionVector, _ reason: String) {
+        state.withLock { $0.held = versionVector }
+        closeAll(reason)
+    }
+
     func connected(_ peer: String, _ runner: SessionRunner) {
         state.withLock { $0.runners[peer] = runner }
         observer?.session(peer: peer, outcome: .opened)

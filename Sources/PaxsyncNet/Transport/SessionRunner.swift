@@ -289,7 +289,7 @@ final class SessionRunner: Sendable {
             var bytes = 0
             for row in rows {
                 if bytes + row.body.count > SyncProtocol.maxBatchBytes && !candidates.isEmpty { break }
-                candidates.append((row.id, RawEntry(id: row.id, body: row.body, signature: row.signature)))
+                candidates.append((row.id, RawEntry(id: row.id, body: row.body, signature: row.signature, superseded: row.superseded)))
                 positions.append(row.position)
                 bytes += row.body.count + row.signature.count
             }

@@ -9,6 +9,8 @@ public struct LoggedEntry: Sendable {
     public let id: EntryID
     public let body: [UInt8]
     public let signature: [UInt8]
+    /// On a branch a decision superseded (§3.5): relayed, but not the standing entry at its id.
+    public var superseded = false
 }
 
 /// Received entries decoded and signature-checked, ready for the apply path.
@@ -118,10 +120,12 @@ extension Replica {
     public func logEntries(after position: Int64, limit: Int) async throws -> [LoggedEntry] {
         try await writer.read { db in
             try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT position, origin, seq, body, signature FROM paxsync_log WHERE position > ? ORDER BY position LIMIT ?
+                SELECT position, origin, seq, body, signature,
+                    EXISTS (SELECT 1 FROM paxsync_superseded s WHERE s.position = l.position) AS superseded
+                FROM paxsync_log l WHERE position > ? ORDER BY position LIMIT ?
                 """), arguments: [position, limit]).map { row in
                 LoggedEntry(position: row["position"], id: EntryID(origin: row["origin"], seq: UInt64(row["seq"] as Int64)),
-                            body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
+                            body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data), superseded: row["superseded"])
             }
         }
     }

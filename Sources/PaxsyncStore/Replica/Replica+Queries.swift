@@ -73,6 +73,8 @@ public struct EquivocationItem: Codable, Sendable {
     public let hashA: String
     public let hashB: String
     public let detectedAt: String
+    /// The decision that resolved it (§3.5) and the hash it keeps, once decided.
+    public var resolvedBy: String?
 }
 
 extension Replica {
@@ -219,7 +221,20 @@ extension Replica {
 
     public func quarantined() throws -> [QuarantineItem] { try writer.read(Self.quarantined) }
     public func held() throws -> [HeldItem] { try writer.read(Self.held) }
-    public func equivocations() throws -> [EquivocationItem] { try writer.read(Self.equivocations) }
+    public func equivocations() throws -> [EquivocationItem] { markResolved(try writer.read(Self.equivocations)) }
+
+    /// Names the decision that resolved each equivocation, if one did.
+    func markResolved(_ items: [EquivocationItem]) -> [EquivocationItem] {
+        let state = governance
+        guard !state.resolutions.isEmpty else { return items }
+        return items.map { item in
+            var item = item
+            if let id = EntryID(item.entry), let r = state.resolution(of: id.origin, at: id.seq) {
+                item.resolvedBy = "\(r.by), keeping \(r.keep.hash.hex.prefix(16))…"
+            }
+            return item
+        }
+    }
 
     static func quarantined(_ db: Database) throws -> [QuarantineItem] {
         do {

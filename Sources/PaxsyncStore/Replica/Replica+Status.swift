@@ -21,13 +21,15 @@ extension Replica {
     /// The sync state behind `paxsync status`: origins with their chain heads,
     /// held, quarantined and equivocating entries, open conflicts.
     public func statusSnapshot() throws -> ReplicaSnapshot {
-        try writer.read { db in
+        var snapshot = try writer.read { db in
             ReplicaSnapshot(
                 origins: try Self.origins(db),
                 held: try Self.held(db), quarantined: try Self.quarantined(db), equivocations: try Self.equivocations(db),
                 openConflicts: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM paxsync_conflicts") ?? 0,
                 logEntries: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM paxsync_log") ?? 0)
         }
+        snapshot.equivocations = markResolved(snapshot.equivocations)
+        return snapshot
     }
 
     /// Copies the whole database to a new file with SQLite's online backup:

@@ -11,9 +11,13 @@ import PaxsyncModel
 // and the origin's chain continues from the entry before the branch point with the
 // entries of the standing branch (`paxsync_standing` is the log without the others).
 extension Replica {
-    /// How many times this replica instance superseded logged entries: a daemon
-    /// reconnects its sessions when it changes, so peers send the standing branch.
-    public var supersessions: Int { supersessionCount.withLock { $0 } }
+    /// How many logged entries are superseded, whichever process superseded them: a
+    /// daemon reconnects its sessions when it changes, so peers send the standing branch.
+    public func supersededCount() throws -> Int {
+        try writer.read { db in
+            try db.tableExists("paxsync_superseded") ? Int.fetchOne(db, sql: "SELECT COUNT(*) FROM paxsync_superseded") ?? 0 : 0
+        }
+    }
 
     /// The logged entries of superseded branches, in log order (what a bundle's header lists).
     public func supersededEntries() throws -> [EntryRef] {
@@ -212,6 +216,5 @@ extension Replica {
             let events = try loadEvents(db, table: table.name, key: parts[1]).filter(\.counts)
             try materialize(db, Merge.resolve(table: table, key: parts[1], events: events), hadHistory: true)
         }
-        supersessionCount.withLock { $0 += 1 }
     }
 }

@@ -105,8 +105,6 @@ public final class Replica: Sendable {
     /// How many governance entries the file held when ``governed`` was last
     /// brought up to date from it (`followGovernance`).
     let governedEntries = Mutex(-1)
-    /// Bumped each time a decision supersedes logged entries (`supersessions`).
-    let supersessionCount = Mutex(0)
     /// The governance state before the write transaction in progress changed it,
     /// put back if that transaction rolls back.
     let governanceBeforeTransaction = Mutex<GovernanceState?>(nil)
