@@ -202,6 +202,7 @@ let package = Package(
             dependencies: [
                 "PaxsyncCLI", "PaxsyncDaemon", "PaxsyncCluster", "PaxsyncNet", "PaxsyncModel", "PaxsyncLog", "PaxsyncStore",
                 "PaxsyncTestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ]

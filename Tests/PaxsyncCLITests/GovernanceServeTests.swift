@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import PaxsyncCLI
 import PaxsyncCluster
@@ -199,7 +200,7 @@ struct GovernanceServeTests {
         for node in founders { #expect(c.stop(node) == 0) }
     }
 
-    @Test("KR's stolen key signs an entry that reaches every node; revoked by AU and JP from that seq: the entry is superseded everywhere, KR writes with its new key, bundles verify")
+    @Test("KR's stolen key signs an entry that reaches every node; revoked by AU and JP from that seq (forged approvals, a non-member's and JP's second, change nothing): the entry is superseded everywhere, KR writes with its new key, bundles verify")
     func revokeAStolenKey() async throws {
         let founders = ["AU", "JP", "KR"]
         let (c, _) = try await founded(founders)
@@ -237,6 +238,16 @@ struct GovernanceServeTests {
         let proposed = try json(try await c.cli("AU").ok(["member", "propose", "revoke", "KR", "--from-seq", "\(stolenSeq)", "--key", newKey,
                                                           "--reason", "KR's key was stolen", "--json"])) as? [String: Any]
         let id = try #require(proposed?["entry"] as? String)
+        let proposalRef = EntryRef(origin: "AU", seq: try #require(EntryID(id)).seq, hash: [UInt8](hex: try #require(proposed?["hash"] as? String))!)
+        // A forged approval, signed by a key of no member (as "CA"), reaches AU: quarantined, the proposal still pending.
+        try await importBundle(c, into: "AU", [SignedEntry(
+            signing: ChangeSet(origin: "CA", seq: 1, hlc: HLC(physicalMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000), logical: 0),
+                               prevHash: [], deps: ["AU": proposalRef.seq], changes: [], formatVersion: 3, governance: .approval(proposalRef)),
+            with: Curve25519.Signing.PrivateKey())], roster: replica.baseRoster)
+        let stillPending = try await proposal(c, "AU", id)
+        #expect(stillPending?["state"] as? String == "pending" && (stillPending?["approvals"] as? [String])?.count == 1, "\(stillPending ?? [:])")
+        let forgedQuarantine = try json(try await c.cli("AU").ok(["quarantine", "--json"])) as? [String: Any]
+        #expect("\(forgedQuarantine ?? [:])".contains("unknown-origin"))
         _ = try await waitFor("JP holds the revocation proposal") { try await proposal(c, "JP", id) != nil }
         try await c.cli("JP").ok(["member", "approve", id])
         let superseded = try await waitFor("the stolen entry is superseded on every node and KR-F has its name back", seconds: 30) {
@@ -252,6 +263,18 @@ struct GovernanceServeTests {
         let decided = try await proposal(c, "AU", id)
         #expect(decided?["state"] as? String == "decided", "\(decided ?? [:])")
         #expect((decided?["approvals"] as? [String])?.contains { $0.hasPrefix("KR") } == false)
+        // A second approval by JP, signed with JP's key, reaches KR: quarantined (invalid-state), the approvals unchanged.
+        let jpDir = try NodeDirectory.open(c.dir.file("JP"))
+        let jpReplica = try jpDir.openReplica(writable: false)
+        let jpHead = try jpReplica.versionVector()["JP"]
+        let jpLast = try #require(try jpReplica.logEntry(EntryID(origin: "JP", seq: jpHead))).entry
+        try await importBundle(c, into: "KR", [SignedEntry(
+            signing: ChangeSet(origin: "JP", seq: jpHead + 1, hlc: HLC(physicalMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000), logical: 0),
+                               prevHash: jpLast.hash, deps: ["AU": proposalRef.seq], changes: [], formatVersion: 3, governance: .approval(proposalRef)),
+            with: try jpDir.loadKey().key)], roster: replica.baseRoster)
+        let krQuarantine = try json(try await c.cli("KR").ok(["quarantine", "--json"])) as? [String: Any]
+        #expect("\(krQuarantine ?? [:])".contains("already approved"), "\(krQuarantine ?? [:])")
+        #expect((try await proposal(c, "KR", id))?["approvals"] as? [String] == decided?["approvals"] as? [String])
         let listed = try json(try await c.cli("JP").ok(["log", "list", "--origin", "KR", "--json"])) as? [[String: Any]]
         #expect(listed?.first { $0["entry"] as? String == "KR:\(stolenSeq)" }?["cut"] as? String != nil, "the stolen entry stays in the log as evidence")
         // KR's next write installs the pending key (the decision names it) and signs KR:stolenSeq again.
@@ -278,7 +301,7 @@ struct GovernanceServeTests {
         for node in founders { #expect(c.stop(node) == 0) }
     }
 
-    @Test("JP forks at one seq (a restored backup): AU and KR hold different branches and block JP; a resolution keeps KR's branch, JP's own node follows it and writes again")
+    @Test("JP forks at one seq (a restored backup): KR meets both branches and blocks JP; a resolution keeps branch B, AU and JP's own node supersede branch A, JP writes again")
     func resolveAnEquivocation() async throws {
         let founders = ["AU", "JP", "KR"]
         let (c, _) = try await founded(founders)
@@ -344,6 +367,16 @@ struct GovernanceServeTests {
         #expect(listed.contains("[superseded] facility update"), "\(listed)")
         for node in founders { try await c.cli(node).ok(["log", "verify"]) }
         for node in founders { #expect(c.stop(node) == 0) }
+    }
+
+    /// Writes `entries` to a bundle and imports it into `node` (entries no node's software would write).
+    func importBundle(_ c: ServedCoalition, into node: String, _ entries: [SignedEntry], roster: Roster) async throws {
+        let path = c.dir.file("hand-\(UUID().uuidString.prefix(8)).pxb")
+        let writer = try BundleWriter(path: path, header: .init(exportedBy: node, exportedAtMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000),
+                                                                roster: roster, entryCount: UInt64(entries.count)))
+        for e in entries { try writer.append(e) }
+        try writer.close()
+        try await c.cli(node).ok(["log", "import", path, "--quiet"])
     }
 
     /// Founders with self-signed, pinned certificates who sign and adopt a genesis; their daemons started.
