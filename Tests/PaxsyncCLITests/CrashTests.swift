@@ -41,7 +41,8 @@ struct CrashTests {
             process.standardOutput = out
             process.standardError = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32(150_000 + rng.next() % 600_000))
+            // Suspends (not usleep): a blocked cooperative thread would starve the tests running beside this one.
+            try await Task.sleep(for: .microseconds(150_000 + Int(rng.next() % 600_000)))
             #expect(kill(-process.processIdentifier, SIGKILL) == 0, "the writer's process group must be killed")
             process.waitUntilExit()
             let lines = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).split(separator: "\n")

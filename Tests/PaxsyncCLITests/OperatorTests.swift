@@ -224,7 +224,7 @@ struct OperatorTests {
 /// The loopback port that node `id` logged on its first line containing `marker`
 /// (a daemon told to listen on port 0 logs the port it got as soon as it is bound).
 func loggedPort(_ c: LocalCoalition, _ id: String, _ marker: String) async throws -> Int {
-    let logged = try await waitFor("\(id) logs \"\(marker)\"", seconds: 60) {
+    let logged = try await waitFor("\(id) logs \"\(marker)\"", seconds: 120) {
         ((try? String(contentsOfFile: c.logPath(id), encoding: .utf8)) ?? "").contains(marker)
     }
     try #require(logged)

@@ -97,6 +97,12 @@ func waitFor(_ what: String, seconds: Double = 20, _ condition: () async throws 
         }
         try await Task.sleep(for: .milliseconds(50))
     }
+    // Once more at the deadline: a test starved of threads on a loaded machine may wake only after it.
+    do {
+        if try await condition() { return true }
+    } catch {
+        lastError = error
+    }
     let why = lastError.map { " (the last check failed: \($0))" } ?? ""
     Issue.record("timed out after \(seconds) s: \(what)\(why)")
     return false

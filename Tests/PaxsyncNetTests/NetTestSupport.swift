@@ -114,13 +114,15 @@ func withServers(_ servers: [SyncServer], body: () async throws -> Void) async t
     }
 }
 
-/// Polls `condition` until it holds or `seconds` pass.
+/// Polls `condition` until it holds or `seconds` pass. It is checked once more at the
+/// deadline: a test starved of threads on a loaded machine may wake only after it.
 func eventually(_ what: String, seconds: Double = 15, _ condition: () async throws -> Bool) async throws {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try await condition() { return }
         try await Task.sleep(for: .milliseconds(25))
     }
+    if try await condition() { return }
     Issue.record("timed out after \(seconds) s waiting for: \(what)")
 }
 
