@@ -165,11 +165,7 @@ struct GovernanceServeTests {
                                                  deps: ["AU": vv["AU"]], changes: [RowChange(table: "facilities", key: "AU-F", op: .update,
                                                                                             fields: [FieldChange(name: "name", value: .text("taken"))])]),
                               with: try jp.loadKey().key)
-        let bundle = c.dir.file("bad.pxb")
-        let writer = try BundleWriter(path: bundle, header: .init(exportedBy: "JP", exportedAtMilliseconds: now, roster: replica.baseRoster, entryCount: 1))
-        try writer.append(bad)
-        try writer.close()
-        for node in founders { try await c.cli(node).ok(["log", "import", bundle, "--quiet"]) }
+        for node in founders { try await importBundle(c, into: node, [bad], roster: replica.baseRoster) }
         let refused = try await c.cli("JP").run(["facility", "create", "--id", "JP-F", "--name", "F", "--kind", "port", "--country", "JP", "--lat", "2", "--lon", "2"])
         #expect(refused.status != 0 && refused.stderr.contains("blocked"), "\(refused.stderr)")
         let bad_ = "JP:\(head + 1)"
@@ -222,11 +218,7 @@ struct GovernanceServeTests {
                                                     changes: [RowChange(table: "facilities", key: "KR-F", op: .update,
                                                                         fields: [FieldChange(name: "name", value: .text("stolen"))])]),
                                  with: try kr.loadKey().key)
-        let bundle = c.dir.file("stolen.pxb")
-        let writer = try BundleWriter(path: bundle, header: .init(exportedBy: "KR", exportedAtMilliseconds: now, roster: replica.baseRoster, entryCount: 1))
-        try writer.append(stolen)
-        try writer.close()
-        try await c.cli("AU").ok(["log", "import", bundle, "--quiet"])
+        try await importBundle(c, into: "AU", [stolen], roster: replica.baseRoster)
         let spread = try await waitFor("every node, KR's own included, applied the stolen entry") {
             for node in founders where try await c.cli(node).ok(["query", "--json", "SELECT name FROM facilities WHERE id = 'KR-F'"]).contains("stolen") == false {
                 return false
@@ -323,11 +315,7 @@ struct GovernanceServeTests {
                                                changes: [RowChange(table: "facilities", key: "JP-F", op: .update,
                                                                    fields: [FieldChange(name: "name", value: .text("Kobe (backup)"))])]),
                             with: try jp.loadKey().key)
-        let bundle = c.dir.file("branch-b.pxb")
-        let writer = try BundleWriter(path: bundle, header: .init(exportedBy: "JP", exportedAtMilliseconds: now, roster: replica.baseRoster, entryCount: 1))
-        try writer.append(b)
-        try writer.close()
-        try await c.cli("KR").ok(["log", "import", bundle, "--quiet"])
+        try await importBundle(c, into: "KR", [b], roster: replica.baseRoster)
         try await c.cli("JP").ok(["facility", "update", "--id", "JP-F", "--name", "Kobe (live)"])
         try c.start("JP")
         // KR meets branch A beside its B: JP is blocked there. AU and JP hold A only (peers whose

@@ -195,23 +195,12 @@ struct BranchDecisionTests {
         try krNew.commit([Records.facility("KR-B", country: "KR")])
         var all: [SignedEntry] = [kr1, jp1, stolen, a2, b2, b3]
         for n in [au, sg, il, krNew] { all += try n.allEntries() }
-        var unique: [String: SignedEntry] = [:]
-        for e in all { unique[e.hash.hex] = e }
-        let entries = unique.values.sorted { $0.id < $1.id || ($0.id == $1.id && $0.hash.hex < $1.hash.hex) }
+        let entries = GovernanceFixture.distinct(all)
         var rng = SplitMix64(seed: seed)
         var reference: (digest: String, governance: GovernanceState, conflicts: Int)?
         for _ in 0..<3 {
-            var order = entries
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
             let node = try f.founder("IL")
-            var rest = order[...]
-            while !rest.isEmpty {
-                let n = Int(rng.next() % 4) + 1
-                try node.apply(Array(rest.prefix(n)))
-                rest = rest.dropFirst(n)
-                // Synchronous work: leave the cooperative threads to other tests between batches.
-                await Task.yield()
-            }
+            try await GovernanceFixture.deliverShuffled(entries, to: node, rng: &rng)
             let held = try node.held()
             #expect(held.isEmpty, "seed \(seed): \(held)")
             #expect(try node.origins().allSatisfy { $0.status == .ok })

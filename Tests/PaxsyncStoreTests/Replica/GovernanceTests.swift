@@ -36,6 +36,28 @@ struct GovernanceFixture {
                     configuration: ReplicaConfiguration(founders: foundersRoster))
     }
 
+    /// The distinct entries of `logs` (by hash), in a fixed order to shuffle from.
+    static func distinct(_ logs: [SignedEntry]) -> [SignedEntry] {
+        var unique: [String: SignedEntry] = [:]
+        for e in logs { unique[e.hash.hex] = e }
+        return unique.values.sorted { $0.id < $1.id || ($0.id == $1.id && $0.hash.hex < $1.hash.hex) }
+    }
+
+    /// Applies `entries` to `node` in an order `rng` shuffles and in random batches of 1 to 4,
+    /// as sessions would deliver them.
+    static func deliverShuffled(_ entries: [SignedEntry], to node: Replica, rng: inout SplitMix64) async throws {
+        var order = entries
+        for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        var rest = order[...]
+        while !rest.isEmpty {
+            let n = Int(rng.next() % 4) + 1
+            try node.apply(Array(rest.prefix(n)))
+            rest = rest.dropFirst(n)
+            // Synchronous work: leave the cooperative threads to other tests between batches.
+            await Task.yield()
+        }
+    }
+
     /// A CA entry signed by CA, written without a replica (CA cannot write before its admission).
     func caEntry(seq: UInt64 = 1, prev: [UInt8] = []) -> SignedEntry {
         let cs = ChangeSet(origin: "CA", seq: seq, hlc: HLC(physicalMilliseconds: TestTime.start + 50, logical: 0), prevHash: prev,
@@ -208,24 +230,12 @@ struct GovernanceTests {
         var all: [SignedEntry] = []
         for n in [au, jp, kr, il] { all += try n.allEntries() }
         all.append(f.caEntry())
-        var unique: [String: SignedEntry] = [:]
-        for e in all { unique[e.hash.hex] = e }
-        let entries = unique.values.sorted { $0.id < $1.id }
+        let entries = GovernanceFixture.distinct(all)
         var rng = SplitMix64(seed: seed)
         var reference: (digest: String, governance: GovernanceState, conflicts: Int)?
         for _ in 0..<3 {
-            var order = entries
-            for i in stride(from: order.count - 1, to: 0, by: -1) { order.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
             let node = try f.founder("SG")
-            // In random batches, as sessions would deliver them.
-            var rest = order[...]
-            while !rest.isEmpty {
-                let n = Int(rng.next() % 4) + 1
-                try node.apply(Array(rest.prefix(n)))
-                rest = rest.dropFirst(n)
-                // Synchronous work: leave the cooperative threads to other tests between batches.
-                await Task.yield()
-            }
+            try await GovernanceFixture.deliverShuffled(entries, to: node, rng: &rng)
             let state = (try node.digest().hex, node.governance, try node.conflicts().count)
             #expect(state.1.members["CA"]?.status == .active && state.1.members["IL"]?.status == .removed)
             #expect(try node.query("SELECT name FROM facilities WHERE id = 'IL-A'").rows.first?.first?.description == "Facility")
