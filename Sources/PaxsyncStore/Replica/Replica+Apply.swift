@@ -153,10 +153,10 @@ extension Replica {
 
         // 2. Duplicates and equivocation. The log may hold superseded entries at this seq too (§3.5).
         var standing: Row?
-        for logged in try Row.fetchAll(db, sql: """
+        for logged in try Row.fetchAll(db.cachedStatement(sql: """
             SELECT hash, body, signature, EXISTS (SELECT 1 FROM paxsync_superseded s WHERE s.position = l.position) AS superseded
             FROM paxsync_log l WHERE origin = ? AND seq = ?
-            """, arguments: [cs.origin, Int64(cs.seq)]) {
+            """), arguments: [cs.origin, Int64(cs.seq)]) {
             if [UInt8](logged["hash"] as Data) == hash { return .duplicate }
             if !(logged["superseded"] as Bool) { standing = logged }
         }

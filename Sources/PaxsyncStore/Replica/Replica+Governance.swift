@@ -179,16 +179,7 @@ extension Replica {
     /// is a member (added to the roster, or admitted by decision). Returns those applied.
     @discardableResult
     func rejudgeUnknownOrigin(_ db: Database, origin: String, now: UInt64) throws -> [EntryID] {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT id, body, signature FROM paxsync_quarantine WHERE origin = ? AND code = ? ORDER BY seq
-            """, arguments: [origin, PaxsyncError.Code.unknownOrigin.rawValue])
-        var applied: [EntryID] = []
-        for row in rows {
-            try db.execute(sql: "DELETE FROM paxsync_quarantine WHERE id = ?", arguments: [row["id"] as Int64])
-            let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
-            if try applyOne(db, entry: entry, now: now, releaseHeld: true) == .applied { applied.append(entry.id) }
-        }
-        return applied
+        try rejudgeQuarantined(db, origin: origin, code: .unknownOrigin, now: now)
     }
 
     /// Marks which of `origin`'s logged entries count under `state`, and merges
@@ -219,9 +210,15 @@ extension Replica {
             }
             logger.info(cut == nil ? "entry counts again" : "entry cut by decision", metadata: ["entry": "\(id)", "reason": "\(cut ?? "")"])
         }
-        guard !touched.isEmpty else { return }
+        try remerge(db, touched)
+    }
+
+    /// Merges `records` (`"table key"`) again from the events that count, after their
+    /// histories changed outside the apply path (a cut, a superseded branch).
+    func remerge(_ db: Database, _ records: Set<String>) throws {
+        guard !records.isEmpty else { return }
         historyCache.clear()
-        for record in touched.sorted() {
+        for record in records.sorted() {
             let parts = record.split(separator: " ", maxSplits: 1).map(String.init)
             guard parts.count == 2, let table = Schema.table(named: parts[0]) else { continue }
             let events = try loadEvents(db, table: table.name, key: parts[1]).filter(\.counts)
@@ -260,13 +257,7 @@ extension Replica {
         try observeClock(db, cs.hlc)
         logger.info("voided entry appended as evidence; its origin's chain continues", metadata: ["entry": "\(cs.id)"])
         // The origin's entries held behind it are judged now.
-        let held = try Row.fetchAll(db, sql: "SELECT hash, body, signature FROM paxsync_held WHERE origin = ? AND reason_code = ? ORDER BY seq",
-                                    arguments: [cs.origin, HoldReason.originQuarantined.rawValue])
-        for row in held {
-            try db.execute(sql: "DELETE FROM paxsync_held WHERE origin = ? AND hash = ?", arguments: [cs.origin, row["hash"]])
-            let next = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
-            _ = try applyOne(db, entry: next, now: now, releaseHeld: true)
-        }
+        try rejudgeHeld(db, origin: cs.origin, now: now)
         try releaseWaiting(db, on: cs.id, now: now)
         return .applied
     }

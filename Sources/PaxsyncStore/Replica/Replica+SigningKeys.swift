@@ -37,9 +37,16 @@ extension Replica {
     /// signature did not verify: signed with the key the rotation at `seq` installs,
     /// they arrived before it. Returns those now applied.
     func rejudgeAfterRotation(_ db: Database, origin: String, seq: UInt64, now: UInt64) throws -> [EntryID] {
+        try rejudgeQuarantined(db, origin: origin, code: .badSignature, after: seq, now: now)
+    }
+
+    /// Takes `origin`'s entries quarantined with `code` and a seq above `after` out of
+    /// the quarantine and judges them again, in seq order (a failing one goes back in).
+    /// Returns those applied.
+    func rejudgeQuarantined(_ db: Database, origin: String, code: PaxsyncError.Code, after seq: UInt64 = 0, now: UInt64) throws -> [EntryID] {
         let rows = try Row.fetchAll(db, sql: """
             SELECT id, body, signature FROM paxsync_quarantine WHERE origin = ? AND seq > ? AND code = ? ORDER BY seq
-            """, arguments: [origin, Int64(seq), PaxsyncError.Code.badSignature.rawValue])
+            """, arguments: [origin, Int64(seq), code.rawValue])
         var applied: [EntryID] = []
         for row in rows {
             try db.execute(sql: "DELETE FROM paxsync_quarantine WHERE id = ?", arguments: [row["id"] as Int64])

@@ -100,14 +100,8 @@ extension Replica {
     /// Entries held for a dependency on `origin` at or after a decided branch point:
     /// the dependency is met now (§3.5), so they are judged.
     private func releaseDependents(_ db: Database, origin: String, fromSeq: UInt64, now: UInt64) throws {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT origin, seq, hash, body, signature FROM paxsync_held WHERE reason_code = ? AND wait_origin = ? AND wait_seq >= ? ORDER BY hlc
-            """, arguments: [HoldReason.dependency.rawValue, origin, Int64(fromSeq)])
-        for row in rows {
-            try db.execute(sql: "DELETE FROM paxsync_held WHERE origin = ? AND seq = ? AND hash = ?", arguments: [row["origin"], row["seq"], row["hash"]])
-            let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
-            _ = try applyOne(db, entry: entry, now: now, releaseHeld: true)
-        }
+        try rejudgeHeld(db, where: "reason_code = ? AND wait_origin = ? AND wait_seq >= ?",
+                        [HoldReason.dependency.rawValue, origin, Int64(fromSeq)], now: now)
     }
 
     /// The kept entry stands at its seq: a different logged one is superseded with
@@ -133,14 +127,7 @@ extension Replica {
             }
         }
         // Entries of the kept branch that met the other branch's entry at their seq − 1 (chain mismatch).
-        let mismatched = try Row.fetchAll(db, sql: """
-            SELECT id, body, signature FROM paxsync_quarantine WHERE origin = ? AND seq > ? AND code = ? ORDER BY seq
-            """, arguments: [origin, Int64(keep.seq), PaxsyncError.Code.chainMismatch.rawValue])
-        for row in mismatched {
-            try db.execute(sql: "DELETE FROM paxsync_quarantine WHERE id = ?", arguments: [row["id"] as Int64])
-            let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
-            _ = try applyOne(db, entry: entry, now: now, releaseHeld: true)
-        }
+        _ = try rejudgeQuarantined(db, origin: origin, code: .chainMismatch, after: keep.seq, now: now)
         // Entries that arrived on the other branch before the decision, or were rejected as equivocating.
         try rejudgeHeld(db, origin: origin, now: now)
         try releaseDependents(db, origin: origin, fromSeq: keep.seq, now: now)
@@ -160,12 +147,17 @@ extension Replica {
     }
 
     /// Judges again, in seq order, the entries of `origin` held behind a block.
-    private func rejudgeHeld(_ db: Database, origin: String, now: UInt64) throws {
-        let rows = try Row.fetchAll(db, sql: """
-            SELECT seq, hash, body, signature FROM paxsync_held WHERE origin = ? AND reason_code IN (?, ?) ORDER BY seq
-            """, arguments: [origin, HoldReason.originQuarantined.rawValue, HoldReason.originEquivocating.rawValue])
+    func rejudgeHeld(_ db: Database, origin: String, now: UInt64) throws {
+        try rejudgeHeld(db, where: "origin = ? AND reason_code IN (?, ?)",
+                        [origin, HoldReason.originQuarantined.rawValue, HoldReason.originEquivocating.rawValue], now: now)
+    }
+
+    /// Takes the held entries `condition` selects out of the held set and judges them again, in seq order.
+    private func rejudgeHeld(_ db: Database, where condition: String, _ arguments: StatementArguments, now: UInt64) throws {
+        let rows = try Row.fetchAll(db, sql: "SELECT origin, seq, hash, body, signature FROM paxsync_held WHERE \(condition) ORDER BY seq, hlc",
+                                    arguments: arguments)
         for row in rows {
-            try db.execute(sql: "DELETE FROM paxsync_held WHERE origin = ? AND seq = ? AND hash = ?", arguments: [origin, row["seq"], row["hash"]])
+            try db.execute(sql: "DELETE FROM paxsync_held WHERE origin = ? AND seq = ? AND hash = ?", arguments: [row["origin"], row["seq"], row["hash"]])
             let entry = try SignedEntry(body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data))
             _ = try applyOne(db, entry: entry, now: now, releaseHeld: true)
         }
@@ -208,13 +200,7 @@ extension Replica {
         } else {
             try db.execute(sql: "UPDATE paxsync_origins SET last_seq = 0, last_hash = x'', last_hlc = 0 WHERE origin = ?", arguments: [origin])
         }
-        historyCache.clear()
         governanceCache.withLock { $0 = ([:], [:]) }
-        for record in touched.sorted() {
-            let parts = record.split(separator: " ", maxSplits: 1).map(String.init)
-            guard parts.count == 2, let table = Schema.table(named: parts[0]) else { continue }
-            let events = try loadEvents(db, table: table.name, key: parts[1]).filter(\.counts)
-            try materialize(db, Merge.resolve(table: table, key: parts[1], events: events), hadHistory: true)
-        }
+        try remerge(db, touched)
     }
 }
