@@ -21,6 +21,8 @@ struct CLITests {
         ["reserve", "pledge"], ["import"], ["export"], ["query"], ["log", "list"], ["log", "show"], ["log", "verify"],
         ["log", "export"], ["log", "import"], ["replay"], ["digest"], ["conflicts"], ["explain"], ["quarantine"], ["codes"],
         ["ca", "init"], ["ca", "issue"], ["serve"], ["status"], ["peers"], ["backup"],
+        ["member", "propose", "admit"], ["member", "propose", "revoke"], ["member", "approve"], ["proposals"],
+        ["entry", "void"], ["equivocation", "resolve"], ["key", "rotate"], ["key", "new"], ["key", "install"],
     ]
 
     @Test("every command's --help shows an example", arguments: commands)
