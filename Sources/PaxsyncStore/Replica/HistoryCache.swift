@@ -25,9 +25,14 @@ final class HistoryCache: Sendable {
     private struct State {
         var dataVersion: Int64?
         var records: [String: [RecordEvent]] = [:]
+        /// The merge of a kept record's events, once known, when all of them count:
+        /// what `Merge.resolve` gives for them (the apply path adds to it, §13).
+        var merged: [String: ResolvedRecord] = [:]
         var events = 0
         /// A rollback handler is registered for the current transaction.
         var watching = false
+        /// `data_version` was read in the current write transaction (`transaction`).
+        var versionChecked = false
     }
 
     private let state = Mutex(State())
@@ -36,29 +41,62 @@ final class HistoryCache: Sendable {
     /// connection wrote since the cache was filled and that the table holds as
     /// many rows for the record as the cache holds events.
     func events(_ db: Database, table: String, key: String) throws -> [RecordEvent]? {
+        try lookup(db, table: table, key: key)?.events
+    }
+
+    /// The cached history of `table`/`key` and its merge when known (see `events`).
+    func lookup(_ db: Database, table: String, key: String) throws -> (events: [RecordEvent], merged: ResolvedRecord?)? {
         let record = "\(table) \(key)"
-        let version = try Int64.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
-        let cached = state.withLock { s -> [RecordEvent]? in
-            if s.dataVersion != version {
-                s.records.removeAll()
-                s.events = 0
-                s.dataVersion = version
-            }
-            return s.records[record]
+        if !state.withLock({ $0.versionChecked }) { try checkVersion(db) }
+        let cached = state.withLock { s -> (events: [RecordEvent], merged: ResolvedRecord?)? in
+            s.records[record].map { ($0, s.merged[record]) }
         }
         guard let cached else { return nil }
         let rows = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM paxsync_record_changes WHERE tbl = ? AND key = ?"),
                                     arguments: [table, key]) ?? 0
-        guard rows == cached.count else {
+        guard rows == cached.events.count else {
             forget(record)
             return nil
         }
         return cached
     }
 
+    /// Drops everything when another connection committed since the cache was filled.
+    private func checkVersion(_ db: Database) throws {
+        let version = try Int64.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
+        state.withLock { s in
+            if s.dataVersion != version {
+                s.records.removeAll()
+                s.merged.removeAll()
+                s.events = 0
+                s.dataVersion = version
+            }
+        }
+    }
+
+    /// Runs `body`, a part of one write transaction, reading `data_version` once
+    /// for it instead of at every lookup: no other connection commits while this
+    /// one holds the write lock. Lookups outside such a body read it each time.
+    func transaction<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try checkVersion(db)
+        state.withLock { $0.versionChecked = true }
+        defer { state.withLock { $0.versionChecked = false } }
+        return try body()
+    }
+
     private func forget(_ record: String) {
         state.withLock { s in
             if let dropped = s.records.removeValue(forKey: record) { s.events -= dropped.count }
+            s.merged[record] = nil
+        }
+    }
+
+    /// Keeps the merge of a kept record's events, all of which count, right after
+    /// the apply path materialized it.
+    func merged(_ record: String, _ resolved: ResolvedRecord) {
+        state.withLock { s in
+            guard s.records[record] != nil else { return }
+            s.merged[record] = resolved
         }
     }
 
@@ -69,10 +107,12 @@ final class HistoryCache: Sendable {
             let delta = events.count - (s.records[record]?.count ?? 0)
             if s.events + delta > Self.maxEvents {
                 s.records.removeAll()
+                s.merged.removeAll()
                 s.events = 0
             }
             s.events += events.count - (s.records[record]?.count ?? 0)
             s.records[record] = events
+            s.merged[record] = nil
         }
     }
 
@@ -85,6 +125,7 @@ final class HistoryCache: Sendable {
             var index = s.records[record]!.count
             while index > 0, Self.precedes(event, s.records[record]![index - 1]) { index -= 1 }
             s.records[record]!.insert(event, at: index)
+            s.merged[record] = nil
             s.events += 1
             defer { s.watching = true }
             return !s.watching
@@ -100,6 +141,7 @@ final class HistoryCache: Sendable {
     func clear() {
         state.withLock { s in
             s.records.removeAll()
+            s.merged.removeAll()
             s.events = 0
             s.dataVersion = nil
             s.watching = false

@@ -47,12 +47,14 @@ extension Replica {
         guard !configuration.readOnly else { throw PaxsyncError(.usage, "the replica is open read-only", subject: path) }
         let now = clock.nowMilliseconds()
         return try writer.write { db in
-            var outcomes: [ApplyOutcome] = []
-            outcomes.reserveCapacity(entries.count)
-            for entry in entries {
-                outcomes.append(try applyOne(db, entry: entry, now: now, releaseHeld: true))
+            try historyCache.transaction(db) {
+                var outcomes: [ApplyOutcome] = []
+                outcomes.reserveCapacity(entries.count)
+                for entry in entries {
+                    outcomes.append(try applyOne(db, entry: entry, now: now, releaseHeld: true))
+                }
+                return outcomes
             }
-            return outcomes
         }
     }
 
@@ -168,13 +170,13 @@ extension Replica {
             return try equivocation(db, entry: entry, otherHash: [UInt8](logged["hash"] as Data), otherBody: logged["body"],
                                     otherSignature: logged["signature"], now: now)
         }
-        for held in try Row.fetchAll(db, sql: "SELECT hash, body, signature FROM paxsync_held WHERE origin = ? AND seq = ?",
+        for held in try Row.fetchAll(db.cachedStatement(sql: "SELECT hash, body, signature FROM paxsync_held WHERE origin = ? AND seq = ?"),
                                      arguments: [cs.origin, Int64(cs.seq)]) {
             let heldHash = [UInt8](held["hash"] as Data)
             if heldHash == hash { return .duplicate }
             return try equivocation(db, entry: entry, otherHash: heldHash, otherBody: held["body"], otherSignature: held["signature"], now: now)
         }
-        if try Bool.fetchOne(db, sql: "SELECT 1 FROM paxsync_quarantine WHERE hash = ? AND signature = ?",
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM paxsync_quarantine WHERE hash = ? AND signature = ?"),
                              arguments: [Data(hash), Data(entry.signature)]) ?? false {
             return .duplicate
         }
@@ -182,7 +184,7 @@ extension Replica {
         do {
             // 3. Things that may become true later: hold, don't judge.
             if let why = EntryRules.unsupportedVersion(cs, schemaVersion: configuration.schemaVersion) { throw Hold(code: .version, reason: why) }
-            let head = try Row.fetchOne(db, sql: "SELECT last_seq, last_hash, status, status_reason, status_entry FROM paxsync_origins WHERE origin = ?",
+            let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT last_seq, last_hash, status, status_reason, status_entry FROM paxsync_origins WHERE origin = ?"),
                                         arguments: [cs.origin])
             // A block holds the entries from the one that caused it on (an equivocation can be
             // found among held entries, before the chain reaches the entries below it).
@@ -197,7 +199,8 @@ extension Replica {
                            waitOrigin: cs.origin, waitSeq: cs.seq - 1)
             }
             for (origin, seq) in cs.deps.sorted(by: { $0.key < $1.key }) {
-                let have = UInt64(try Int64.fetchOne(db, sql: "SELECT last_seq FROM paxsync_origins WHERE origin = ?", arguments: [origin]) ?? 0)
+                let have = UInt64(try Int64.fetchOne(db.cachedStatement(sql: "SELECT last_seq FROM paxsync_origins WHERE origin = ?"),
+                                                     arguments: [origin]) ?? 0)
                 if have < seq, !governance.dependsOnSupersededBranch(origin: origin, seq: seq) {
                     throw Hold(code: .dependency, reason: "waiting for \(origin):\(seq), which \(cs.origin) had applied",
                                waitOrigin: origin, waitSeq: seq)
@@ -221,10 +224,18 @@ extension Replica {
                 return try quarantine(db, entry: entry, error: error, blocks: true, now: now)
             }
             var history: [String: [RecordEvent]] = [:]
+            // Records as merged before this entry, where known (the writer's or the cache's).
+            var merged = preresolved
             do {
                 try EntryRules.checkStructure(cs, members: memberIDs)
                 for change in cs.changes {
-                    history[change.recordName] = try preloaded[change.recordName] ?? loadHistory(db, table: change.table, key: change.key)
+                    if let events = preloaded[change.recordName] {
+                        history[change.recordName] = events
+                    } else {
+                        let loaded = try loadHistoryMerged(db, table: change.table, key: change.key)
+                        history[change.recordName] = loaded.events
+                        if let known = loaded.merged { merged[change.recordName] = known }
+                    }
                 }
                 try EntryRules.checkAuthorizationAndState(cs) { (table, key) throws(PaxsyncError) in
                     if let resolved = preresolved["\(table.name) \(key)"] { return resolved }
@@ -266,8 +277,15 @@ extension Replica {
                 historyCache.inserted(db, change.recordName, event)
                 guard cut == nil else { continue }
                 let table = Schema.table(named: change.table)!
-                let counted = prior.allSatisfy(\.counts) ? prior + [event] : prior.filter(\.counts) + [event]
-                let resolved = Merge.resolve(table: table, key: change.key, events: counted)
+                let resolved: ResolvedRecord
+                if prior.allSatisfy(\.counts) {
+                    // Added to the record as merged before, where that gives the same result (§13).
+                    resolved = Merge.adding(event, to: merged[change.recordName], table: table, key: change.key, history: prior)
+                        ?? Merge.resolve(table: table, key: change.key, events: prior + [event])
+                    historyCache.merged(change.recordName, resolved)
+                } else {
+                    resolved = Merge.resolve(table: table, key: change.key, events: prior.filter(\.counts) + [event])
+                }
                 try materialize(db, resolved, hadHistory: !prior.isEmpty)
             }
             try recordRotation(db, cs)
@@ -386,10 +404,15 @@ extension Replica {
     /// All applied row changes of one record.
     /// `loadEvents` for the write path, through the history cache.
     func loadHistory(_ db: Database, table: String, key: String) throws -> [RecordEvent] {
-        if let cached = try historyCache.events(db, table: table, key: key) { return cached }
+        try loadHistoryMerged(db, table: table, key: key).events
+    }
+
+    /// A record's history through the history cache, and the record as merged from it when the cache knows.
+    func loadHistoryMerged(_ db: Database, table: String, key: String) throws -> (events: [RecordEvent], merged: ResolvedRecord?) {
+        if let cached = try historyCache.lookup(db, table: table, key: key) { return cached }
         let events = try loadEvents(db, table: table, key: key)
         historyCache.store("\(table) \(key)", events)
-        return events
+        return (events, nil)
     }
 
     func loadEvents(_ db: Database, table: String, key: String) throws -> [RecordEvent] {
@@ -414,9 +437,10 @@ extension Replica {
             var values: [DatabaseValue] = parts.map { $0.databaseValue }
             if let derived = table.derivedValue(ofKeyParts: parts) { values.append(derived.databaseValue) }
             for field in table.fields { values.append((record.fields[field.name]?.value ?? .null).databaseValue) }
-            try db.cachedStatement(sql: SQL.upsert[table.name]!).execute(arguments: StatementArguments(values))
+            // Existentials, not `[DatabaseValue]`: GRDB maps the latter with a key path built per call.
+            try db.cachedStatement(sql: SQL.upsert[table.name]!).execute(arguments: StatementArguments(values.map { $0 as (any DatabaseValueConvertible)? }))
         } else if hadHistory {
-            try db.cachedStatement(sql: SQL.delete[table.name]!).execute(arguments: StatementArguments(parts))
+            try db.cachedStatement(sql: SQL.delete[table.name]!).execute(arguments: StatementArguments(parts.map { $0 as (any DatabaseValueConvertible)? }))
         }
         if hadHistory {
             try db.cachedStatement(sql: "DELETE FROM paxsync_conflicts WHERE tbl = ? AND key = ?")
@@ -443,7 +467,7 @@ extension Replica {
 
     /// Ticks the node's hybrid logical clock for a local write.
     func tickClock(_ db: Database, now: UInt64) throws -> HLC {
-        let last = try Int64.fetchOne(db, sql: "SELECT value FROM paxsync_node WHERE name = 'hlc'") ?? 0
+        let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM paxsync_node WHERE name = 'hlc'")) ?? 0
         var hlc = HybridLogicalClock(last: HLC(rawValue: UInt64(bitPattern: last)))
         let time = hlc.tick(now: now)
         try observeClock(db, time)

@@ -81,7 +81,7 @@ extension Replica {
     public func applyPrepared(_ batch: PreparedBatch, quarantineBudget: Int = .max) async throws -> BatchResult {
         guard !configuration.readOnly else { throw PaxsyncError(.usage, "the replica is open read-only", subject: path) }
         let now = clock.nowMilliseconds()
-        return try await writer.write { db in
+        return try await writer.write { db in try self.historyCache.transaction(db) {
             var result = BatchResult()
             for (index, item) in batch.items.enumerated() {
                 if result.quarantined >= quarantineBudget {
@@ -113,7 +113,7 @@ extension Replica {
                 }
             }
             return result
-        }
+        } }
     }
 
     /// Up to `limit` logged entries after a log position, in log order.

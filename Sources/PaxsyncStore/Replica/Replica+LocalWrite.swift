@@ -78,7 +78,7 @@ extension Replica {
         guard !configuration.readOnly else { throw PaxsyncError(.usage, "the replica is open read-only", subject: path) }
         guard let signingKey else { throw PaxsyncError(.usage, "local writes need the node's signing key", subject: nodeID) }
         let now = clock.nowMilliseconds()
-        return try writer.write { db in
+        return try writer.write { db in try historyCache.transaction(db) {
             try Self.checkLocalWritesAllowed(db, nodeID: nodeID)
             var result = StreamResult()
             var ended = false
@@ -108,7 +108,7 @@ extension Replica {
                 if taken > 0 { progress?(result.intents) }
             }
             return result
-        }
+        } }
     }
 
     func signAndApply(_ db: Database, changes: [RowChange], note: String, key: NodeSigningKey, now: UInt64,
@@ -123,7 +123,8 @@ extension Replica {
         case .removed?: throw PaxsyncError(.unauthorized, "this node's member was removed from the coalition by decision", subject: nodeID)
         case nil: throw PaxsyncError(.unauthorized, "this node's member is not admitted yet: it writes once a quorum admits it (`paxsync member propose admit` on a member's node)", subject: nodeID)
         }
-        let head = try Row.fetchOne(db, sql: "SELECT last_seq, last_hash, status FROM paxsync_origins WHERE origin = ?", arguments: [nodeID])
+        let head = try Row.fetchOne(db.cachedStatement(sql: "SELECT last_seq, last_hash, status FROM paxsync_origins WHERE origin = ?"),
+                                    arguments: [nodeID])
         if let head, (head["status"] as String) != "ok" {
             throw PaxsyncError(.invalidState, "this node's own chain is blocked (\(head["status"] as String)); see `paxsync quarantine`", subject: nodeID)
         }
@@ -165,8 +166,9 @@ extension Replica {
         let subject = intent.recordName
         func fail(_ code: PaxsyncError.Code, _ message: String) -> PaxsyncError { PaxsyncError(code, message, subject: subject) }
         _ = try table.parseKey(intent.key)
-        let events = try loadHistory(db, table: table.name, key: intent.key)
-        let current = Merge.resolve(table: table, key: intent.key, events: events)
+        let (events, merged) = try loadHistoryMerged(db, table: table.name, key: intent.key)
+        // The cache's merge is of events that all count, so it is the state they resolve to.
+        let current = merged ?? Merge.resolve(table: table, key: intent.key, events: events)
         histories.events[intent.recordName] = events
         histories.resolved[intent.recordName] = current
 

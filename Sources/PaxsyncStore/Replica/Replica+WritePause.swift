@@ -32,7 +32,7 @@ extension Replica {
 
     static func localWritePause(_ db: Database) throws -> LocalWritePause? {
         var values: [String: DatabaseValue] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT name, value FROM paxsync_node WHERE name LIKE 'write_pause_%'") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT name, value FROM paxsync_node WHERE name LIKE 'write_pause_%'")) {
             values[row["name"]] = row["value"]
         }
         guard let reason = values["write_pause_reason"].flatMap(String.fromDatabaseValue) else { return nil }

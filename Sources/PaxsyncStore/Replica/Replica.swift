@@ -230,7 +230,7 @@ public final class Replica: Sendable {
 
     static func versionVector(_ db: Database) throws -> [String: UInt64] {
         var vv: [String: UInt64] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT origin, last_seq FROM paxsync_origins") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT origin, last_seq FROM paxsync_origins")) {
             vv[row["origin"]] = UInt64(row["last_seq"] as Int64)
         }
         return vv
