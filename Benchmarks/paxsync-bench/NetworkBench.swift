@@ -140,6 +140,7 @@ func latencyBench(writes: Int, wake: Bool = true) throws {
 
         measurement                                  median      p99       max
         write → visible on another node           \(String(format: "%7.1f ms %7.1f ms %7.1f ms", percentile(0.5), percentile(0.99), samples.last!))
+          the wake request alone (admin socket)   \(String(format: "%7.1f ms %7.1f ms %7.1f ms", PaxsyncBench.percentile(rig.wakes, 0.5), PaxsyncBench.percentile(rig.wakes, 0.99), rig.wakes.last!))
         local durable commit alone (baseline)     \(String(format: "%7.1f ms %7.1f ms %7.1f ms", commitSamples[commitSamples.count / 2], commitSamples[min(commitSamples.count - 1, Int(Double(commitSamples.count) * 0.99))], commitSamples.last!))
         """)
 }
@@ -160,6 +161,8 @@ struct LatencyRig {
     let readers: [String: Replica]
     /// Writes measured so far: each write gets a new quantity, and the rotation goes on.
     private var done = 0
+    /// Milliseconds from each commit of the last `measure` to its wake request answered, ascending.
+    private(set) var wakes: [Double] = []
 
     /// Starts `ids`' daemons and waits until each holds every node's facility.
     init(_ coalition: LocalCoalition, _ ids: [String]) throws {
@@ -180,6 +183,7 @@ struct LatencyRig {
     /// does. Returns the samples in ascending order.
     mutating func measure(_ count: Int, label: String, wake: Bool = true) throws -> [Double] {
         var samples: [Double] = []
+        wakes = []
         for i in 0..<count {
             let n = done + i
             let writer = ids[n % ids.count]
@@ -187,7 +191,9 @@ struct LatencyRig {
             let kg = Int64(1_000_000 + n)
             let began = DispatchTime.now().uptimeNanoseconds
             _ = try writers[writer]!.commit([Records.stock("\(writer)-LAT", "Li", "ore", kg: kg)])
+            let committed = DispatchTime.now().uptimeNanoseconds
             if wake { _ = try? AdminClient.request(coalition.dataDir(writer) + "/admin.sock", AdminClient.wake) }
+            wakes.append(Double(DispatchTime.now().uptimeNanoseconds - committed) / 1e6)
             try waitUntil("write \(n) from \(writer) visible at \(reader) (\(label))", timeout: 60, poll: 0.001) {
                 try readers[reader]!.read { db in
                     try Int64.fetchOne(db, sql: "SELECT quantity_kg FROM stocks WHERE facility_id = ? AND mineral = 'Li' AND form = 'ore'",
@@ -198,6 +204,7 @@ struct LatencyRig {
             if i % 20 == 0 { progress("\(label): \(i + 1)/\(count) writes") }
         }
         done += count
+        wakes.sort()
         return samples.sorted()
     }
 }

@@ -9,7 +9,7 @@ public struct Stamp: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     public static func < (a: Stamp, b: Stamp) -> Bool {
-        a.hlc != b.hlc ? a.hlc < b.hlc : Array(a.origin.utf8).lexicographicallyPrecedes(Array(b.origin.utf8))
+        a.hlc != b.hlc ? a.hlc < b.hlc : a.origin.utf8.lexicographicallyPrecedes(b.origin.utf8)
     }
 
     /// `1732861234567.3@AU`.

@@ -151,7 +151,7 @@ final class HistoryCache: Sendable {
     /// The order of `paxsync_record_changes` rows of one record: origin (as
     /// SQLite compares text, byte by byte), then seq.
     static func precedes(_ a: RecordEvent, _ b: RecordEvent) -> Bool {
-        if a.entry.origin != b.entry.origin { return Array(a.entry.origin.utf8).lexicographicallyPrecedes(b.entry.origin.utf8) }
+        if a.entry.origin != b.entry.origin { return a.entry.origin.utf8.lexicographicallyPrecedes(b.entry.origin.utf8) }
         return a.entry.seq < b.entry.seq
     }
 }
