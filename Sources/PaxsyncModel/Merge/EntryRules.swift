@@ -136,11 +136,13 @@ public enum EntryRules {
     public static func checkAuthorizationAndState(_ cs: ChangeSet, past: CausalPastLookup) throws(PaxsyncError) {
         for change in cs.changes {
             let table = Schema.table(named: change.table)!
-            let parts = (try? table.parseKey(change.key)) ?? []
+            // checkStructure parsed and checked the key; the count is checked again, cheaply.
+            let parts = table.splitKey(change.key)
             let subject = "\(cs.id) \(change.recordName)"
             func fail(_ code: PaxsyncError.Code, _ message: String) -> PaxsyncError {
                 PaxsyncError(code, message, subject: subject)
             }
+            guard parts.count == table.key.count else { throw fail(.invalidKey, "a \(table.name) key has \(table.key.count) part(s)") }
             let owner = table.owner(ofKeyParts: parts)
             let record = try past(table, change.key)
 

@@ -25,10 +25,11 @@ extension Merge {
             fields.reserveCapacity(change.fields.count)
             for spec in table.fields {
                 guard let field = change.fields.first(where: { $0.name == spec.name }) else { continue }
-                let write = [Write(event: event, field: field)]
                 // One write: it wins and loses to nothing, by either rule.
                 fields[spec.name] = spec.rule == .shipmentStatus
-                    ? resolveStatus(write, since: event.stamp).0 : resolveLastWriterWins(write).0
+                    ? resolveStatus([Write(event: event, field: field)], since: event.stamp).0
+                    : ResolvedField(value: field.value, stamp: event.stamp, entry: event.entry, version: event.stamp,
+                                    decision: .lastWriterWins)
             }
             return ResolvedRecord(table: table, key: key, state: .live, createdBy: event.entry, deletedBy: nil,
                                   fields: fields, conflicts: [], version: event.stamp)

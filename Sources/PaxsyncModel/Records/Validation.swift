@@ -113,6 +113,12 @@ extension TableSpec {
     /// Joins key parts into the canonical key.
     public func makeKey(_ parts: [String]) -> String { parts.joined(separator: "/") }
 
+    /// The parts of a key already checked by `parseKey` (an entry's, once its
+    /// structure was judged; a stored record's), split without checking them again.
+    public func splitKey(_ key: String) -> [String] {
+        key.utf8.split(separator: 47, omittingEmptySubsequences: false).map { String(Substring($0)) }
+    }
+
     /// The member that owns the record: the namespace of its first key part
     /// (a facility's, a stock's facility's, a shipment's), or the member a key
     /// column names (a pledge's).

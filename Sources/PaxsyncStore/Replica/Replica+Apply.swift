@@ -432,15 +432,20 @@ extension Replica {
     /// Writes a record's merged state into its shared-record table and its conflicts.
     func materialize(_ db: Database, _ record: ResolvedRecord, hadHistory: Bool) throws {
         let table = record.table
-        let parts = try table.parseKey(record.key)
+        // Keys reach here checked: an entry's by its verdict, a stored record's when it was applied.
+        let parts = table.splitKey(record.key)
+        guard parts.count == table.key.count else {
+            throw PaxsyncError(.storage, "a \(table.name) key has \(table.key.count) part(s)", subject: "\(table.name) \(record.key)")
+        }
         if record.state == .live {
-            var values: [DatabaseValue] = parts.map { $0.databaseValue }
-            if let derived = table.derivedValue(ofKeyParts: parts) { values.append(derived.databaseValue) }
-            for field in table.fields { values.append((record.fields[field.name]?.value ?? .null).databaseValue) }
-            // Existentials, not `[DatabaseValue]`: GRDB maps the latter with a key path built per call.
-            try db.cachedStatement(sql: SQL.upsert[table.name]!).execute(arguments: StatementArguments(values.map { $0 as (any DatabaseValueConvertible)? }))
+            // Plain values, not `[DatabaseValue]`: GRDB maps the latter with a key path built per call.
+            var values: [(any DatabaseValueConvertible)?] = parts
+            values.reserveCapacity(parts.count + 1 + table.fields.count)
+            if let derived = table.derivedValue(ofKeyParts: parts) { values.append(derived.storable) }
+            for field in table.fields { values.append(record.fields[field.name]?.value.storable) }
+            try db.cachedStatement(sql: SQL.upsert[table.name]!).execute(arguments: StatementArguments(values))
         } else if hadHistory {
-            try db.cachedStatement(sql: SQL.delete[table.name]!).execute(arguments: StatementArguments(parts.map { $0 as (any DatabaseValueConvertible)? }))
+            try db.cachedStatement(sql: SQL.delete[table.name]!).execute(arguments: StatementArguments(parts))
         }
         if hadHistory {
             try db.cachedStatement(sql: "DELETE FROM paxsync_conflicts WHERE tbl = ? AND key = ?")

@@ -247,6 +247,16 @@ public struct SystemClock: PhysicalClock {
 }
 
 extension FieldValue {
+    /// The value as GRDB binds it; nil for SQL NULL.
+    var storable: (any DatabaseValueConvertible)? {
+        switch self {
+        case .null: nil
+        case .integer(let i): i
+        case .real(let d): d
+        case .text(let s): s
+        }
+    }
+
     var databaseValue: DatabaseValue {
         switch self {
         case .null: .null

@@ -91,3 +91,21 @@ struct SchemaTests {
         }
     }
 }
+
+@Suite("Record keys: the apply path's split")
+struct KeySplitTests {
+    @Test("splitKey gives the parts parseKey checked, for every table, empty parts included")
+    func splitMatchesParse() throws {
+        let keys: [(TableSpec, String)] = [
+            (Schema.facilities, "AU-MTWELD"), (Schema.stocks, "AU-MTWELD/Li/ore"), (Schema.shipments, "JP-SHP-0001"),
+            (Schema.reservePledges, "RES-2026/Nd/KR"),
+        ]
+        for (table, key) in keys {
+            let parsed = try table.parseKey(key)
+            #expect(table.splitKey(key) == parsed, "\(table.name) \(key)")
+            #expect(table.makeKey(table.splitKey(key)) == key)
+        }
+        #expect(Schema.stocks.splitKey("AU-X//ore") == ["AU-X", "", "ore"])
+        #expect(Schema.stocks.splitKey("é/ü/") == ["é", "ü", ""])
+    }
+}
