@@ -123,7 +123,11 @@ func latencyBench(writes: Int, wake: Bool = true) throws {
     let coalition = try LocalCoalition(base: dir.file("coalition"),
                                        members: ids.map { .init(id: $0, country: $0, name: $0) }, executable: executable)
     var rig = try LatencyRig(coalition, ids)
+    func daemonCPU() -> Double { ids.reduce(0) { $0 + (coalition.pid($1).flatMap { cpuSeconds(pid: $0) } ?? 0) } }
+    let cpuBefore = daemonCPU(), wallBefore = DispatchTime.now().uptimeNanoseconds
     let samples = try rig.measure(writes, label: "latency", wake: wake)
+    let daemonMilliseconds = (daemonCPU() - cpuBefore) * 1000 / Double(writes)
+    let wallMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - wallBefore) / 1e6 / Double(writes)
     FileHandle.standardError.write(Data("\n".utf8))
     coalition.stopAll()
     func percentile(_ q: Double) -> Double { PaxsyncBench.percentile(samples, q) }
@@ -142,6 +146,7 @@ func latencyBench(writes: Int, wake: Bool = true) throws {
         write → visible on another node           \(String(format: "%7.1f ms %7.1f ms %7.1f ms", percentile(0.5), percentile(0.99), samples.last!))
           the wake request alone (admin socket)   \(String(format: "%7.1f ms %7.1f ms %7.1f ms", PaxsyncBench.percentile(rig.wakes, 0.5), PaxsyncBench.percentile(rig.wakes, 0.99), rig.wakes.last!))
         local durable commit alone (baseline)     \(String(format: "%7.1f ms %7.1f ms %7.1f ms", commitSamples[commitSamples.count / 2], commitSamples[min(commitSamples.count - 1, Int(Double(commitSamples.count) * 0.99))], commitSamples.last!))
+        CPU of the 5 daemons per write            \(String(format: "%7.1f ms", daemonMilliseconds)) (2 cores; \(String(format: "%.1f", wallMilliseconds)) ms of wall time per write)
         """)
 }
 

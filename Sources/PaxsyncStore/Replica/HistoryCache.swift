@@ -9,12 +9,15 @@ import Synchronization
 /// Only the writer connection uses it, inside write transactions. It holds
 /// what the database holds: an event is added right after its row is inserted;
 /// a rollback drops everything; and so does a commit by any other connection
-/// (another process's write), which SQLite's `data_version` reveals. A commit
-/// that fails (a full disk) may roll back without telling anyone, so every
-/// hit is also checked against the number of the record's rows: this
-/// connection's inserts all reach the cache, so an event of a transaction that
-/// never committed makes the cache hold more than the table, and the record is
-/// read again (the chaos suite's full disk found that). Records
+/// that changed or removed stored events (a cut, a superseded branch), which
+/// SQLite's `data_version` and the replica's `history_generation` reveal. Every
+/// hit is checked against the number of the record's rows: another process's
+/// write (the CLI beside the daemon) only adds rows, which makes the table hold
+/// more than the cache; and a commit that fails (a full disk) may roll back
+/// without telling anyone, but this connection's inserts all reach the cache,
+/// so an event of a transaction that never committed makes the cache hold more
+/// than the table (the chaos suite's full disk found that). Either way the
+/// record is read again. Records
 /// with fewer than `minEvents` events are not kept (decoding them is cheap, and
 /// a catch-up of a million new records would fill memory), and the whole cache
 /// is dropped once it would exceed `maxEvents`.
@@ -33,6 +36,8 @@ final class HistoryCache: Sendable {
         var watching = false
         /// `data_version` was read in the current write transaction (`transaction`).
         var versionChecked = false
+        /// `history_generation` when the cache was last filled or checked.
+        var generation: Int64?
     }
 
     private let state = Mutex(State())
@@ -61,17 +66,37 @@ final class HistoryCache: Sendable {
         return cached
     }
 
-    /// Drops everything when another connection committed since the cache was filled.
+    /// When another connection committed since the cache was filled: drops
+    /// everything if that commit changed or removed stored events (a cut, a
+    /// superseded branch: `remerge` counts them in `history_generation`). Events
+    /// it only added (another process's write, the CLI beside the daemon) show in
+    /// the per-record row count at the next lookup of that record.
     private func checkVersion(_ db: Database) throws {
         let version = try Int64.fetchOne(db.cachedStatement(sql: "PRAGMA data_version")) ?? 0
+        guard state.withLock({ $0.dataVersion != version }) else { return }
+        let generation = try Self.generation(db)
         state.withLock { s in
-            if s.dataVersion != version {
+            if s.generation != generation {
                 s.records.removeAll()
                 s.merged.removeAll()
                 s.events = 0
-                s.dataVersion = version
+                s.generation = generation
             }
+            s.dataVersion = version
         }
+    }
+
+    /// How many times stored events were changed or removed (not added) in this replica.
+    static func generation(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM paxsync_node WHERE name = 'history_generation'")) ?? 0
+    }
+
+    /// Counts a change or removal of stored events, in the transaction that makes it.
+    static func bumpGeneration(_ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO paxsync_node(name, value) VALUES ('history_generation', 1)
+            ON CONFLICT(name) DO UPDATE SET value = value + 1
+            """)
     }
 
     /// Runs `body`, a part of one write transaction, reading `data_version` once
@@ -144,6 +169,7 @@ final class HistoryCache: Sendable {
             s.merged.removeAll()
             s.events = 0
             s.dataVersion = nil
+            s.generation = nil
             s.watching = false
         }
     }

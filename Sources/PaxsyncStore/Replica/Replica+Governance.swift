@@ -217,6 +217,8 @@ extension Replica {
     /// histories changed outside the apply path (a cut, a superseded branch).
     func remerge(_ db: Database, _ records: Set<String>) throws {
         guard !records.isEmpty else { return }
+        // Other connections' caches drop their histories at their next write (HistoryCache).
+        try HistoryCache.bumpGeneration(db)
         historyCache.clear()
         for record in records.sorted() {
             let parts = record.split(separator: " ", maxSplits: 1).map(String.init)

@@ -45,6 +45,36 @@ struct HistoryCacheTests {
         try expectSameAsFresh(au)
     }
 
+    @Test("another connection's write keeps the other records' histories; a change to stored events drops them all")
+    func otherConnectionKeepsOrDrops() throws {
+        let au = try coalition.replica("AU", in: dir)
+        try au.commit([Records.facility("AU-MTWELD")])
+        for kg in 1...3 {
+            try au.commit([Records.stock("AU-MTWELD", "Nd", kg: Int64(kg))])
+            try au.commit([Records.stock("AU-MTWELD", "Li", kg: Int64(kg))])
+        }
+        let nd = Schema.stocks.makeKey(["AU-MTWELD", "Nd", "oxide"]), li = Schema.stocks.makeKey(["AU-MTWELD", "Li", "oxide"])
+        func cached(_ key: String) throws -> (events: [RecordEvent], merged: ResolvedRecord?)? {
+            try au.writer.write { db in try au.historyCache.transaction(db) { try au.historyCache.lookup(db, table: "stocks", key: key) } }
+        }
+        #expect(try cached(li)?.merged != nil, "AU's own writes keep Li's history and its merge")
+        let other = try Replica(path: au.path, nodeID: "AU", roster: coalition.roster, signingKey: coalition.keys["AU"],
+                                clock: ManualClock(milliseconds: TestTime.start))
+        // Another process adds an event to Nd: Li's history stays cached, Nd's is read again.
+        try other.commit([Records.stock("AU-MTWELD", "Nd", kg: 4)])
+        #expect(try cached(li)?.events.count == 3)
+        #expect(try cached(nd) == nil, "Nd has a row the cache lacks")
+        // Another process changes a stored event (what a cut does, then merges again): nothing stays.
+        try other.writer.write { db in
+            try db.execute(sql: "UPDATE paxsync_record_changes SET counts = 0 WHERE tbl = 'stocks' AND key = ? AND seq = 7", arguments: [li])
+            try other.remerge(db, ["stocks \(li)"])
+        }
+        #expect(try cached(li) == nil, "the changed events are read again, not taken from the cache")
+        let reread = try au.writer.write { db in try au.loadHistoryMerged(db, table: "stocks", key: li) }
+        #expect(reread.events.map(\.counts) == [true, true, false])
+        #expect(try au.query("SELECT quantity_kg FROM stocks WHERE mineral = 'Li'").rows == [[.integer(2)]])
+    }
+
     @Test("a transaction rolled back leaves no trace in what the next write reads")
     func rollback() throws {
         let au = try coalition.replica("AU", in: dir)
