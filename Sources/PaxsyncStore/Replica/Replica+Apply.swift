@@ -228,9 +228,13 @@ extension Replica {
             var merged = preresolved
             do {
                 try EntryRules.checkStructure(cs, members: memberIDs)
+                // A batch of records (a catch-up, an import) asks once which have a history at all.
+                let stored = preloaded.isEmpty && cs.changes.count >= 8 ? try recordsWithHistory(db, cs.changes) : nil
                 for change in cs.changes {
                     if let events = preloaded[change.recordName] {
                         history[change.recordName] = events
+                    } else if let stored, !stored.contains(change.recordName) {
+                        history[change.recordName] = []
                     } else {
                         let loaded = try loadHistoryMerged(db, table: change.table, key: change.key)
                         history[change.recordName] = loaded.events
@@ -413,6 +417,33 @@ extension Replica {
         let events = try loadEvents(db, table: table, key: key)
         historyCache.store("\(table) \(key)", events)
         return (events, nil)
+    }
+
+    /// Which of the records `changes` touch have stored events, as `"table key"`:
+    /// one query per table instead of one per record.
+    func recordsWithHistory(_ db: Database, _ changes: [RowChange]) throws -> Set<String> {
+        var found = Set<String>()
+        for (table, keys) in Dictionary(grouping: changes.map { ($0.table, $0.key) }, by: \.0) {
+            // At most 512 keys per statement, far below SQLite's limit on bound values, whatever an entry
+            // holds; the list is padded to a power of two so few statements are prepared and cached.
+            var start = 0
+            while start < keys.count {
+                let chunk = keys[start..<min(start + 512, keys.count)]
+                start += chunk.count
+                var width = 8
+                while width < chunk.count { width *= 2 }
+                let sql = "SELECT DISTINCT key FROM paxsync_record_changes WHERE tbl = ? AND key IN ("
+                    + repeatElement("?", count: width).joined(separator: ", ") + ")"
+                var arguments: [(any DatabaseValueConvertible)?] = [table]
+                arguments.reserveCapacity(width + 1)
+                for (_, key) in chunk { arguments.append(key) }
+                for _ in chunk.count..<width { arguments.append(chunk.first!.1) }
+                for key in try String.fetchAll(db.cachedStatement(sql: sql), arguments: StatementArguments(arguments)) {
+                    found.insert("\(table) \(key)")
+                }
+            }
+        }
+        return found
     }
 
     func loadEvents(_ db: Database, table: String, key: String) throws -> [RecordEvent] {

@@ -31,6 +31,25 @@ struct ApplyPathTests {
         #expect(try au.query("SELECT quantity_kg FROM stocks").rows == [[.integer(1000)]])
     }
 
+    @Test("large change sets mixing new records and records with a history apply as on the writer (one history query per table)")
+    func largeMixedChangeSets() throws {
+        let au = try coalition.replica("AU", in: dir)
+        let facilities = (0..<120).map { "AU-F\($0)" }
+        try au.commit(facilities.map { Records.facility($0) })
+        func stocks(_ range: Range<Int>, kg: Int64) -> [WriteIntent] {
+            range.map { i in Records.stock(facilities[i % 120], ["Li", "Nd", "Co", "Ni", "Cu"][i / 120 % 5], CodeLists.forms[i / 600], kg: kg + Int64(i)) }
+        }
+        try au.commit(stocks(0..<700, kg: 1000))                    // 700 new records: two statements of 512 and 188 keys
+        try au.commit(stocks(350..<1050, kg: 5000))                 // 350 updates of existing records, 350 new ones
+        try au.commit(stocks(0..<20, kg: 9000) + [Records.facility("AU-G1")])  // two tables in one change set
+        let jp = try coalition.replica("JP", in: dir)
+        #expect(try jp.apply(try au.allEntries()).allSatisfy { $0 == .applied })
+        #expect(try jp.digest() == au.digest())
+        #expect(try jp.query("SELECT COUNT(*), SUM(quantity_kg) FROM stocks").rows == au.query("SELECT COUNT(*), SUM(quantity_kg) FROM stocks").rows)
+        #expect(try jp.query("SELECT quantity_kg FROM stocks WHERE facility_id = 'AU-F10' AND mineral = 'Li' AND form = 'ore'").rows
+                == [[.integer(9010)]])
+    }
+
     @Test("a peer applies the entries and reaches the same digest; applying again is a no-op")
     func peerApplyAndDuplicates() throws {
         let (au, entries) = try auWithTwoEntries()
