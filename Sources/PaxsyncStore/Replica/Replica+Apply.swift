@@ -422,8 +422,13 @@ extension Replica {
     /// Which of the records `changes` touch have stored events, as `"table key"`:
     /// one query per table instead of one per record.
     func recordsWithHistory(_ db: Database, _ changes: [RowChange]) throws -> Set<String> {
+        try recordsWithHistory(db, records: changes.map { ($0.table, $0.key) })
+    }
+
+    /// Which of `records` (table, key) have stored events, as `"table key"`.
+    func recordsWithHistory(_ db: Database, records: [(String, String)]) throws -> Set<String> {
         var found = Set<String>()
-        for (table, keys) in Dictionary(grouping: changes.map { ($0.table, $0.key) }, by: \.0) {
+        for (table, keys) in Dictionary(grouping: records, by: \.0) {
             // At most 512 keys per statement, far below SQLite's limit on bound values, whatever an entry
             // holds; the list is padded to a power of two so few statements are prepared and cached.
             var start = 0

@@ -85,15 +85,23 @@ extension Replica {
             while !ended {
                 var changes: [RowChange] = []
                 var histories = LocalHistories()
-                var taken = 0
-                while taken < batchSize {
+                var batch: [WriteIntent] = []
+                while batch.count < batchSize {
                     guard let intent = try next() else {
                         ended = true
                         break
                     }
-                    taken += 1
+                    batch.append(intent)
+                }
+                let taken = batch.count
+                // An import asks once per table which of its records have a history at all.
+                let stored = taken >= 8 ? try recordsWithHistory(db, records: batch.map { ($0.table.name, $0.key) }) : nil
+                for intent in batch {
                     do {
-                        if let change = try prepare(db, intent, histories: &histories) { changes.append(change) }
+                        if let change = try prepare(db, intent, histories: &histories,
+                                                    known: stored.map { $0.contains(intent.recordName) }) {
+                            changes.append(change)
+                        }
                     } catch let error as PaxsyncError {
                         throw intent.source.map { error.within($0) } ?? error
                     }
@@ -161,12 +169,15 @@ extension Replica {
         var resolved: [String: ResolvedRecord] = [:]
     }
 
-    func prepare(_ db: Database, _ intent: WriteIntent, histories: inout LocalHistories) throws -> RowChange? {
+    /// `known`: whether the record has stored events, when the caller asked for the whole batch (nil: read them).
+    func prepare(_ db: Database, _ intent: WriteIntent, histories: inout LocalHistories, known: Bool? = nil) throws -> RowChange? {
         let table = intent.table
         let subject = intent.recordName
         func fail(_ code: PaxsyncError.Code, _ message: String) -> PaxsyncError { PaxsyncError(code, message, subject: subject) }
         _ = try table.parseKey(intent.key)
-        let (events, merged) = try loadHistoryMerged(db, table: table.name, key: intent.key)
+        // A record the batch's query found no history for is not read again (the query ran after the
+        // transaction's earlier change sets were applied, so it saw their rows).
+        let (events, merged) = known == false ? ([], nil) : try loadHistoryMerged(db, table: table.name, key: intent.key)
         // The cache's merge is of events that all count, so it is the state they resolve to.
         let current = merged ?? Merge.resolve(table: table, key: intent.key, events: events)
         histories.events[intent.recordName] = events

@@ -50,6 +50,17 @@ struct ApplyPathTests {
                 == [[.integer(9010)]])
     }
 
+    @Test("an import's later change set in the same transaction sees the records an earlier one created")
+    func importBatchesSeeEarlierBatches() throws {
+        let au = try coalition.replica("AU", in: dir)
+        try au.commit([Records.facility("AU-MTWELD")])
+        let first = (0..<12).map { Records.stock("AU-MTWELD", ["Li", "Nd", "Co"][$0 % 3], CodeLists.forms[$0 / 3], kg: Int64($0)) }
+        let second = (0..<12).map { Records.stock("AU-MTWELD", ["Li", "Nd", "Co"][$0 % 3], CodeLists.forms[$0 / 3], kg: 100 + Int64($0)) }
+        let written = try au.commitBatches(first + second, batchSize: 12)
+        #expect(written.map { $0.changeSet.changes.map(\.op) } == [Array(repeating: .create, count: 12), Array(repeating: .update, count: 12)])
+        #expect(try au.query("SELECT SUM(quantity_kg) FROM stocks").rows == [[.integer((0..<12).reduce(0) { $0 + 100 + $1 })]])
+    }
+
     @Test("a peer applies the entries and reaches the same digest; applying again is a no-op")
     func peerApplyAndDuplicates() throws {
         let (au, entries) = try auWithTwoEntries()
