@@ -198,9 +198,11 @@ extension Replica {
                 throw Hold(code: .gap, reason: "waiting for \(cs.origin):\(lastSeq + 1) (the chain has no gaps)",
                            waitOrigin: cs.origin, waitSeq: cs.seq - 1)
             }
-            for (origin, seq) in cs.deps.sorted(by: { $0.key < $1.key }) {
-                let have = UInt64(try Int64.fetchOne(db.cachedStatement(sql: "SELECT last_seq FROM paxsync_origins WHERE origin = ?"),
-                                                     arguments: [origin]) ?? 0)
+            // One read of every origin's head, not one per dependency (a coalition of 50 has 49);
+            // none for a local entry, whose dependencies are this replica's heads in this transaction.
+            let heads = local || cs.deps.isEmpty ? [:] : try Self.versionVector(db)
+            for (origin, seq) in local ? [] : cs.deps.sorted(by: { $0.key < $1.key }) {
+                let have = heads[origin] ?? 0
                 if have < seq, !governance.dependsOnSupersededBranch(origin: origin, seq: seq) {
                     throw Hold(code: .dependency, reason: "waiting for \(origin):\(seq), which \(cs.origin) had applied",
                                waitOrigin: origin, waitSeq: seq)
@@ -297,7 +299,8 @@ extension Replica {
                 try recordGovernance(db, cs, action)
                 try refreshGovernance(db, now: now)
             }
-            try observeClock(db, cs.hlc)
+            // A local entry's time is the clock's tick, stored by `tickClock` already.
+            if !local { try observeClock(db, cs.hlc) }
             return .applied
         } catch let hold as Hold {
             try db.execute(sql: """
