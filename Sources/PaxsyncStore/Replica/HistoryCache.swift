@@ -42,14 +42,9 @@ final class HistoryCache: Sendable {
 
     private let state = Mutex(State())
 
-    /// The cached history of `table`/`key`, checking first that no other
-    /// connection wrote since the cache was filled and that the table holds as
-    /// many rows for the record as the cache holds events.
-    func events(_ db: Database, table: String, key: String) throws -> [RecordEvent]? {
-        try lookup(db, table: table, key: key)?.events
-    }
-
-    /// The cached history of `table`/`key` and its merge when known (see `events`).
+    /// The cached history of `table`/`key` and its merge when known, checking first that no
+    /// other connection changed stored events since the cache was filled and that the table
+    /// holds as many rows for the record as the cache holds events.
     func lookup(_ db: Database, table: String, key: String) throws -> (events: [RecordEvent], merged: ResolvedRecord?)? {
         let record = "\(table) \(key)"
         if !state.withLock({ $0.versionChecked }) { try checkVersion(db) }

@@ -233,14 +233,15 @@ extension Replica {
                 // A batch of records (a catch-up, an import) asks once which have a history at all.
                 let stored = preloaded.isEmpty && cs.changes.count >= 8 ? try recordsWithHistory(db, cs.changes) : nil
                 for change in cs.changes {
-                    if let events = preloaded[change.recordName] {
-                        history[change.recordName] = events
-                    } else if let stored, !stored.contains(change.recordName) {
-                        history[change.recordName] = []
+                    let record = change.recordName
+                    if let events = preloaded[record] {
+                        history[record] = events
+                    } else if let stored, !stored.contains(record) {
+                        history[record] = []
                     } else {
                         let loaded = try loadHistoryMerged(db, table: change.table, key: change.key)
-                        history[change.recordName] = loaded.events
-                        if let known = loaded.merged { merged[change.recordName] = known }
+                        history[record] = loaded.events
+                        if let known = loaded.merged { merged[record] = known }
                     }
                 }
                 try EntryRules.checkAuthorizationAndState(cs) { (table, key) throws(PaxsyncError) in
@@ -275,20 +276,21 @@ extension Replica {
                 ON CONFLICT(origin) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_hlc = excluded.last_hlc
                 """).execute(arguments: [cs.origin, Int64(cs.seq), Data(hash), Int64(bitPattern: cs.hlc.rawValue)])
             for change in cs.changes {
-                let prior = history[change.recordName] ?? []
+                let record = change.recordName
+                let prior = history[record] ?? []
                 let event = RecordEvent(entry: cs.id, stamp: cs.stamp, change: change, counts: cut == nil)
                 try db.cachedStatement(sql: "INSERT INTO paxsync_record_changes(tbl, key, origin, seq, hlc, op, change, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
                     .execute(arguments: [change.table, change.key, cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue),
                                            change.op.rawValue, Data(change.serialized()), cut == nil])
-                historyCache.inserted(db, change.recordName, event)
+                historyCache.inserted(db, record, event)
                 guard cut == nil else { continue }
                 let table = Schema.table(named: change.table)!
                 let resolved: ResolvedRecord
                 if prior.allSatisfy(\.counts) {
                     // Added to the record as merged before, where that gives the same result (§13).
-                    resolved = Merge.adding(event, to: merged[change.recordName], table: table, key: change.key, history: prior)
+                    resolved = Merge.adding(event, to: merged[record], table: table, key: change.key, history: prior)
                         ?? Merge.resolve(table: table, key: change.key, events: prior + [event])
-                    historyCache.merged(change.recordName, resolved)
+                    historyCache.merged(record, resolved)
                 } else {
                     resolved = Merge.resolve(table: table, key: change.key, events: prior.filter(\.counts) + [event])
                 }
@@ -408,13 +410,8 @@ extension Replica {
             """, arguments: [origin, status.rawValue, reason, entry, OriginStatus.equivocating.rawValue])
     }
 
-    /// All applied row changes of one record.
-    /// `loadEvents` for the write path, through the history cache.
-    func loadHistory(_ db: Database, table: String, key: String) throws -> [RecordEvent] {
-        try loadHistoryMerged(db, table: table, key: key).events
-    }
-
-    /// A record's history through the history cache, and the record as merged from it when the cache knows.
+    /// A record's applied row changes (`loadEvents` for the write path) through the history
+    /// cache, and the record as merged from them when the cache knows.
     func loadHistoryMerged(_ db: Database, table: String, key: String) throws -> (events: [RecordEvent], merged: ResolvedRecord?) {
         if let cached = try historyCache.lookup(db, table: table, key: key) { return cached }
         let events = try loadEvents(db, table: table, key: key)

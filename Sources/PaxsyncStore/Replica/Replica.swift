@@ -257,14 +257,7 @@ extension FieldValue {
         }
     }
 
-    var databaseValue: DatabaseValue {
-        switch self {
-        case .null: .null
-        case .integer(let i): i.databaseValue
-        case .real(let d): d.databaseValue
-        case .text(let s): s.databaseValue
-        }
-    }
+    var databaseValue: DatabaseValue { storable?.databaseValue ?? .null }
 
     init(_ dbValue: DatabaseValue) {
         switch dbValue.storage {
