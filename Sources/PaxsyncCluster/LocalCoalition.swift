@@ -198,20 +198,45 @@ public final class LocalCoalition: @unchecked Sendable {
         lock.withLock { processes[id].flatMap { $0.isRunning ? $0.processIdentifier : nil } }
     }
 
+    /// How long `stop` waits after SIGTERM before it kills the daemon: past the
+    /// daemon's own bound on a shutdown (graceful, then cancelled).
+    public static let stopLimit: Double = 45
+
     /// Sends SIGTERM and waits for the daemon to finish; returns its exit status.
+    /// A daemon still running after `stopLimit` seconds is killed (SIGKILL), said
+    /// on standard error and in its log, and reported as 128 + 9.
     @discardableResult
     public func stop(_ id: String) -> Int32? {
         guard let p = lock.withLock({ processes.removeValue(forKey: id) }) else { return nil }
         if p.isRunning { p.terminate() }
-        p.waitUntilExit()
-        return p.terminationStatus
+        return finish(id, p, deadline: Date().addingTimeInterval(Self.stopLimit))
     }
 
-    /// Stops every daemon (SIGTERM to all, then waits for each).
+    /// Stops every daemon (SIGTERM to all, then waits for each, as `stop`).
     public func stopAll() {
         let all = lock.withLock { defer { processes.removeAll() }; return processes }
         for p in all.values where p.isRunning { p.terminate() }
-        for p in all.values { p.waitUntilExit() }
+        let deadline = Date().addingTimeInterval(Self.stopLimit)
+        for (id, p) in all { _ = finish(id, p, deadline: deadline) }
+    }
+
+    /// Waits for a signalled daemon until `deadline`, then kills it.
+    private func finish(_ id: String, _ p: Process, deadline: Date) -> Int32 {
+        while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.01) }
+        guard p.isRunning else {
+            p.waitUntilExit()
+            return p.terminationStatus
+        }
+        let message = "paxsync serve of node \(id) (pid \(p.processIdentifier)) still running \(Int(Self.stopLimit)) s after SIGTERM: killed\n"
+        FileHandle.standardError.write(Data(message.utf8))
+        if let log = FileHandle(forWritingAtPath: logPath(id)) {
+            log.seekToEndOfFile()
+            log.write(Data(message.utf8))
+            try? log.close()
+        }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        return 128 + SIGKILL
     }
 
     deinit { stopAll() }

@@ -112,12 +112,22 @@ public struct NodeDaemon {
         self.logger = logger
     }
 
+    /// How long a graceful shutdown may take before the services are cancelled.
+    public static let gracefulShutdownLimit: Duration = .seconds(20)
+
     /// Runs until SIGTERM or SIGINT, then finishes the batch being applied and returns.
     public func run() async throws {
         logger.info("serving", metadata: ["listen": "\(listen)", "peers": "\(peers.joined(separator: ","))"])
-        let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }
+        var configuration = ServiceGroupConfiguration(services: services.map { .init(service: $0) }
                                                         + [.init(service: listening, successTerminationBehavior: .ignore)],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                                                      gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A shutdown is bounded: a service still running after the grace period
+        // (a session stuck sending to a peer that reads nothing) is cancelled,
+        // and one that ignores cancellation ends the process, so SIGTERM
+        // always ends the daemon (systemd and the tests wait for it).
+        configuration.maximumGracefulShutdownDuration = Self.gracefulShutdownLimit
+        configuration.maximumCancellationDuration = .seconds(10)
+        let group = ServiceGroup(configuration: configuration)
         defer { withExtendedLifetime(lock) {} }
         try await group.run()
         logger.info("stopped")

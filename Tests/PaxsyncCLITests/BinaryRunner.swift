@@ -1,6 +1,7 @@
 import Foundation
 import PaxsyncTestSupport
 import Subprocess
+import Synchronization
 import Testing
 
 /// Runs the built `paxsync` binary, as a user would.
@@ -47,6 +48,46 @@ struct Paxsync {
     /// child writing much to either cannot block.
     @discardableResult
     func run(_ arguments: [String], timeoutSeconds: Double = 300) async throws -> Result {
+        // A guard outside the run itself: should the run not return a minute after
+        // its own timeout (its process monitoring lost), the test fails naming the
+        // command instead of hanging the suite; the stuck task is left behind.
+        let once = Once()
+        let limit = timeoutSeconds + 60
+        let command = "paxsync " + arguments.joined(separator: " ")
+        let runner = self
+        return try await withCheckedThrowingContinuation { continuation in
+            once.start(continuation, guard: Task {
+                do { try await Task.sleep(for: .seconds(limit)) } catch { return }
+                once.finish(.failure(RunnerStuck(command: command, seconds: limit)))
+            })
+            Task {
+                do { once.finish(.success(try await runner.runWatched(arguments, timeoutSeconds: timeoutSeconds))) } catch {
+                    once.finish(.failure(error))
+                }
+            }
+        }
+    }
+
+    /// Resumes a run's caller once: with its result, or when the guard expires.
+    private final class Once: Sendable {
+        private let state = Mutex<(CheckedContinuation<Result, any Error>?, Task<Void, Never>?)>((nil, nil))
+        func start(_ continuation: CheckedContinuation<Result, any Error>, guard timer: Task<Void, Never>) {
+            state.withLock { $0 = (continuation, timer) }
+        }
+        func finish(_ result: Swift.Result<Result, any Error>) {
+            let (continuation, timer) = state.withLock { s in defer { s = (nil, nil) }; return s }
+            timer?.cancel()
+            continuation?.resume(with: result)
+        }
+    }
+
+    struct RunnerStuck: Error, CustomStringConvertible {
+        let command: String
+        let seconds: Double
+        var description: String { "\(command) had not returned after \(Int(seconds)) s: its run is stuck (output or exit never seen)" }
+    }
+
+    private func runWatched(_ arguments: [String], timeoutSeconds: Double) async throws -> Result {
         var variables: [Environment.Key: String] = [:]
         for (name, value) in environment { variables[Environment.Key(stringLiteral: name)] = value }
         let execution = try await Subprocess.run(
