@@ -124,10 +124,23 @@ func latencyBench(writes: Int, wake: Bool = true) throws {
                                        members: ids.map { .init(id: $0, country: $0, name: $0) }, executable: executable)
     var rig = try LatencyRig(coalition, ids)
     func daemonCPU() -> Double { ids.reduce(0) { $0 + (coalition.pid($1).flatMap { cpuSeconds(pid: $0) } ?? 0) } }
+    /// Entries and advertisements the daemons' sessions received so far, over all nodes.
+    func received() throws -> (entries: Int, adverts: Int) {
+        try ids.reduce((0, 0)) { sum, id in
+            let json = try AdminClient.request(coalition.dataDir(id) + "/admin.sock", AdminClient.status)
+            let peers = try JSONDecoder().decode(NodeStatus.self, from: Data(json)).peers
+            return (sum.0 + peers.reduce(0) { $0 + $1.entriesIn }, sum.1 + peers.reduce(0) { $0 + ($1.advertisementsIn ?? 0) })
+        }
+    }
+    let receivedBefore = try received()
     let cpuBefore = daemonCPU(), wallBefore = DispatchTime.now().uptimeNanoseconds
     let samples = try rig.measure(writes, label: "latency", wake: wake)
     let daemonMilliseconds = (daemonCPU() - cpuBefore) * 1000 / Double(writes)
     let wallMilliseconds = Double(DispatchTime.now().uptimeNanoseconds - wallBefore) / 1e6 / Double(writes)
+    let receivedAfter = try received()
+    // Each write reaches 4 nodes: copies beyond 1 per node are relays that arrived anyway.
+    let copies = Double(receivedAfter.entries - receivedBefore.entries) / Double(writes * (ids.count - 1))
+    let adverts = Double(receivedAfter.adverts - receivedBefore.adverts) / Double(writes)
     FileHandle.standardError.write(Data("\n".utf8))
     coalition.stopAll()
     func percentile(_ q: Double) -> Double { PaxsyncBench.percentile(samples, q) }
@@ -149,6 +162,7 @@ func latencyBench(writes: Int, wake: Bool = true) throws {
         write → visible on another node           \(String(format: "%7.1f ms %7.1f ms %7.1f ms", percentile(0.5), percentile(0.99), samples.last!))\(wakeLine)
         local durable commit alone (baseline)     \(String(format: "%7.1f ms %7.1f ms %7.1f ms", commitSamples[commitSamples.count / 2], commitSamples[min(commitSamples.count - 1, Int(Double(commitSamples.count) * 0.99))], commitSamples.last!))
         CPU of the 5 daemons per write            \(String(format: "%7.1f ms", daemonMilliseconds)) (2 cores; \(String(format: "%.1f", wallMilliseconds)) ms of wall time per write)
+        entry copies received per write per node  \(String(format: "%7.2f", copies)) (1.00: no relay arrived); advertisements received per write: \(String(format: "%.2f", adverts))
         """)
 }
 

@@ -44,6 +44,9 @@ public struct SyncSession: Sendable {
     public let relayDelayMilliseconds: UInt64
     /// When this side's writer first saw each entry it is holding back from the peer.
     private var relayFirstSeen: [EntryID: UInt64] = [:]
+    /// Entries sent past one still waiting: offered again with it, not sent again
+    /// (a superseded entry does not show in the peer's version vector).
+    private var sentPastWaiting: Set<EntryID> = []
     /// When the oldest entry held back is due; nil when none is.
     public private(set) var relayDeadlineMilliseconds: UInt64?
     /// At most one advertisement in this time (0: no limit).
@@ -198,38 +201,39 @@ public struct SyncSession: Sendable {
     /// member — neither this node's nor the peer's — that the peer lacks is
     /// held back until it has waited `relayDelayMilliseconds` since it was first
     /// offered, in case the peer gets it from its origin or another member
-    /// first and says so (`advertisement`). Order is kept: a held-back entry
-    /// holds back those after it, unless one of them must go now (this node's
-    /// own, the peer's own, or one whose wait is over), which sends everything
-    /// before it.
+    /// first and says so (`advertisement`). An entry that must go now (this
+    /// node's own, the peer's own, or one whose wait is over) goes without the
+    /// waiting ones before it, which keep waiting: flushing them would send the
+    /// peer, in a full mesh, what it got from their origin a moment ago. The
+    /// peer holds an entry whose dependencies have not arrived until they do.
+    /// `consumed` stops at the first entry still waiting, so it is offered
+    /// again; what went past it is not sent twice.
     public mutating func select(_ candidates: [(id: EntryID, entry: RawEntry)], now: UInt64 = 0, relay: Bool = false) -> Selection {
         guard state == .syncing else { return Selection(entries: [], consumed: 0, total: candidates.count) }
         let delay = relay ? relayDelayMilliseconds : 0
-        // The last candidate that must go now; everything up to it is sent.
-        var sendThrough = -1
         var firstHeldBack: Int?
-        for (index, (id, _)) in candidates.enumerated() where !peerVersionVector.contains(id) {
-            if delay == 0 || id.origin == localNodeID || id.origin == certifiedPeerID {
-                sendThrough = index
-                continue
-            }
-            let seen = relayFirstSeen[id] ?? now
-            relayFirstSeen[id] = seen
-            if now >= seen + delay {
-                sendThrough = index
-            } else if firstHeldBack == nil || firstHeldBack! < sendThrough {
-                firstHeldBack = index
-            }
-        }
-        let consumed = firstHeldBack.map { $0 > sendThrough ? $0 : candidates.count } ?? candidates.count
         var out: [RawEntry] = []
-        for (id, entry) in candidates[..<consumed] where !peerVersionVector.contains(id) {
+        for (index, (id, entry)) in candidates.enumerated() where !peerVersionVector.contains(id) && !sentPastWaiting.contains(id) {
+            if delay > 0 && id.origin != localNodeID && id.origin != certifiedPeerID {
+                let seen = relayFirstSeen[id] ?? now
+                relayFirstSeen[id] = seen
+                guard now >= seen + delay else {
+                    if firstHeldBack == nil { firstHeldBack = index }
+                    continue
+                }
+                relayFirstSeen[id] = nil
+            }
             out.append(entry)
+            if firstHeldBack != nil { sentPastWaiting.insert(id) }
             guard !entry.superseded else { continue }
             peerVersionVector.advance(id.origin, to: id.seq)
             advertisedVersionVector.advance(id.origin, to: id.seq)
         }
-        if !relayFirstSeen.isEmpty { for (id, _) in candidates[..<consumed] { relayFirstSeen[id] = nil } }
+        let consumed = firstHeldBack ?? candidates.count
+        for (id, _) in candidates[..<consumed] where !relayFirstSeen.isEmpty || !sentPastWaiting.isEmpty {
+            relayFirstSeen[id] = nil
+            sentPastWaiting.remove(id)
+        }
         relayDeadlineMilliseconds = relayFirstSeen.values.min().map { $0 + delay }
         return Selection(entries: out, consumed: consumed, total: candidates.count)
     }

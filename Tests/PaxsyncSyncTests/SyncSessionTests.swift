@@ -196,7 +196,7 @@ struct SyncSessionTests {
         #expect(s.isClosed)
     }
 
-    @Test("once caught up, a third member's entry waits for the relay delay; own entries go at once and flush what waits before them")
+    @Test("once caught up, a third member's entry waits for the relay delay; own entries go at once, without what waits before them")
     func relayDelay() {
         var s = open()   // AU's session with JP, which holds AU:1 and JP:4
         let delay = SyncProtocol.relayDelayMilliseconds
@@ -219,10 +219,27 @@ struct SyncSessionTests {
         pick = s.select([kr1, kr2], now: 10 + delay, relay: true)
         #expect(pick.entries == [raw(1), raw(2)] && pick.consumed == 2)
         #expect(s.relayDeadlineMilliseconds == nil)
-        // An own entry behind a waiting relay sends both at once (order is kept).
+        // An own entry behind a waiting relay goes alone: the relay keeps waiting
+        // (the peer most likely has it from its origin already), and the own entry
+        // is not sent again when both are offered again.
         var u = open()
         pick = u.select([kr1, au2], now: 10, relay: true)
-        #expect(pick.entries == [raw(1), raw(3)] && pick.heldBack == 0)
+        #expect(pick.entries == [raw(3)] && pick.consumed == 0 && pick.heldBack == 2)
+        #expect(u.relayDeadlineMilliseconds == 10 + delay)
+        pick = u.select([kr1, au2], now: 11, relay: true)
+        #expect(pick.entries.isEmpty && pick.consumed == 0)
+        // A superseded own entry (absent from the peer's version vector) is not sent twice either.
+        var superseded = raw(5)
+        superseded.superseded = true
+        let au3 = (EntryID(origin: "AU", seq: 3), superseded)
+        pick = u.select([kr1, au2, au3], now: 12, relay: true)
+        #expect(pick.entries == [superseded] && pick.consumed == 0)
+        pick = u.select([kr1, au2, au3], now: 13, relay: true)
+        #expect(pick.entries.isEmpty)
+        // The relay's wait ends: it goes, and everything is consumed.
+        _ = u.tick(now: 10 + delay)
+        pick = u.select([kr1, au2, au3], now: 10 + delay, relay: true)
+        #expect(pick.entries == [raw(1)] && pick.consumed == 3 && pick.heldBack == 0)
         #expect(u.relayDeadlineMilliseconds == nil)
         // A relay after the own entry waits alone.
         var v = open()

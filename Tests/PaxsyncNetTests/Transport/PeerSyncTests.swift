@@ -87,6 +87,37 @@ struct PeerSyncTests {
         #expect(try digests(nodes).count == 1)
     }
 
+    @Test("in a full mesh with writers taking turns, a node's own write does not drag along the relays waiting before it")
+    func ownWritesDoNotFlushRelays() async throws {
+        let pki = try TestPKI(dir: dir)
+        let nodes = try coalition.ids.map { try NetNode($0, coalition: coalition, pki: pki, dir: dir, relayDelayMilliseconds: 20_000) }
+        try await withNetwork(nodes, links: [("AU", "JP"), ("AU", "KR"), ("JP", "KR")]) {
+            try await warmUp(origin: nodes[0], [nodes[1], nodes[2]])
+            var before: [String: Int] = [:]
+            for node in nodes { for peer in nodes where peer.id != node.id { before[node.id + peer.id] = node.registry.statistics(peer.id)!.entriesIn } }
+            // Each write is made right after the previous one arrived: the writer's
+            // log holds, waiting to be relayed, the entry the others just got from its origin.
+            let rounds = 6
+            for round in 0..<rounds {
+                for (turn, writer) in nodes.enumerated() {
+                    try writer.replica.commit([Records.facility("\(writer.id)-T\(round)")])
+                    writer.registry.wakeup.wake()
+                    let count = 1 + round * nodes.count + turn + 1
+                    try await eventually("every node holds \(writer.id)'s write of round \(round)") {
+                        try nodes.allSatisfy { try $0.replica.logCount() == count }
+                    }
+                }
+            }
+            for node in nodes {
+                for peer in nodes where peer.id != node.id {
+                    let received = node.registry.statistics(peer.id)!.entriesIn - before[node.id + peer.id]!
+                    #expect(received == rounds, "\(node.id) got \(received) entries from \(peer.id): its \(rounds) own and \(received - rounds) relayed")
+                }
+            }
+        }
+        #expect(try digests(nodes).count == 1)
+    }
+
     @Test("a line relays a third member's entries once the relay delay is over, and not before")
     func relayWaits() async throws {
         let pki = try TestPKI(dir: dir)
