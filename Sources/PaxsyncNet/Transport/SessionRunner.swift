@@ -52,6 +52,9 @@ final class SessionRunner: Sendable {
         /// A `.logGrew` / `.deadline` is queued and not yet handled (they coalesce).
         var logGrewQueued = false
         var deadlineQueued = false
+        /// The deadline the watcher sleeps until; nil while it waits for a change
+        /// (none due, or the last one already queued).
+        var armedDeadline: UInt64?
         /// This node's local writes are paused awaiting its own entries back
         /// (`Replica.confirmOwnHead`): check again after each applied batch.
         var awaitingOwnEntries = false
@@ -60,7 +63,8 @@ final class SessionRunner: Sendable {
     private let state: Mutex<State>
     private let events: AsyncStream<WriterEvent>
     private let sink: AsyncStream<WriterEvent>.Continuation
-    /// Rung whenever the machine's deadlines may have moved; the deadline watcher recomputes.
+    /// Rung when the machine's next deadline moved before the one the deadline
+    /// watcher sleeps until (`deadlineMayHaveMoved`); the watcher recomputes.
     private let changed = LogWakeup()
 
     init(replica: Replica, peerID: String, registry: PeerRegistry, logger: Logger) {
@@ -117,7 +121,7 @@ final class SessionRunner: Sendable {
                 sink.finish()
             }
         }
-        if !actions.isEmpty { changed.wake() }
+        if !actions.isEmpty { deadlineMayHaveMoved() }
         return apply
     }
 
@@ -185,7 +189,7 @@ final class SessionRunner: Sendable {
                 logGrew()
                 try await confirmOwnHead(peerHolds: peerVersionVector[replica.nodeID])
             }
-            changed.wake()   // silence deadline moved
+            deadlineMayHaveMoved()   // the hello starts the heartbeat
             guard let batch else {
                 if closedReason != nil { return }
                 continue
@@ -264,14 +268,14 @@ final class SessionRunner: Sendable {
                 let now = now()
                 try await send(message)
                 withMachine { $0.sent(now: now) }
-                changed.wake()
+                deadlineMayHaveMoved()
                 if case .goodbye = message { return }
                 continue
             case .deadline:
                 state.withLock { $0.deadlineQueued = false }
                 let now = now()
                 _ = perform(withMachine { $0.tick(now: now) })
-                changed.wake()
+                deadlineMayHaveMoved()
                 // Then look at the log too: a write that rang no wake-up (another
                 // process's, when the admin socket was down) goes out by the next heartbeat.
             case .logGrew:
@@ -298,7 +302,7 @@ final class SessionRunner: Sendable {
             let selection = withMachine { [now = now()] in $0.select(candidates, now: now, relay: caughtUpSent) }
             let selected = selection.entries
             if selection.consumed > 0 { cursor = positions[selection.consumed - 1] }
-            if selection.heldBack > 0 { changed.wake() }   // the relay deadline moved
+            if selection.heldBack > 0 { deadlineMayHaveMoved() }   // the relay deadline moved
             let more = selection.heldBack == 0 && (candidates.count < rows.count || rows.count == SyncProtocol.maxBatchEntries)
             if !selected.isEmpty || (!caughtUpSent && !more) {
                 let now = now()
@@ -311,7 +315,7 @@ final class SessionRunner: Sendable {
                 }
                 observer?.traffic(peer: peerID, direction: .outbound, entries: selected.count, bytes: bytes)
                 withMachine { $0.sent(now: now) }
-                changed.wake()
+                deadlineMayHaveMoved()
             }
             // Tell the peer what this node got from others, so it relays none of it here.
             // At most one per interval: one held back moves the machine's deadline.
@@ -323,7 +327,7 @@ final class SessionRunner: Sendable {
                     try await send(advert)
                     state.withLock { $0.stats.advertisementsOut += 1 }
                 }
-                if advert != nil || deadline != nil { changed.wake() }
+                if advert != nil || deadline != nil { deadlineMayHaveMoved() }
             }
             // Queued behind any control message that arrived meanwhile, so acks are not starved.
             if more { sink.yield(.more) }
@@ -341,23 +345,46 @@ final class SessionRunner: Sendable {
         }
     }
 
+    /// Rings the deadline watcher if the machine's next deadline is now before
+    /// the one it sleeps until (or it sleeps until none). Most changes move
+    /// deadlines later — a message heard or sent pushes back the silence and
+    /// heartbeat deadlines — and need no wake-up: the watcher finds, when its
+    /// sleep ends, that nothing is due yet and sleeps on. So a session re-arms
+    /// no timer per message.
+    private func deadlineMayHaveMoved() {
+        let ring = state.withLock { s in
+            guard let armed = s.armedDeadline, let next = s.machine.nextDeadlineMilliseconds else { return true }
+            return next < armed
+        }
+        if ring { changed.wake() }
+    }
+
     /// Sleeps on the session's clock until the machine's next deadline, then
-    /// queues `.deadline`; recomputes whenever the machine changed.
+    /// queues `.deadline` if it is due; woken earlier when the deadline moves
+    /// earlier (`deadlineMayHaveMoved`).
     private func watchDeadlines() async throws {
         var fired: UInt64?
         while !Task.isCancelled {
             let seen = changed.current
-            guard let deadline = withMachine({ $0.nextDeadlineMilliseconds }) else { return }
+            // Read and armed in one step with the machine, so a change made after
+            // the read sees what the watcher sleeps until, and rings if it is earlier.
+            let deadline: UInt64? = state.withLock { s in
+                let next = s.machine.nextDeadlineMilliseconds
+                s.armedDeadline = next == fired ? nil : next
+                return next
+            }
+            guard let deadline else { return }
             if deadline == fired {
                 // Already queued for this deadline: wait until the machine moves it.
                 await changed.wait(after: seen)
                 continue
             }
             let at = epoch.advanced(by: .milliseconds(Int64(deadline)))
-            if await LogWakeup.first(of: [(changed, seen)], until: at, clock: clock) == .deadline {
-                fired = deadline
-                if state.withLock({ s in defer { s.deadlineQueued = true }; return !s.deadlineQueued }) { sink.yield(.deadline) }
-            }
+            guard await LogWakeup.first(of: [(changed, seen)], until: at, clock: clock) == .deadline else { continue }
+            // Moved later meanwhile (a message heard or sent): nothing is due yet.
+            if let next = withMachine({ $0.nextDeadlineMilliseconds }), next > deadline { continue }
+            fired = deadline
+            if state.withLock({ s in defer { s.deadlineQueued = true }; return !s.deadlineQueued }) { sink.yield(.deadline) }
         }
     }
 }
