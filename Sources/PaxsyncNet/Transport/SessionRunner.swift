@@ -259,6 +259,12 @@ final class SessionRunner: Sendable {
 
     private func write(_ send: (SyncMessage) async throws -> Void) async throws {
         var cursor: Int64?
+        // Entries read past the cursor and not consumed yet (relays waiting, in
+        // log order): kept, so each look at the log reads only what is new,
+        // not again every entry still waiting. Dropped when an entry was marked
+        // superseded meanwhile (their marks may be stale).
+        var pending: [LoggedEntry] = []
+        var supersededCount: Int?
         var caughtUpSent = false
         for await event in events {
             try Task.checkCancellation()
@@ -287,7 +293,14 @@ final class SessionRunner: Sendable {
             if cursor == nil {
                 cursor = try await replica.catchUpStart(for: peerVersionVector)
             }
-            let rows = try await replica.logEntries(after: cursor!, limit: SyncProtocol.maxBatchEntries)
+            var tail = try await replica.logTail(after: pending.last?.position ?? cursor!, limit: SyncProtocol.maxBatchEntries - pending.count)
+            if tail.supersededCount != supersededCount && !pending.isEmpty {
+                pending = []
+                tail = try await replica.logTail(after: cursor!, limit: SyncProtocol.maxBatchEntries)
+            }
+            supersededCount = tail.supersededCount
+            pending += tail.entries
+            let rows = pending
             var candidates: [(id: EntryID, entry: RawEntry)] = []
             var positions: [Int64] = []
             var bytes = 0
@@ -301,7 +314,10 @@ final class SessionRunner: Sendable {
             // the peer may get them from their origin first and advertise it.
             let selection = withMachine { [now = now()] in $0.select(candidates, now: now, relay: caughtUpSent) }
             let selected = selection.entries
-            if selection.consumed > 0 { cursor = positions[selection.consumed - 1] }
+            if selection.consumed > 0 {
+                cursor = positions[selection.consumed - 1]
+                pending.removeFirst(selection.consumed)
+            }
             if selection.heldBack > 0 { deadlineMayHaveMoved() }   // the relay deadline moved
             let more = selection.heldBack == 0 && (candidates.count < rows.count || rows.count == SyncProtocol.maxBatchEntries)
             if !selected.isEmpty || (!caughtUpSent && !more) {

@@ -118,8 +118,15 @@ extension Replica {
 
     /// Up to `limit` logged entries after a log position, in log order.
     public func logEntries(after position: Int64, limit: Int) async throws -> [LoggedEntry] {
+        try await logTail(after: position, limit: limit).entries
+    }
+
+    /// The log after `position` (as `logEntries(after:limit:)`), and how many
+    /// entries are marked superseded so far: a reader that keeps entries it read
+    /// earlier knows, when the count moved, that their marks may be stale.
+    public func logTail(after position: Int64, limit: Int) async throws -> (entries: [LoggedEntry], supersededCount: Int) {
         try await writer.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: """
+            let entries = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT position, origin, seq, body, signature,
                     EXISTS (SELECT 1 FROM paxsync_superseded s WHERE s.position = l.position) AS superseded
                 FROM paxsync_log l WHERE position > ? ORDER BY position LIMIT ?
@@ -127,6 +134,8 @@ extension Replica {
                 LoggedEntry(position: row["position"], id: EntryID(origin: row["origin"], seq: UInt64(row["seq"] as Int64)),
                             body: [UInt8](row["body"] as Data), signature: [UInt8](row["signature"] as Data), superseded: row["superseded"])
             }
+            let superseded = try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM paxsync_superseded")) ?? 0
+            return (entries, superseded)
         }
     }
 
