@@ -228,7 +228,7 @@ final class SessionRunner: Sendable {
         if result.quarantined > 0 { registry.quarantined(from: peerID, entries: result.quarantined, bytes: result.quarantinedBytes) }
         observer?.received(result, entries: prepared.count, bytes: bytes, peer: peerID,
                           nanoseconds: DispatchTime.now().uptimeNanoseconds - began)
-        let vv = try await replica.versionVectorAsync()
+        let vv = if let committed = result.versionVector { committed } else { try await replica.versionVectorAsync() }
         if result.applied > 0 {
             // Other sessions send what just landed (to a peer that may lack it:
             // PROTOCOL §13.6) and advertise that this node holds it, so their

@@ -39,6 +39,9 @@ public struct BatchResult: Sendable {
     public var quarantinedBytes = 0
     /// Entries of the batch left unjudged because the quarantine budget ran out.
     public var skipped = 0
+    /// The replica's version vector as this batch committed (`applyPrepared`):
+    /// what an ack says, without another read.
+    public var versionVector: VersionVector?
 
     public var applied: Int { appliedByOrigin.values.reduce(0, +) }
     public var equivocations: Int { rejectedByCode[Self.equivocation] ?? 0 }
@@ -112,6 +115,7 @@ extension Replica {
                 case .equivocation: result.rejectedByCode[BatchResult.equivocation, default: 0] += 1
                 }
             }
+            result.versionVector = VersionVector(try Self.versionVector(db))
             return result
         } }
     }
