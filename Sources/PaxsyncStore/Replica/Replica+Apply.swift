@@ -245,9 +245,13 @@ extension Replica {
                     }
                 }
                 try EntryRules.checkAuthorizationAndState(cs) { (table, key) throws(PaxsyncError) in
-                    if let resolved = preresolved["\(table.name) \(key)"] { return resolved }
-                    let past = (history["\(table.name) \(key)"] ?? []).filter { cs.hasInCausalPast($0.entry) }
-                    return Merge.resolve(table: table, key: key, events: past)
+                    let record = "\(table.name) \(key)"
+                    if let resolved = preresolved[record] { return resolved }
+                    let events = history[record] ?? []
+                    // The whole history in the entry's causal past (its writer had seen
+                    // every event: the usual case) is the record as merged already.
+                    if let known = merged[record], events.allSatisfy({ cs.hasInCausalPast($0.entry) }) { return known }
+                    return Merge.resolve(table: table, key: key, events: events.filter { cs.hasInCausalPast($0.entry) })
                 }
                 if case .approval(let ref)? = cs.governance { try checkApproval(db, cs, ref) }
             } catch let error as PaxsyncError {
