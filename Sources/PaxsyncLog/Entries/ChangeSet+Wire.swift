@@ -272,3 +272,80 @@ extension ChangeSet {
         return EntryID(origin: header.origin, seq: header.seq)
     }
 }
+
+extension ChangeSet {
+    /// Where each row change lies in `body`: the bytes of every `changes` element
+    /// (field 8 of `ChangeSet`), in the order the message holds them, which decode
+    /// alone as a `RowChange` (`RowChange(serialized:)`). The replica's record
+    /// histories refer to these ranges of the logged body instead of copying them.
+    ///
+    /// swift-protobuf decodes a message but does not say where a field's bytes
+    /// lie, so this walks the body's top-level fields by their wire types (varint,
+    /// 64-bit, length-delimited, group, 32-bit). Nil when the body is not a
+    /// well-formed sequence of fields; a body `init(body:)` decoded is one.
+    public static func changeRanges(body: [UInt8]) -> [Range<Int>]? {
+        var reader = WireReader(bytes: body)
+        var ranges: [Range<Int>] = []
+        while !reader.atEnd {
+            guard let tag = reader.varint(), tag >> 3 > 0 else { return nil }
+            let field = tag >> 3
+            if field == 8 && tag & 7 == 2 {
+                guard let length = reader.varint(), let range = reader.skip(length) else { return nil }
+                ranges.append(range)
+            } else {
+                guard reader.skipValue(tag: tag, depth: 0) else { return nil }
+            }
+        }
+        return ranges
+    }
+}
+
+/// Reads protobuf wire-format fields without decoding them.
+struct WireReader {
+    let bytes: [UInt8]
+    var offset = 0
+
+    init(bytes: [UInt8]) { self.bytes = bytes }
+
+    var atEnd: Bool { offset >= bytes.count }
+
+    mutating func varint() -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while offset < bytes.count && shift < 64 {
+            let byte = bytes[offset]
+            offset += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte & 0x80 == 0 { return value }
+            shift += 7
+        }
+        return nil
+    }
+
+    /// Skips `count` bytes; returns their range.
+    mutating func skip(_ count: UInt64) -> Range<Int>? {
+        guard count <= UInt64(bytes.count - offset) else { return nil }
+        let range = offset..<(offset + Int(count))
+        offset = range.upperBound
+        return range
+    }
+
+    /// Skips the value of a field whose tag was just read. Groups nest at most
+    /// 100 deep (swift-protobuf's decoding limit).
+    mutating func skipValue(tag: UInt64, depth: Int) -> Bool {
+        switch tag & 7 {
+        case 0: return varint() != nil
+        case 1: return skip(8) != nil
+        case 2: return varint().flatMap { skip($0) } != nil
+        case 5: return skip(4) != nil
+        case 3:
+            guard depth < 100 else { return false }
+            while true {
+                guard let inner = varint(), inner >> 3 > 0 else { return false }
+                if inner & 7 == 4 { return inner >> 3 == tag >> 3 }
+                guard skipValue(tag: inner, depth: depth + 1) else { return false }
+            }
+        default: return false
+        }
+    }
+}

@@ -274,18 +274,29 @@ extension Replica {
             // 5. Accepted: append and merge in this transaction. An entry a decision
             // cut (§3.5) is appended and kept in the records' histories, but not merged.
             let cut = governance.cut(cs.id, hash: hash)
-            try appendToLog(db, entry, hash: hash, now: now, cut: cut)
+            let position = try appendToLog(db, entry, hash: hash, now: now, cut: cut)
+            // Each change's history row refers to its bytes in the logged body (a body that
+            // decoded has them; were it otherwise, the row would hold a copy).
+            let ranges = ChangeSet.changeRanges(body: entry.body).flatMap { $0.count == cs.changes.count ? $0 : nil }
             try db.cachedStatement(sql: """
                 INSERT INTO paxsync_origins(origin, last_seq, last_hash, last_hlc) VALUES (?, ?, ?, ?)
                 ON CONFLICT(origin) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash, last_hlc = excluded.last_hlc
                 """).execute(arguments: [cs.origin, Int64(cs.seq), Data(hash), Int64(bitPattern: cs.hlc.rawValue)])
-            for change in cs.changes {
+            for (index, change) in cs.changes.enumerated() {
                 let record = change.recordName
                 let prior = history[record] ?? []
                 let event = RecordEvent(entry: cs.id, stamp: cs.stamp, change: change, counts: cut == nil)
-                try db.cachedStatement(sql: "INSERT INTO paxsync_record_changes(tbl, key, origin, seq, hlc, op, change, counts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
-                    .execute(arguments: [change.table, change.key, cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue),
-                                           change.op.rawValue, Data(change.serialized()), cut == nil])
+                if let range = ranges?[index] {
+                    try db.cachedStatement(sql: """
+                        INSERT INTO paxsync_record_changes(tbl, key, origin, seq, hlc, position, change_at, change_size, counts)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """).execute(arguments: [change.table, change.key, cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue),
+                                                 position, range.lowerBound, range.count, cut == nil])
+                } else {
+                    try db.cachedStatement(sql: "INSERT INTO paxsync_record_changes(tbl, key, origin, seq, hlc, change, counts) VALUES (?, ?, ?, ?, ?, ?, ?)")
+                        .execute(arguments: [change.table, change.key, cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue),
+                                               Data(change.serialized()), cut == nil])
+                }
                 historyCache.inserted(db, record, event)
                 guard cut == nil else { continue }
                 let table = Schema.table(named: change.table)!
@@ -322,16 +333,20 @@ extension Replica {
 
     /// Appends an entry to the log, with the reason it does not count when a decision cut it (§3.5).
     /// `hash` is the entry's, computed once by the caller.
-    func appendToLog(_ db: Database, _ entry: SignedEntry, hash: [UInt8], now: UInt64, cut: String?) throws {
+    /// Appends `entry` to the log; returns its position.
+    @discardableResult
+    func appendToLog(_ db: Database, _ entry: SignedEntry, hash: [UInt8], now: UInt64, cut: String?) throws -> Int64 {
         let cs = entry.changeSet
         try db.cachedStatement(sql: """
             INSERT INTO paxsync_log(origin, seq, hlc, hash, prev_hash, body, signature, change_count, received_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue), Data(hash), Data(cs.prevHash),
                              Data(entry.body), Data(entry.signature), cs.changes.count, Int64(now)])
+        let position = db.lastInsertedRowID
         if let cut {
             try db.execute(sql: "INSERT OR REPLACE INTO paxsync_cuts(origin, seq, reason) VALUES (?, ?, ?)", arguments: [cs.origin, Int64(cs.seq), cut])
         }
+        return position
     }
 
     /// Re-runs held entries that were waiting for `applied` (gaps and dependencies).
@@ -456,15 +471,24 @@ extension Replica {
     }
 
     func loadEvents(_ db: Database, table: String, key: String) throws -> [RecordEvent] {
-        let statement = try db.cachedStatement(sql: "SELECT origin, seq, hlc, change, counts FROM paxsync_record_changes WHERE tbl = ? AND key = ?")
+        // A change is read from its entry's logged body (or its copy, where the row holds one);
+        // a file not migrated yet (opened read-only) holds copies only.
+        let statement = try db.cachedStatement(sql: try db.columns(in: "paxsync_record_changes").contains { $0.name == "position" }
+            ? """
+              SELECT r.origin, r.seq, r.hlc, COALESCE(r.change, substr(l.body, r.change_at + 1, r.change_size)) AS change, r.counts
+              FROM paxsync_record_changes r LEFT JOIN paxsync_log l ON l.position = r.position WHERE r.tbl = ? AND r.key = ?
+              """
+            : "SELECT origin, seq, hlc, change, counts FROM paxsync_record_changes WHERE tbl = ? AND key = ?")
         var events: [RecordEvent] = []
         let rows = try Row.fetchCursor(statement, arguments: [table, key])
         while let row = try rows.next() {
             let origin: String = row["origin"]
             let entry = EntryID(origin: origin, seq: UInt64(row["seq"] as Int64))
             let stamp = Stamp(hlc: HLC(rawValue: UInt64(bitPattern: row["hlc"])), origin: origin)
-            events.append(RecordEvent(entry: entry, stamp: stamp, change: try RowChange(serialized: [UInt8](row["change"] as Data)),
-                                      counts: row["counts"] as Bool))
+            guard let bytes = row["change"] as Data? else {
+                throw PaxsyncError(.storage, "the history of \(table) \(key) refers to a change of \(entry) the log does not hold", subject: "\(table) \(key)")
+            }
+            events.append(RecordEvent(entry: entry, stamp: stamp, change: try RowChange(serialized: [UInt8](bytes)), counts: row["counts"] as Bool))
         }
         return events
     }

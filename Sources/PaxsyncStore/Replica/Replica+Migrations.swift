@@ -1,4 +1,6 @@
+import Foundation
 import GRDB
+import PaxsyncLog
 import PaxsyncModel
 
 extension Replica {
@@ -245,6 +247,60 @@ extension Replica {
                     SELECT * FROM paxsync_log l WHERE NOT EXISTS (SELECT 1 FROM paxsync_superseded s WHERE s.position = l.position);
                 """)
         }
+        // Record histories refer to the logged bytes of each row change (its entry's position
+        // and the change's byte range in the body) instead of holding a copy of them.
+        migrator.registerMigration("v5: histories refer to the log") { db in
+            try migrateHistoriesToLog(db)
+        }
         return migrator
+    }
+
+    /// Rebuilds `paxsync_record_changes` with references to the log. Every stored
+    /// change is mapped to the range of its standing entry's body that decodes to
+    /// the same row change; one that cannot be (none has been seen) keeps its copy,
+    /// so nothing is lost whatever the file holds.
+    static func migrateHistoriesToLog(_ db: Database) throws {
+        try db.execute(sql: """
+            CREATE TABLE paxsync_record_changes_v5 (
+                tbl TEXT NOT NULL,
+                key TEXT NOT NULL,
+                origin TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                hlc INTEGER NOT NULL,
+                -- The row change is bytes [change_at, change_at + change_size) of the body of
+                -- the log entry at position; `change` holds them only when that is NULL.
+                position INTEGER,
+                change_at INTEGER,
+                change_size INTEGER,
+                change BLOB,
+                counts INTEGER NOT NULL DEFAULT 1,
+                PRIMARY KEY (tbl, key, origin, seq)
+            ) WITHOUT ROWID;
+            """)
+        let stored = try db.makeStatement(sql: "SELECT hlc, change, counts FROM paxsync_record_changes WHERE tbl = ? AND key = ? AND origin = ? AND seq = ?")
+        let insert = try db.makeStatement(sql: """
+            INSERT INTO paxsync_record_changes_v5(tbl, key, origin, seq, hlc, position, change_at, change_size, counts)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let entries = try Row.fetchCursor(db, sql: "SELECT position, origin, seq, body FROM paxsync_standing WHERE change_count > 0 ORDER BY position")
+        while let entry = try entries.next() {
+            let body = [UInt8](entry["body"] as Data)
+            guard let ranges = ChangeSet.changeRanges(body: body) else { continue }
+            let origin: String = entry["origin"], seq: Int64 = entry["seq"], position: Int64 = entry["position"]
+            for range in ranges {
+                guard let change = try? RowChange(serialized: Array(body[range])),
+                      let row = try Row.fetchOne(stored, arguments: [change.table, change.key, origin, seq]),
+                      (try? RowChange(serialized: [UInt8](row["change"] as Data))) == change else { continue }
+                try insert.execute(arguments: [change.table, change.key, origin, seq, row["hlc"] as Int64, position,
+                                               range.lowerBound, range.count, row["counts"] as Int64])
+            }
+        }
+        try db.execute(sql: """
+            INSERT INTO paxsync_record_changes_v5(tbl, key, origin, seq, hlc, change, counts)
+                SELECT tbl, key, origin, seq, hlc, change, counts FROM paxsync_record_changes r WHERE NOT EXISTS (
+                    SELECT 1 FROM paxsync_record_changes_v5 n WHERE n.tbl = r.tbl AND n.key = r.key AND n.origin = r.origin AND n.seq = r.seq);
+            DROP TABLE paxsync_record_changes;
+            ALTER TABLE paxsync_record_changes_v5 RENAME TO paxsync_record_changes;
+            """)
     }
 }

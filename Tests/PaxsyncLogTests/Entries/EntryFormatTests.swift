@@ -128,4 +128,34 @@ struct RosterTests {
         #expect(back.publicKeyBase64 == key.publicKeyBase64)
         #expect(throws: PaxsyncError.self) { try NodeSigningKey(fileContents: "ed25519:short", source: "node.key") }
     }
+
+    @Test("each row change's bytes are located in the body, in order, with unknown fields of every wire type around them")
+    func changeRanges() throws {
+        func varint(_ v: UInt64) -> [UInt8] {
+            var v = v, out: [UInt8] = []
+            while v >= 0x80 { out.append(UInt8(v & 0x7F) | 0x80); v >>= 7 }
+            return out + [UInt8(v)]
+        }
+        func tag(_ field: UInt64, _ type: UInt64) -> [UInt8] { varint(field << 3 | type) }
+        let cs = sampleChangeSet()
+        let body = cs.serializedBody()
+        let ranges = try #require(ChangeSet.changeRanges(body: body))
+        #expect(try ranges.map { try RowChange(serialized: Array(body[$0])) } == cs.changes)
+        // Unknown fields a newer writer might add, before and after the changes: a varint,
+        // 64-bit, a nested group, 32-bit and length-delimited bytes.
+        let unknown = tag(100, 0) + varint(300) + tag(101, 1) + Array(repeating: 8, count: 8)
+            + tag(102, 3) + tag(1, 0) + [5] + tag(2, 3) + tag(3, 5) + [1, 2, 3, 4] + tag(2, 4) + tag(102, 4)
+            + tag(103, 5) + [9, 9, 9, 9] + tag(104, 2) + varint(3) + [0x08, 0x10, 0x18]
+        for padded in [unknown + body, body + unknown, unknown + body + unknown] {
+            #expect(try ChangeSet(body: padded) == cs, "swift-protobuf skips the unknown fields")
+            let found = try #require(ChangeSet.changeRanges(body: padded))
+            #expect(try found.map { try RowChange(serialized: Array(padded[$0])) } == cs.changes)
+        }
+        #expect(ChangeSet.changeRanges(body: [])! == [])
+        // Not a sequence of fields: a varint that does not end, a length past the end, a group
+        // closed by another field's end, wire types 6 and 7, field number 0.
+        for bad: [UInt8] in [[0x08, 0xFF], body + tag(104, 2) + varint(9) + [1], tag(102, 3) + tag(101, 4), tag(5, 6), tag(5, 7), [0x00, 0x01]] {
+            #expect(ChangeSet.changeRanges(body: bad) == nil, "\(bad)")
+        }
+    }
 }
