@@ -50,7 +50,7 @@ public enum CSVImport {
             guard row.fields.count == columns.count else {
                 throw PaxsyncError(.badInput, "has \(row.fields.count) fields; the header has \(columns.count)", subject: at)
             }
-            func cell(_ name: String) -> String? { index[name].map { row.fields[$0].trimmingCharacters(in: .whitespaces) } }
+            func cell(_ name: String) -> String? { index[name].map { CSVImport.trimmed(row.fields[$0]) } }
 
             var parts: [String] = []
             for column in table.key {
@@ -94,6 +94,15 @@ public enum CSVImport {
             }
             return WriteIntent(table: table, keyParts: parts, kind: table.isCounter ? .setCounter : .upsert, values: values, source: at)
         }
+    }
+
+    /// `text` without leading and trailing whitespace (`CharacterSet.whitespaces`).
+    /// Most cells have none, which is seen from their first and last scalars
+    /// without Foundation's trimming (a tenth of an import's time when it ran on every cell).
+    static func trimmed(_ text: String) -> String {
+        guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
+              CharacterSet.whitespaces.contains(first) || CharacterSet.whitespaces.contains(last) else { return text }
+        return text.trimmingCharacters(in: .whitespaces)
     }
 
     /// Reads every row of `reader` as intents of `table`, checking each; a key

@@ -126,6 +126,17 @@ struct LocalWriteRulesTests {
         #expect(intents.map(\.keyParts) == [["POOL", "Li", "AU"]])
     }
 
+    @Test("an import trims spaces, tabs and other blanks around cells, and only around them")
+    func importTrimsCells() throws {
+        let pledges = "reserve_id, mineral ,member,share_kg\n POOL1\t,\u{00A0}Li\u{2003}, AU ,\t5 \nPOOL2,Nd,,7\n"
+        let intents = try CSVImport.intents(table: Schema.reservePledges, data: Data(pledges.utf8), source: "in.csv", nodeID: "AU")
+        #expect(intents.map(\.keyParts) == [["POOL1", "Li", "AU"], ["POOL2", "Nd", "AU"]])
+        #expect(intents.map { $0.values["share_kg"] } == [.integer(5), .integer(7)])
+        let facilities = "id,name,kind,country,latitude,longitude\n AU-X ,\tMount  Weld\u{00A0},mine , AU,-28.5 , 122.5\n"
+        let facility = try CSVImport.intents(table: Schema.facilities, data: Data(facilities.utf8), source: "in.csv", nodeID: "AU")
+        #expect(facility.first?.values["name"] == .text("Mount  Weld") && facility.first?.values["latitude"] == .real(-28.5))
+    }
+
     @Test("a shipments import may leave status out, or empty: the record keeps its status")
     func importLeavesStatus() throws {
         let au = try nodes()
