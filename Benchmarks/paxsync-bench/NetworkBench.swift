@@ -54,7 +54,9 @@ func catchUpBench(rowCount: Int, batch: Int = 100) throws {
 
     // Baselines: raw SQLite inserting the same rows, in one transaction and in
     // transactions of `batch` rows (as many commits as change sets).
-    let (_, rawOne) = try rawInsert(rows, path: dir.file("raw-one.sqlite"), transactionRows: rowCount)
+    let (raw, rawOne) = try rawInsert(rows, path: dir.file("raw-one.sqlite"), transactionRows: rowCount)
+    try raw.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+    let rawBytes = databaseBytes(dir.file("raw-one.sqlite"))
     let (_, rawBatched) = try rawInsert(rows, path: dir.file("raw-batched.sqlite"), transactionRows: batch)
 
     let coalition = try LocalCoalition(base: dir.file("coalition"), members: [
@@ -95,7 +97,17 @@ func catchUpBench(rowCount: Int, batch: Int = 100) throws {
     guard jpDigest == auDigest else {
         throw PaxsyncError(.invalidState, "JP's digest \(jpDigest) differs from AU's \(auDigest) after catch-up", subject: "JP")
     }
-    let replicaBytes = (try? FileManager.default.attributesOfItem(atPath: coalition.dataDir("JP") + "/replica.sqlite")[.size] as? Int) ?? nil
+    let replicaBytes = databaseBytes(coalition.dataDir("JP") + "/replica.sqlite")
+    // What the replica holds beside the shared records: the log (every signed entry,
+    // kept forever) and the record histories (the merge input, referring to the log).
+    let parts = try jp.read { db in
+        storageBreakdown(db) { name in
+            if name.hasPrefix("paxsync_log") { return "log" }
+            if name.contains("paxsync_record_changes") { return "histories" }
+            if name.hasPrefix("paxsync_") || name.hasPrefix("grdb_") || name.hasPrefix("sqlite_s") { return "other" }
+            return "shared records"
+        }
+    }
 
     let catchUpRate = Double(totalRows) / catchUpSeconds
     print("""
@@ -109,7 +121,10 @@ func catchUpBench(rowCount: Int, batch: Int = 100) throws {
         \(String(format: "%.2f", catchUpRate / (Double(rowCount) / rawOne))) × A, \(String(format: "%.2f", catchUpRate / (Double(rowCount) / rawBatched))) × B
         catch-up time                                     \(String(format: "%8.1f s", catchUpSeconds))
         peak RSS (VmHWM)                                  AU \(megabytes(peakAU)), JP \(megabytes(peakJP))
-        JP replica size                                   \(megabytes(replicaBytes))
+        raw table of the same rows                        \(megabytes(rawBytes))
+        JP replica size                                   \(megabytes(replicaBytes))\
+        \(replicaBytes.flatMap { r in rawBytes.map { String(format: "   %.2f × raw", Double(r) / Double($0)) } } ?? "")
+        \(parts.map { "  of which " + $0.map { "\($0.0) \(megabytes($0.1))" }.joined(separator: ", ") } ?? "  (no dbstat: no breakdown)")
         digests equal                                     \(jpDigest.prefix(16))…
         """)
 }

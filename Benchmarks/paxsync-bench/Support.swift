@@ -12,6 +12,21 @@ func rate(_ n: Int, _ s: Double) -> String { String(format: "%10.0f /s", Double(
 
 func megabytes(_ bytes: Int?) -> String { bytes.map { String(format: "%.0f MB", Double($0) / 1_048_576) } ?? "n/a" }
 
+/// The bytes of an SQLite database: its file and its write-ahead log.
+func databaseBytes(_ path: String) -> Int? {
+    func size(_ file: String) -> Int? { (try? FileManager.default.attributesOfItem(atPath: file)[.size]) as? Int }
+    return size(path).map { $0 + (size(path + "-wal") ?? 0) }
+}
+
+/// Bytes of each table and its indexes in a database (SQLite's `dbstat`), by the
+/// group `group` names for a table or index; nil when SQLite lacks `dbstat`.
+func storageBreakdown(_ db: Database, group: (String) -> String) -> [(String, Int)]? {
+    guard let rows = try? Row.fetchAll(db, sql: "SELECT name, SUM(pgsize) AS bytes FROM dbstat GROUP BY name") else { return nil }
+    var sums: [String: Int] = [:]
+    for row in rows { sums[group(row["name"]), default: 0] += row["bytes"] as Int }
+    return sums.sorted { $0.value > $1.value }.map { ($0.key, $0.value) }
+}
+
 /// The same stock rows every measurement writes: facility/mineral/form keys,
 /// quantity, grade, date; `perFacility` rows per facility `AU-F<n>`.
 struct StockRows {
