@@ -105,14 +105,13 @@ extension Replica {
     ///
     /// A `local` entry (written on this node) that breaks a rule is refused with
     /// the error instead of being quarantined; the caller's transaction rolls back.
-    /// `preloaded` carries record histories the caller has just read in this transaction.
+    /// `histories` carries record histories and states a local write has just read in this
+    /// transaction; the apply path takes the histories out of it.
     /// `verified` is the signature check already made against this replica's
     /// roster (`prepareReceived`); nil checks it here.
     func applyOne(_ db: Database, entry: SignedEntry, now: UInt64, releaseHeld: Bool, local: Bool = false,
-                  preloaded: [String: [RecordEvent]] = [:], preresolved: [String: ResolvedRecord] = [:],
-                  verified: Bool? = nil) throws -> ApplyOutcome {
-        let outcome = try judgeAndMerge(db, entry: entry, now: now, local: local, preloaded: preloaded, preresolved: preresolved,
-                                        verified: verified)
+                  histories: LocalHistories? = nil, verified: Bool? = nil) throws -> ApplyOutcome {
+        let outcome = try judgeAndMerge(db, entry: entry, now: now, local: local, histories: histories, verified: verified)
         if outcome == .applied, releaseHeld {
             try releaseWaiting(db, on: entry.id, now: now)
         }
@@ -123,8 +122,7 @@ extension Replica {
     }
 
     private func judgeAndMerge(_ db: Database, entry: SignedEntry, now: UInt64, local: Bool = false,
-                               preloaded: [String: [RecordEvent]] = [:], preresolved: [String: ResolvedRecord] = [:],
-                               verified: Bool? = nil) throws -> ApplyOutcome {
+                               histories: LocalHistories? = nil, verified: Bool? = nil) throws -> ApplyOutcome {
         let cs = entry.changeSet
         let hash = entry.hash
 
@@ -227,14 +225,15 @@ extension Replica {
             }
             var history: [String: [RecordEvent]] = [:]
             // Records as merged before this entry, where known (the writer's or the cache's).
+            let preresolved = histories?.resolved ?? [:]
             var merged = preresolved
             do {
                 try EntryRules.checkStructure(cs, members: memberIDs)
                 // A batch of records (a catch-up, an import) asks once which have a history at all.
-                let stored = preloaded.isEmpty && cs.changes.count >= 8 ? try recordsWithHistory(db, cs.changes) : nil
+                let stored = (histories?.events.isEmpty ?? true) && cs.changes.count >= 8 ? try recordsWithHistory(db, cs.changes) : nil
                 for change in cs.changes {
                     let record = change.recordName
-                    if let events = preloaded[record] {
+                    if let events = histories?.events.removeValue(forKey: record) {
                         history[record] = events
                     } else if let stored, !stored.contains(record) {
                         history[record] = []
@@ -284,7 +283,6 @@ extension Replica {
                 """).execute(arguments: [cs.origin, Int64(cs.seq), Data(hash), Int64(bitPattern: cs.hlc.rawValue)])
             for (index, change) in cs.changes.enumerated() {
                 let record = change.recordName
-                let prior = history[record] ?? []
                 let event = RecordEvent(entry: cs.id, stamp: cs.stamp, change: change, counts: cut == nil)
                 if let range = ranges?[index] {
                     try db.cachedStatement(sql: """
@@ -297,19 +295,25 @@ extension Replica {
                         .execute(arguments: [change.table, change.key, cs.origin, Int64(cs.seq), Int64(bitPattern: cs.hlc.rawValue),
                                                Data(change.serialized()), cut == nil])
                 }
-                historyCache.inserted(db, record, event)
-                guard cut == nil else { continue }
-                let table = Schema.table(named: change.table)!
-                let resolved: ResolvedRecord
-                if prior.allSatisfy(\.counts) {
-                    // Added to the record as merged before, where that gives the same result (§13).
-                    resolved = Merge.adding(event, to: merged[record], table: table, key: change.key, history: prior)
-                        ?? Merge.resolve(table: table, key: change.key, events: prior + [event])
-                    historyCache.merged(record, resolved)
-                } else {
-                    resolved = Merge.resolve(table: table, key: change.key, events: prior.filter(\.counts) + [event])
+                // The record's history is taken out of `history` and released before the cache adds
+                // the event: the cache's array is then not shared, and grows in place instead of
+                // being copied at each write (a record written again and again has a long history).
+                func merge(_ prior: [RecordEvent]) -> (resolved: ResolvedRecord, hadHistory: Bool, allCount: Bool)? {
+                    guard cut == nil else { return nil }
+                    let table = Schema.table(named: change.table)!
+                    if prior.allSatisfy(\.counts) {
+                        // Added to the record as merged before, where that gives the same result (§13).
+                        let resolved = Merge.adding(event, to: merged[record], table: table, key: change.key, history: prior)
+                            ?? Merge.resolve(table: table, key: change.key, events: prior + [event])
+                        return (resolved, !prior.isEmpty, true)
+                    }
+                    return (Merge.resolve(table: table, key: change.key, events: prior.filter(\.counts) + [event]), true, false)
                 }
-                try materialize(db, resolved, hadHistory: !prior.isEmpty)
+                let outcome = merge(history.removeValue(forKey: record) ?? [])
+                historyCache.inserted(db, record, event)
+                guard let outcome else { continue }
+                if outcome.allCount { historyCache.merged(record, outcome.resolved) }
+                try materialize(db, outcome.resolved, hadHistory: outcome.hadHistory)
             }
             try recordRotation(db, cs)
             if let action = cs.governance {

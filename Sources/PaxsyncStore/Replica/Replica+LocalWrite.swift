@@ -84,7 +84,7 @@ extension Replica {
             var ended = false
             while !ended {
                 var changes: [RowChange] = []
-                var histories = LocalHistories()
+                let histories = LocalHistories()
                 var batch: [WriteIntent] = []
                 while batch.count < batchSize {
                     guard let intent = try next() else {
@@ -98,7 +98,7 @@ extension Replica {
                 let stored = taken >= 8 ? try recordsWithHistory(db, records: batch.map { ($0.table.name, $0.key) }) : nil
                 for intent in batch {
                     do {
-                        if let change = try prepare(db, intent, histories: &histories,
+                        if let change = try prepare(db, intent, histories: histories,
                                                     known: stored.map { $0.contains(intent.recordName) }) {
                             changes.append(change)
                         }
@@ -151,8 +151,7 @@ extension Replica {
         // Not the signature, just made with this node's key; nor the records'
         // states, which `prepare` resolved from the same histories (the entry's
         // causal past is everything this replica has applied).
-        let outcome = try applyOne(db, entry: entry, now: now, releaseHeld: false, local: true, preloaded: histories.events,
-                                   preresolved: histories.resolved, verified: true)
+        let outcome = try applyOne(db, entry: entry, now: now, releaseHeld: false, local: true, histories: histories, verified: true)
         guard outcome == .applied else {
             throw PaxsyncError(.invalidState, "the local change set was not applied: \(outcome)", subject: entry.id.description)
         }
@@ -164,13 +163,17 @@ extension Replica {
     /// other members, friendly messages). Returns nil for a no-op upsert.
     /// The record histories and states a local write read while preparing its
     /// changes, handed to the apply path so it reads and resolves none again.
-    struct LocalHistories {
+    ///
+    /// A class, so the apply path can take the histories out of it: the history
+    /// cache then holds the only reference to a record's events and adds the new
+    /// one in place, instead of copying a long history at every write.
+    final class LocalHistories {
         var events: [String: [RecordEvent]] = [:]
         var resolved: [String: ResolvedRecord] = [:]
     }
 
     /// `known`: whether the record has stored events, when the caller asked for the whole batch (nil: read them).
-    func prepare(_ db: Database, _ intent: WriteIntent, histories: inout LocalHistories, known: Bool? = nil) throws -> RowChange? {
+    func prepare(_ db: Database, _ intent: WriteIntent, histories: LocalHistories, known: Bool? = nil) throws -> RowChange? {
         let table = intent.table
         let subject = intent.recordName
         func fail(_ code: PaxsyncError.Code, _ message: String) -> PaxsyncError { PaxsyncError(code, message, subject: subject) }
