@@ -110,8 +110,9 @@ extension Replica {
     /// `verified` is the signature check already made against this replica's
     /// roster (`prepareReceived`); nil checks it here.
     func applyOne(_ db: Database, entry: SignedEntry, now: UInt64, releaseHeld: Bool, local: Bool = false,
-                  histories: LocalHistories? = nil, verified: Bool? = nil) throws -> ApplyOutcome {
-        let outcome = try judgeAndMerge(db, entry: entry, now: now, local: local, histories: histories, verified: verified)
+                  histories: LocalHistories? = nil, verified: Bool? = nil, structureChecked: Set<String>? = nil) throws -> ApplyOutcome {
+        let outcome = try judgeAndMerge(db, entry: entry, now: now, local: local, histories: histories, verified: verified,
+                                        structureChecked: structureChecked)
         if outcome == .applied, releaseHeld {
             try releaseWaiting(db, on: entry.id, now: now)
         }
@@ -122,7 +123,8 @@ extension Replica {
     }
 
     private func judgeAndMerge(_ db: Database, entry: SignedEntry, now: UInt64, local: Bool = false,
-                               histories: LocalHistories? = nil, verified: Bool? = nil) throws -> ApplyOutcome {
+                               histories: LocalHistories? = nil, verified: Bool? = nil,
+                               structureChecked: Set<String>? = nil) throws -> ApplyOutcome {
         let cs = entry.changeSet
         let hash = entry.hash
 
@@ -228,7 +230,9 @@ extension Replica {
             let preresolved = histories?.resolved ?? [:]
             var merged = preresolved
             do {
-                try EntryRules.checkStructure(cs, members: memberIDs)
+                // Skipped when `prepareReceived` found it sound against the same members.
+                let members = memberIDs
+                if structureChecked != members { try EntryRules.checkStructure(cs, members: members) }
                 // A batch of records (a catch-up, an import) asks once which have a history at all.
                 let stored = (histories?.events.isEmpty ?? true) && cs.changes.count >= 8 ? try recordsWithHistory(db, cs.changes) : nil
                 for change in cs.changes {

@@ -17,7 +17,9 @@ public struct LoggedEntry: Sendable {
 public struct PreparedBatch: Sendable {
     enum Item: Sendable {
         /// `verified`: the signature checked against the origin's roster key; nil when the origin is unknown.
-        case decoded(SignedEntry, verified: Bool?)
+        /// `structureChecked`: the members the entry's structure (`EntryRules.checkStructure`) passed
+        /// against; nil when it did not (the apply path checks it then, and gives the verdict).
+        case decoded(SignedEntry, verified: Bool?, structureChecked: Set<String>?)
         case undecodable(body: [UInt8], signature: [UInt8], error: PaxsyncError)
     }
 
@@ -59,17 +61,21 @@ extension Replica {
         try await applyPrepared(prepareReceived(raw))
     }
 
-    /// The part of applying a received batch that needs no database: decoding
-    /// and checking signatures against the roster. Pure and thread-safe, so a
-    /// session prepares the next batch while the previous one is being applied.
+    /// The part of applying a received batch that needs no database: decoding,
+    /// checking signatures against the roster and each entry's structure against
+    /// the members. Pure and thread-safe, so a session prepares the next batch
+    /// while the previous one is being applied.
     public func prepareReceived(_ raw: [(body: [UInt8], signature: [UInt8])]) -> PreparedBatch {
-        PreparedBatch(items: raw.map { body, signature in
+        let members = memberIDs
+        return PreparedBatch(items: raw.map { body, signature in
             do {
                 let entry = try SignedEntry(body: body, signature: signature)
                 // A rotated origin's key depends on its chain: checked when applied.
                 let origin = entry.changeSet.origin
                 let verified = rotatedOrigins.withLock({ $0.contains(origin) }) ? nil : publicKeys[origin].map { entry.verify(publicKey: $0) }
-                return .decoded(entry, verified: verified)
+                // Checked again when applied if the members changed meanwhile (a decision) or it failed here.
+                let structured = (try? EntryRules.checkStructure(entry.changeSet, members: members)) != nil ? members : nil
+                return .decoded(entry, verified: verified, structureChecked: structured)
             } catch {
                 return .undecodable(body: body, signature: signature, error: error as? PaxsyncError
                                     ?? PaxsyncError(.malformedEntry, "not a valid SignedEntry message", underlying: error))
@@ -95,10 +101,11 @@ extension Replica {
                 var origin = "?"
                 var bytes = 0
                 switch item {
-                case .decoded(let entry, let verified):
+                case .decoded(let entry, let verified, let structureChecked):
                     origin = entry.changeSet.origin
                     bytes = entry.body.count + entry.signature.count
-                    outcome = try self.applyOne(db, entry: entry, now: now, releaseHeld: true, verified: verified)
+                    outcome = try self.applyOne(db, entry: entry, now: now, releaseHeld: true, verified: verified,
+                                                structureChecked: structureChecked)
                 case .undecodable(let body, let signature, let error):
                     bytes = body.count + signature.count
                     try self.quarantine(db, origin: nil, seq: nil, body: body, signature: signature, error: error, blocks: false, now: now)
