@@ -173,6 +173,21 @@ final class SessionRunner: Sendable {
     /// Receives until the stream ends or the session closes, applying each batch
     /// in order before reading the next (HTTP/2 flow control holds the sender).
     func receiveLoop<Inbound: AsyncSequence>(_ inbound: Inbound) async throws where Inbound.Element == SyncMessage {
+        // One batch is applied while the next is read, decoded and checked (PROTOCOL §13.2:
+        // batches are applied in order; at most two are held, so memory stays bounded).
+        var applying: Task<Void, any Error>?
+        do {
+            try await receive(inbound, applying: &applying)
+            try await applying?.value
+        } catch {
+            // Nothing of the session runs after it ended: the batch being applied finishes first.
+            _ = try? await applying?.value
+            throw error
+        }
+    }
+
+    private func receive<Inbound: AsyncSequence>(_ inbound: Inbound, applying: inout Task<Void, any Error>?) async throws
+    where Inbound.Element == SyncMessage {
         for try await message in inbound {
             state.withLock { s in
                 s.stats.lastContact = Date()
@@ -194,11 +209,19 @@ final class SessionRunner: Sendable {
                 if closedReason != nil { return }
                 continue
             }
-            // Decoding and signature checks happen here, off the database's writer.
+            // Decoding, signature and structure checks happen here, off the database's
+            // writer, while the previous batch is being applied.
             let prepared = replica.prepareReceived(batch.map { ($0.body, $0.signature) })
-            try await apply(prepared, bytes: batch.reduce(0) { $0 + $1.byteCount })
+            let bytes = batch.reduce(0) { $0 + $1.byteCount }
+            if let previous = applying {
+                applying = nil
+                try await previous.value
+            }
             if closedReason != nil { return }
+            applying = Task { try await self.apply(prepared, bytes: bytes) }
         }
+        try await applying?.value
+        applying = nil
         stop("peer \(peerID) closed the stream")
     }
 
