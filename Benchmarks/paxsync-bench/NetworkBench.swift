@@ -47,8 +47,11 @@ func prepareLog(_ au: Replica, rows: StockRows, batch: Int) throws {
 
 /// A fresh node (JP) catches up from a peer (AU) holding `rowCount` stock row
 /// changes in change sets of 100 rows, over mutual TLS on loopback.
-func catchUpBench(rowCount: Int, batch: Int = 100) throws {
+/// `freshDials`: the fresh node is AT, which dials AU (the lower id dials), so it
+/// receives the catch-up as the gRPC client; otherwise JP listens and AU dials it.
+func catchUpBench(rowCount: Int, batch: Int = 100, freshDials: Bool = false) throws {
     let executable = try paxsyncExecutable()
+    let fresh = freshDials ? "AT" : "JP"
     let dir = TemporaryDirectory("paxsync-bench-catchup")
     let rows = StockRows(count: rowCount)
 
@@ -60,7 +63,7 @@ func catchUpBench(rowCount: Int, batch: Int = 100) throws {
     let (_, rawBatched) = try rawInsert(rows, path: dir.file("raw-batched.sqlite"), transactionRows: batch)
 
     let coalition = try LocalCoalition(base: dir.file("coalition"), members: [
-        .init(id: "AU", country: "AU", name: "Australia"), .init(id: "JP", country: "JP", name: "Japan"),
+        .init(id: "AU", country: "AU", name: "Australia"), .init(id: fresh, country: fresh, name: freshDials ? "Austria" : "Japan"),
     ], executable: executable)
 
     let au = try coalition.directory("AU").openReplica()
@@ -70,34 +73,34 @@ func catchUpBench(rowCount: Int, batch: Int = 100) throws {
     let auDigest = try au.digest().hex
     FileHandle.standardError.write(Data("\n".utf8))
 
-    // JP listens first; AU dials it (the lower id dials), so the clock starts with AU.
-    try coalition.start("JP")
-    try waitUntil("JP's daemon answers on its admin socket", timeout: 30) {
-        AdminClient.isAnswering(try coalition.directory("JP").file("admin.sock"))
+    // The fresh node starts first; the clock starts with AU (JP: AU dials it; AT dials AU once AU listens).
+    try coalition.start(fresh)
+    try waitUntil("\(fresh)'s daemon answers on its admin socket", timeout: 30) {
+        AdminClient.isAnswering(try coalition.directory(fresh).file("admin.sock"))
     }
-    let jp = try coalition.directory("JP").openReplica(writable: false)
+    let jp = try coalition.directory(fresh).openReplica(writable: false)
     let began = DispatchTime.now().uptimeNanoseconds
     try coalition.start("AU")
     var peakAU = 0, peakJP = 0
-    try waitUntil("JP catching up \(auEntries) entries from AU", timeout: 3600, poll: 0.1) {
+    try waitUntil("\(fresh) catching up \(auEntries) entries from AU", timeout: 3600, poll: 0.1) {
         let held = try jp.versionVector()["AU"]
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
         peakAU = max(peakAU, coalition.pid("AU").flatMap { peakResidentBytes(pid: $0) } ?? 0)
-        peakJP = max(peakJP, coalition.pid("JP").flatMap { peakResidentBytes(pid: $0) } ?? 0)
-        progress(String(format: "catch-up: %d/%d entries, %.1f s, %.0f rows/s, RSS peak AU %@ JP %@", held, auEntries, elapsed,
+        peakJP = max(peakJP, coalition.pid(fresh).flatMap { peakResidentBytes(pid: $0) } ?? 0)
+        progress(String(format: "catch-up: %d/%d entries, %.1f s, %.0f rows/s, RSS peak AU %@ \(fresh) %@", held, auEntries, elapsed,
                         Double(held) * Double(batch) / max(elapsed, 0.001), megabytes(peakAU), megabytes(peakJP)))
         return held >= auEntries
     }
     let catchUpSeconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
     FileHandle.standardError.write(Data("\n".utf8))
     peakAU = max(peakAU, coalition.pid("AU").flatMap { peakResidentBytes(pid: $0) } ?? 0)
-    peakJP = max(peakJP, coalition.pid("JP").flatMap { peakResidentBytes(pid: $0) } ?? 0)
+    peakJP = max(peakJP, coalition.pid(fresh).flatMap { peakResidentBytes(pid: $0) } ?? 0)
     coalition.stopAll()
     let jpDigest = try jp.digest().hex
     guard jpDigest == auDigest else {
-        throw PaxsyncError(.invalidState, "JP's digest \(jpDigest) differs from AU's \(auDigest) after catch-up", subject: "JP")
+        throw PaxsyncError(.invalidState, "\(fresh)'s digest \(jpDigest) differs from AU's \(auDigest) after catch-up", subject: fresh)
     }
-    let replicaBytes = databaseBytes(coalition.dataDir("JP") + "/replica.sqlite")
+    let replicaBytes = databaseBytes(coalition.dataDir(fresh) + "/replica.sqlite")
     // What the replica holds beside the shared records: the log (every signed entry,
     // kept forever) and the record histories (the merge input, referring to the log).
     let parts = try jp.read { db in
@@ -112,7 +115,7 @@ func catchUpBench(rowCount: Int, batch: Int = 100) throws {
     let catchUpRate = Double(totalRows) / catchUpSeconds
     print("""
         paxsync-bench catchup: \(totalRows) row changes (\(rowCount) stocks + \(rows.facilityCount) facilities) in \(auEntries + UInt64(0)) \
-        change sets of \(batch) rows, AU → fresh JP over mutual TLS on loopback (SQLite WAL, synchronous FULL)
+        change sets of \(batch) rows, AU → fresh \(fresh) over mutual TLS on loopback (\(freshDials ? "\(fresh) dials AU" : "AU dials \(fresh)")) (SQLite WAL, synchronous FULL)
 
         measurement                                        rate           ratio
         raw SQLite insert, one transaction                \(rate(rowCount, rawOne))   baseline A
@@ -120,9 +123,9 @@ func catchUpBench(rowCount: Int, batch: Int = 100) throws {
         paxsync catch-up (verify, check, merge, log)      \(String(format: "%10.0f /s", catchUpRate))   \
         \(String(format: "%.2f", catchUpRate / (Double(rowCount) / rawOne))) × A, \(String(format: "%.2f", catchUpRate / (Double(rowCount) / rawBatched))) × B
         catch-up time                                     \(String(format: "%8.1f s", catchUpSeconds))
-        peak RSS (VmHWM)                                  AU \(megabytes(peakAU)), JP \(megabytes(peakJP))
+        peak RSS (VmHWM)                                  AU \(megabytes(peakAU)), \(fresh) \(megabytes(peakJP))
         raw table of the same rows                        \(megabytes(rawBytes))
-        JP replica size                                   \(megabytes(replicaBytes))\
+        \(fresh) replica size                                   \(megabytes(replicaBytes))\
         \(replicaBytes.flatMap { r in rawBytes.map { String(format: "   %.2f × raw", Double(r) / Double($0)) } } ?? "")
         \(parts.map { "  of which " + $0.map { "\($0.0) \(megabytes($0.1))" }.joined(separator: ", ") } ?? "  (no dbstat: no breakdown)")
         digests equal                                     \(jpDigest.prefix(16))…

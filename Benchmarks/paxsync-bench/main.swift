@@ -3,7 +3,8 @@
 //
 //   swift build -c release
 //   .build/release/paxsync-bench local [ROWS] [WRITES]   # import, peer apply, local writes (default 100000 500)
-//   .build/release/paxsync-bench catchup [ROWS]          # a fresh node catching up over mTLS (default 1000000)
+//   .build/release/paxsync-bench catchup [ROWS]          # a fresh node catching up over mTLS (default 1000000);
+//                                                          # --fresh-dials: the fresh node dials (receives as the gRPC client)
 //   .build/release/paxsync-bench latency [WRITES]        # write → visibility across 5 nodes (default 300)
 //   .build/release/paxsync-bench mesh [NODES] [WRITES]    # relay copies per entry in a full mesh (default 10 1000;
 //                                                          # also --nodes N --writes N)
@@ -35,7 +36,7 @@ do {
 do {
     switch mode {
     case "local": try localBench(rowCount: numbers.first ?? 100_000, writeCount: numbers.dropFirst().first ?? 500)
-    case "catchup": try catchUpBench(rowCount: numbers.first ?? 1_000_000)
+    case "catchup": try catchUpBench(rowCount: numbers.first ?? 1_000_000, freshDials: arguments.contains("--fresh-dials"))
     case "latency":
         try latencyBench(writes: numbers.first ?? 300, wake: true)
         // Each write not rung waits for a heartbeat (5 s): a few show it.
@@ -46,7 +47,7 @@ do {
                            transactions: options["transactions"] ?? numbers.dropFirst().first ?? 10_000, perTransaction: 100)
     case "import-memory": try importMemoryBench(rowCount: numbers.first ?? 1_000_000)
     default:
-        print("usage: paxsync-bench [local [ROWS] [WRITES] | catchup [ROWS] | latency [WRITES] | attack [WRITES] | mesh [--nodes N] [--writes N] | pg [ROWS] [TRANSACTIONS] | import-memory [ROWS]]")
+        print("usage: paxsync-bench [local [ROWS] [WRITES] | catchup [ROWS] [--fresh-dials] | latency [WRITES] | attack [WRITES] | mesh [--nodes N] [--writes N] | pg [ROWS] [TRANSACTIONS] | import-memory [ROWS]]")
         exit(2)
     }
 } catch {
