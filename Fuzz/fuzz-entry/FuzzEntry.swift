@@ -12,9 +12,21 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // What a session reads first to name an entry.
     let header = ChangeSet.headerID(body: bytes)
 
+    // Where the replica's record histories find each row change in a logged body.
+    let ranges = ChangeSet.changeRanges(body: bytes)
+
     // The input as a body.
     if let changeSet = try? ChangeSet(body: bytes) {
         checkRoundTrip(changeSet, body: bytes)
+        // A body that decodes locates each of its changes, and each range decodes to that change.
+        guard let ranges, ranges.count == changeSet.changes.count else {
+            fatalError("changeRanges found \(String(describing: ranges?.count)) changes in a body of \(changeSet.changes.count)")
+        }
+        for (range, change) in zip(ranges, changeSet.changes) {
+            guard let located = try? RowChange(serialized: Array(bytes[range])), sameChange(located, change) else {
+                fatalError("the bytes changeRanges located at \(range) are not the body's change \(change)")
+            }
+        }
         // The state-free checks a receiver runs next on a decoded entry.
         _ = EntryRules.unsupportedVersion(changeSet)
         _ = try? EntryRules.checkStructure(changeSet, members: members)
