@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import Clocks
 import Foundation
 import Logging
@@ -170,23 +171,46 @@ final class SessionRunner: Sendable {
         }
     }
 
-    /// Receives until the stream ends or the session closes, applying each batch
-    /// in order before reading the next (HTTP/2 flow control holds the sender).
-    func receiveLoop<Inbound: AsyncSequence>(_ inbound: Inbound) async throws where Inbound.Element == SyncMessage {
-        // One batch is applied while the next is read, decoded and checked (PROTOCOL §13.2:
-        // batches are applied in order; at most two are held, so memory stays bounded).
-        var applying: Task<Void, any Error>?
-        do {
-            try await receive(inbound, applying: &applying)
-            try await applying?.value
-        } catch {
-            // Nothing of the session runs after it ended: the batch being applied finishes first.
-            _ = try? await applying?.value
-            throw error
+    /// Receives until the stream ends or the session closes, applying the batches
+    /// in order and reading at most one ahead of the one being applied (HTTP/2
+    /// flow control holds the sender).
+    ///
+    /// A reader and an applier, one batch handed between them at a time: the
+    /// reader decodes and checks the next batch while the applier applies the
+    /// last (PROTOCOL §13.2). Either one failing ends both at once: a batch that
+    /// could not be applied (a full disk) ends the session, so the peer sends it
+    /// again in the next one.
+    func receiveLoop<Inbound: AsyncSequence>(_ inbound: Inbound) async throws
+    where Inbound.Element == SyncMessage, Inbound: SendableMetatype {
+        let batches = AsyncChannel<ReceivedBatch>()
+        // Iterated by exactly one child task.
+        let box = UncheckedTransfer(inbound)
+        let streamEnded = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for await batch in batches {
+                    try await self.apply(batch.prepared, bytes: batch.bytes)
+                }
+                return false
+            }
+            group.addTask {
+                defer { batches.finish() }
+                return try await self.receive(box.value, into: batches)
+            }
+            var ended = false
+            while let result = try await group.next() { ended = ended || result }
+            return ended
         }
+        if streamEnded { stop("peer \(peerID) closed the stream") }
     }
 
-    private func receive<Inbound: AsyncSequence>(_ inbound: Inbound, applying: inout Task<Void, any Error>?) async throws
+    private struct ReceivedBatch: Sendable {
+        let prepared: PreparedBatch
+        let bytes: Int
+    }
+
+    /// Reads messages and hands each batch, decoded and checked, to the applier;
+    /// returns whether the inbound stream ended (rather than the session closing).
+    private func receive<Inbound: AsyncSequence>(_ inbound: Inbound, into batches: AsyncChannel<ReceivedBatch>) async throws -> Bool
     where Inbound.Element == SyncMessage {
         for try await message in inbound {
             state.withLock { s in
@@ -206,23 +230,17 @@ final class SessionRunner: Sendable {
             }
             deadlineMayHaveMoved()   // the hello starts the heartbeat
             guard let batch else {
-                if closedReason != nil { return }
+                if closedReason != nil { return false }
                 continue
             }
             // Decoding, signature and structure checks happen here, off the database's
-            // writer, while the previous batch is being applied.
+            // writer, while the previous batch is being applied; the hand-off waits for it.
             let prepared = replica.prepareReceived(batch.map { ($0.body, $0.signature) })
-            let bytes = batch.reduce(0) { $0 + $1.byteCount }
-            if let previous = applying {
-                applying = nil
-                try await previous.value
-            }
-            if closedReason != nil { return }
-            applying = Task { try await self.apply(prepared, bytes: bytes) }
+            await batches.send(ReceivedBatch(prepared: prepared, bytes: batch.reduce(0) { $0 + $1.byteCount }))
+            try Task.checkCancellation()
+            if closedReason != nil { return false }
         }
-        try await applying?.value
-        applying = nil
-        stop("peer \(peerID) closed the stream")
+        return true
     }
 
     /// Tells the replica what the peer holds of this node's own entries, which

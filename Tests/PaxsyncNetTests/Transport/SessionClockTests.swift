@@ -1,4 +1,5 @@
 import Clocks
+import GRDB
 import Logging
 import PaxsyncModel
 import PaxsyncNet
@@ -169,5 +170,35 @@ struct SessionClockTests {
         #expect(next[0].from == "AU")
         #expect(entries.map { $0.id?.description } == ["AU:1"])
         #expect(caughtUp)
+    }
+}
+
+/// A batch that cannot be applied (a full disk, here a trigger refusing the log row)
+/// ends the session at once, so the peer sends it again in the next one: the
+/// session must not wait for more batches while the failed one is lost.
+@Suite("Session: a failed apply ends the session", .timeLimit(.minutes(1)))
+struct FailedApplyTests {
+    let dir = TemporaryDirectory("paxsync-failed-apply")
+    let coalition = TestCoalition(["AU", "JP"])
+
+    @Test("AU's apply of JP's batch fails: the session ends with that error, and the next session delivers the batch")
+    func failedApplyEndsSession() async throws {
+        let au = try coalition.replica("AU", in: dir), jp = try coalition.replica("JP", in: dir)
+        try jp.commit([Records.facility("JP-A", country: "JP")])
+        try await DatabaseQueue(path: au.path).write { db in
+            try db.execute(sql: "CREATE TRIGGER refuse BEFORE INSERT ON paxsync_log BEGIN SELECT RAISE(ABORT, 'injected write failure'); END")
+        }
+        var logger = Logger(label: "test.failed-apply")
+        logger.logLevel = .critical
+        let ends = (InProcessLink.End(replica: au, registry: PeerRegistry()), InProcessLink.End(replica: jp, registry: PeerRegistry()))
+        await #expect { try await InProcessLink.run(ends.0, ends.1, logger: logger) } throws: { error in
+            "\(error)".contains("injected write failure")
+        }
+        #expect(try au.logCount() == 0)
+        // The disk has room again: a new session brings the entry.
+        try await DatabaseQueue(path: au.path).write { try $0.execute(sql: "DROP TRIGGER refuse") }
+        let session = Task { try await InProcessLink.run(ends.0, ends.1, logger: logger) }
+        defer { session.cancel() }
+        try await eventually("AU holds JP's entry") { try au.logCount() == 1 }
     }
 }
