@@ -64,6 +64,30 @@ func localBench(rowCount: Int, writeCount: Int) throws {
     let peerDigest = try jp.digest().hex, auDigest = try au.digest().hex
     precondition(peerDigest == auDigest, "the peer did not reach AU's digest")
 
+    // paxsync: the same file again with every quantity changed, so each row updates a record
+    // with a history (merged with its stored change, read from the logged entry).
+    var again = "facility_id,mineral,form,quantity_kg,grade_pct,as_of\n"
+    again.reserveCapacity(rowCount * 48)
+    for i in 0..<rowCount {
+        let r = row(i)
+        again += "\(r.facility),\(r.mineral),\(r.form),\(r.kg + 1),\(r.grade),\(r.asOf)\n"
+    }
+    let againData = Data(again.utf8)
+    let reimportSeconds = try seconds {
+        let intents = try CSVImport.intents(table: Schema.stocks, data: againData, source: "bench-again.csv", nodeID: "AU")
+        _ = try au.commitBatches(intents, batchSize: 1000)
+    }
+    // Baseline 3: raw SQLite replacing every row, one transaction.
+    let rawReplaceSeconds = try seconds {
+        try raw.write { db in
+            let statement = try db.makeStatement(sql: "INSERT OR REPLACE INTO stocks VALUES (?, ?, ?, ?, ?, ?)")
+            for i in 0..<rowCount {
+                let r = row(i)
+                try statement.execute(arguments: [r.facility, r.mineral, r.form, r.kg + 1, r.grade, r.asOf])
+            }
+        }
+    }
+
     let cli = try cliOverhead(dir: dir, commands: 30)
 
     print("""
@@ -75,6 +99,8 @@ func localBench(rowCount: Int, writeCount: Int) throws {
         peer applies those entries (rows)            \(rate(appliedRows, applySeconds))   \(String(format: "%.2f", (Double(appliedRows) / applySeconds) / (Double(rowCount) / rawSeconds))) × A
         raw SQLite single-row durable transactions   \(rate(writeCount, rawSingleSeconds))   baseline B
         paxsync local change sets (1 row each)       \(rate(writeCount, writeSeconds))   \(String(format: "%.2f", rawSingleSeconds / writeSeconds)) × B
+        raw SQLite replace, one transaction          \(rate(rowCount, rawReplaceSeconds))   baseline C
+        paxsync import again (every row an update)   \(rate(rowCount, reimportSeconds))   \(String(format: "%.2f", rawReplaceSeconds / reimportSeconds)) × C
 
         the CLI, one process per command (median of \(cli.count); no daemon running)
         `paxsync stock set` (a single-row change set)   \(String(format: "%6.1f ms", cli.write))

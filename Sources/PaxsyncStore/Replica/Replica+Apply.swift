@@ -339,9 +339,8 @@ extension Replica {
         }
     }
 
-    /// Appends an entry to the log, with the reason it does not count when a decision cut it (§3.5).
-    /// `hash` is the entry's, computed once by the caller.
-    /// Appends `entry` to the log; returns its position.
+    /// Appends an entry to the log, with the reason it does not count when a decision cut it (§3.5),
+    /// and returns its position. `hash` is the entry's, computed once by the caller.
     @discardableResult
     func appendToLog(_ db: Database, _ entry: SignedEntry, hash: [UInt8], now: UInt64, cut: String?) throws -> Int64 {
         let cs = entry.changeSet

@@ -158,9 +158,6 @@ extension Replica {
         return entry
     }
 
-    /// Turns an intent into a row change against the current local state, with
-    /// the checks that only the writing node can make (references to records of
-    /// other members, friendly messages). Returns nil for a no-op upsert.
     /// The record histories and states a local write read while preparing its
     /// changes, handed to the apply path so it reads and resolves none again.
     ///
@@ -172,6 +169,9 @@ extension Replica {
         var resolved: [String: ResolvedRecord] = [:]
     }
 
+    /// Turns an intent into a row change against the current local state, with
+    /// the checks that only the writing node can make (references to records of
+    /// other members, friendly messages). Returns nil for a no-op upsert.
     /// `known`: whether the record has stored events, when the caller asked for the whole batch (nil: read them).
     func prepare(_ db: Database, _ intent: WriteIntent, histories: LocalHistories, known: Bool? = nil) throws -> RowChange? {
         let table = intent.table
