@@ -30,13 +30,17 @@ func localBench(rowCount: Int, writeCount: Int) throws {
     let coalition = TestCoalition(["AU", "JP"])
     let au = try coalition.replica("AU", in: dir, clock: SystemClock())
     try au.commitBatches((0..<facilityCount).map { Records.facility("AU-F\($0)") }, batchSize: 1000)
-    var csv = "facility_id,mineral,form,quantity_kg,grade_pct,as_of\n"
-    csv.reserveCapacity(rowCount * 48)
-    for i in 0..<rowCount {
-        let r = row(i)
-        csv += "\(r.facility),\(r.mineral),\(r.form),\(r.kg),\(r.grade),\(r.asOf)\n"
+    /// The rows as a stocks CSV file, each quantity plus `added`.
+    func stockCSV(added: Int64) -> Data {
+        var csv = "facility_id,mineral,form,quantity_kg,grade_pct,as_of\n"
+        csv.reserveCapacity(rowCount * 48)
+        for i in 0..<rowCount {
+            let r = row(i)
+            csv += "\(r.facility),\(r.mineral),\(r.form),\(r.kg + added),\(r.grade),\(r.asOf)\n"
+        }
+        return Data(csv.utf8)
     }
-    let csvData = Data(csv.utf8)
+    let csvData = stockCSV(added: 0)
     var importEntries = 0
     let importSeconds = try seconds {
         let intents = try CSVImport.intents(table: Schema.stocks, data: csvData, source: "bench.csv", nodeID: "AU")
@@ -66,13 +70,7 @@ func localBench(rowCount: Int, writeCount: Int) throws {
 
     // paxsync: the same file again with every quantity changed, so each row updates a record
     // with a history (merged with its stored change, read from the logged entry).
-    var again = "facility_id,mineral,form,quantity_kg,grade_pct,as_of\n"
-    again.reserveCapacity(rowCount * 48)
-    for i in 0..<rowCount {
-        let r = row(i)
-        again += "\(r.facility),\(r.mineral),\(r.form),\(r.kg + 1),\(r.grade),\(r.asOf)\n"
-    }
-    let againData = Data(again.utf8)
+    let againData = stockCSV(added: 1)
     let reimportSeconds = try seconds {
         let intents = try CSVImport.intents(table: Schema.stocks, data: againData, source: "bench-again.csv", nodeID: "AU")
         _ = try au.commitBatches(intents, batchSize: 1000)
