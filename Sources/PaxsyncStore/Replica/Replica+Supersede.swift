@@ -49,9 +49,9 @@ extension Replica {
     /// Appends an entry of a superseded branch that arrived after the decision: in the
     /// log (so it is relayed and every node holds it) but superseded at once, never merged.
     func appendSuperseded(_ db: Database, entry: SignedEntry, hash: [UInt8], reason: String, now: UInt64) throws -> ApplyOutcome {
-        try appendToLog(db, entry, hash: hash, now: now, cut: nil)
+        let position = try appendToLog(db, entry, hash: hash, now: now, cut: nil)
         try db.execute(sql: "INSERT INTO paxsync_superseded(position, origin, seq, reason, superseded_at) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [db.lastInsertedRowID, entry.changeSet.origin, Int64(entry.changeSet.seq), reason, Int64(now)])
+                       arguments: [position, entry.changeSet.origin, Int64(entry.changeSet.seq), reason, Int64(now)])
         logger.info("entry of a superseded branch kept as evidence", metadata: ["entry": "\(entry.id)", "reason": "\(reason)"])
         return .superseded(reason)
     }

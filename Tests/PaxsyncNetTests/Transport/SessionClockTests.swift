@@ -198,7 +198,9 @@ struct FailedApplyTests {
         // The disk has room again: a new session brings the entry.
         try await DatabaseQueue(path: au.path).write { try $0.execute(sql: "DROP TRIGGER refuse") }
         let session = Task { try await InProcessLink.run(ends.0, ends.1, logger: logger) }
-        defer { session.cancel() }
         try await eventually("AU holds JP's entry") { try au.logCount() == 1 }
+        // The session ends before the test's directory goes.
+        session.cancel()
+        _ = await session.result
     }
 }
